@@ -1,0 +1,43 @@
+# Two commands matter: `make run` and `make test`. Each sets everything up first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint format bench lock clean
+
+install: $(STAMP)
+
+# torch first, pinned: asked for indirectly, pip would pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check 'pip>=24'
+	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	@touch $(STAMP)
+
+run: install
+	$(PY) -m bot
+
+test: install
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: install
+	$(PY) -m bench $(if $(FULL),--full,)
+
+lock: install
+	@(echo "# Every package newsbot installs, pinned (pip freeze of a working .venv). Used as constraints"; \
+	  echo "# by 'make install'; regenerate with 'make lock' after changing pyproject.toml."; \
+	  $(PY) -m pip freeze --exclude-editable | grep -v '^newsbot') > requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

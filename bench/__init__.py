@@ -1,0 +1,1 @@
+"""Benchmarks and the dev-set measurements behind newsbot's retrieval choices."""

@@ -1,0 +1,1 @@
+"""newsbot's Discord layer: commands, checks and rendering over the ``index`` service."""

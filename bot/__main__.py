@@ -1,0 +1,114 @@
+"""`python -m bot`: start newsbot on Discord, or, with no token, show it working in the terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import discord
+import yarl
+
+from index.errors import NewsbotError
+from index.service import NewsService
+from index.settings import CoreSettings, load_settings
+
+from .client import NewsBot
+from .config import DISCORD_API_BASE, DISCORD_GATEWAY_URL, BotSettings
+
+log = logging.getLogger("newsbot")
+
+HOW_TO_CONNECT = """
+To put newsbot on Discord:
+  1. Create an application at https://discord.com/developers/applications, add a bot, and
+     enable the MESSAGE CONTENT intent (needed for !ingest).
+  2. Copy the bot token into .env as DISCORD_TOKEN=… (see .env.example).
+  3. Invite it with scopes bot + applications.commands (README has the link), then `make run`.
+"""
+
+
+class RedactToken(logging.Filter):
+    """Replaces the token wherever it might surface in a log line or a traceback."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.token:
+            return True
+        message = record.getMessage()
+        if self.token in message:
+            record.msg = message.replace(self.token, "[token]")
+            record.args = ()
+        if record.exc_info and record.exc_info[1] is not None:
+            import traceback
+
+            text = "".join(traceback.format_exception(*record.exc_info))
+            if self.token in text:
+                record.exc_info = None
+                record.exc_text = text.replace(self.token, "[token]")
+        return True
+
+
+def configure_logging(level: str, token: str) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(RedactToken(token))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper() if level.upper() in logging._nameToLevel else "INFO")
+
+
+def point_at(settings: BotSettings) -> None:
+    """Use another Discord-compatible server (or a test double) when one is configured."""
+    if settings.api_base.rstrip("/") != DISCORD_API_BASE:
+        discord.http.Route.BASE = settings.api_base.rstrip("/")
+    if settings.gateway_url != DISCORD_GATEWAY_URL:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+
+async def run(settings: BotSettings, service: NewsService) -> None:
+    async with NewsBot(settings, service) as bot:
+        await bot.start(settings.token, reconnect=True)
+
+
+def demo() -> int:
+    from index import cli
+
+    code = cli.main(["demo"])
+    print(HOW_TO_CONNECT)
+    return code
+
+
+def main() -> int:
+    try:
+        settings = load_settings(BotSettings)
+        core = load_settings(CoreSettings)
+    except NewsbotError as exc:
+        print(f"newsbot: error: {exc}", file=sys.stderr)
+        return 2
+    if not settings.token:
+        print("No DISCORD_TOKEN set: running the terminal demo instead.\n")
+        return demo()
+    configure_logging(settings.log_level, settings.token)
+    point_at(settings)
+    try:
+        service = NewsService(core)
+    except NewsbotError as exc:
+        log.error("cannot open the data directory: %s", exc)
+        return 2
+    try:
+        asyncio.run(run(settings, service))
+    except discord.LoginFailure:
+        log.error("Discord refused the token: check DISCORD_TOKEN")
+        return 2
+    except KeyboardInterrupt:
+        log.info("stopped")
+    finally:
+        service.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The ``commands.Bot`` subclass: the service is passed in, cogs are loaded in ``setup_hook``."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import discord
+from discord.ext import commands
+
+from index.service import NewsService
+
+from . import errors
+from .config import BotSettings
+
+log = logging.getLogger("newsbot.bot")
+
+COGS = ("bot.cogs.ask", "bot.cogs.ingest", "bot.cogs.admin")
+
+
+def intents() -> discord.Intents:
+    """Guilds and messages, plus message content for `!ingest`; no privileged members intent."""
+    out = discord.Intents.default()
+    out.message_content = True
+    out.members = False
+    out.presences = False
+    return out
+
+
+class NewsBot(commands.Bot):
+    def __init__(self, settings: BotSettings, service: NewsService, **options) -> None:
+        options.setdefault("chunk_guilds_at_startup", False)
+        super().__init__(
+            command_prefix=commands.when_mentioned_or(settings.command_prefix),
+            intents=intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=commands.DefaultHelpCommand(no_category="Commands"),
+            **options,
+        )
+        self.settings = settings
+        self.service = service
+        # One writer: ingests and admin writes queue here; questions never wait on it.
+        self.writer = asyncio.Lock()
+
+    async def setup_hook(self) -> None:
+        for name in COGS:
+            await self.load_extension(name)
+        self.tree.on_error = errors.on_app_command_error
+        await self.sync_commands()
+
+    async def on_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
+        await errors.on_command_error(ctx, error)
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s to %d servers", self.user, len(self.guilds))
+
+    def _sync_marker(self) -> Path:
+        return self.service.settings.data_dir / "discord-commands.sha256"
+
+    async def sync_commands(self) -> None:
+        """Sync to the development server when set; globally only when the commands changed
+        (global sync is rate-limited and slow to propagate)."""
+        try:
+            if self.settings.dev_guild:
+                guild = discord.Object(id=self.settings.dev_guild)
+                self.tree.copy_global_to(guild=guild)
+                await self.tree.sync(guild=guild)
+                log.info("commands synced to development server %s", self.settings.dev_guild)
+                return
+            payload = [c.to_dict(self.tree) for c in self.tree.get_commands()]
+            blob = json.dumps([self.application_id, payload], sort_keys=True).encode()
+            digest = hashlib.sha256(blob).hexdigest()
+            marker = self._sync_marker()
+            if marker.is_file() and marker.read_text().strip() == digest:
+                log.info("commands unchanged; global sync skipped")
+                return
+            await self.tree.sync()
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(digest + "\n")
+            log.info("commands synced globally")
+        except discord.HTTPException as exc:
+            log.warning("command sync failed (%s); slash commands may be out of date", exc.status)

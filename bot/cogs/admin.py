@@ -1,0 +1,100 @@
+"""Running a server's corpus: /rebuild-index and /forget for admins, /stats for everyone."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from index.errors import BusyError
+
+from .. import render
+from ..checks import collection_for, slash_admin, slash_guild_only
+from ..errors import UserError
+
+ADMIN = discord.Permissions(manage_guild=True)
+
+
+class Admin(commands.Cog):
+    def __init__(self, bot) -> None:
+        self.bot = bot
+        self.rebuilding: set[int] = set()
+
+    @app_commands.command(
+        name="rebuild-index", description="Rebuild this server's search index from stored vectors"
+    )
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @slash_admin()
+    async def rebuild(self, interaction: discord.Interaction) -> None:
+        guild_id = interaction.guild_id
+        if guild_id in self.rebuilding:
+            raise UserError("A rebuild is already running for this server; wait for it to end.")
+        self.rebuilding.add(guild_id)
+        try:
+            await interaction.response.send_message("Rebuilding the index… 0%")
+            loop = asyncio.get_running_loop()
+            last = [0.0]
+
+            def progress(label: str, done: int, total: int) -> None:
+                now = time.monotonic()
+                if total and now - last[0] >= 1.0:  # Discord rate-limits edits
+                    last[0] = now
+                    asyncio.run_coroutine_threadsafe(
+                        interaction.edit_original_response(
+                            content=f"Rebuilding the index… {100 * done // total}%"
+                        ),
+                        loop,
+                    )
+
+            started = time.perf_counter()
+            try:
+                async with self.bot.writer:
+                    counts = await asyncio.to_thread(
+                        self.bot.service.rebuild, collection_for(guild_id), progress=progress
+                    )
+            except BusyError as exc:
+                raise UserError(str(exc)) from None
+            vectors = sum(counts.values())
+            await interaction.edit_original_response(
+                content=f"✅ Index rebuilt: {vectors} passages in "
+                f"{time.perf_counter() - started:.1f} s."
+            )
+        finally:
+            self.rebuilding.discard(guild_id)
+
+    @app_commands.command(name="forget", description="Remove an article from this server")
+    @app_commands.describe(article_id="The article number shown by /sources")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @slash_admin()
+    async def forget(
+        self, interaction: discord.Interaction, article_id: app_commands.Range[int, 1]
+    ) -> None:
+        collection = collection_for(interaction.guild_id)
+        # A wrong id fails here, before the reply is deferred, so its error stays private.
+        await asyncio.to_thread(self.bot.service.article, collection, article_id)
+        await interaction.response.defer(thinking=True)
+        async with self.bot.writer:
+            article = await asyncio.to_thread(self.bot.service.forget, collection, article_id)
+        await interaction.followup.send(
+            f"🗑️ Forgot `#{article.id}` **{discord.utils.escape_markdown(article.title)}** "
+            f"and its {article.chunk_count} passages."
+        )
+
+    @app_commands.command(name="stats", description="How much news this server has")
+    @app_commands.guild_only()
+    @slash_guild_only()
+    async def stats(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        stats = await asyncio.to_thread(
+            self.bot.service.stats, collection_for(interaction.guild_id)
+        )
+        await interaction.followup.send(embed=render.stats_embed(stats))
+
+
+async def setup(bot) -> None:
+    await bot.add_cog(Admin(bot))

@@ -1,0 +1,186 @@
+"""Adding news: /ingest (url, file or text) and !ingest with text, a link or attached files."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import PurePath
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from index.models import Document
+from index.service import IngestReport
+from index.sources import Failed
+
+from ..checks import collection_for, ingest_cooldown, prefix_guild_only, slash_guild_only
+from ..errors import UserError
+
+ACCEPTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
+URL = re.compile(r"^<?(https?://\S+?)>?$", re.IGNORECASE)
+URL_NOT_YET = (
+    "Adding news from a link isn't supported yet. Save the page (as .html or .txt) "
+    "and attach the file, or paste the article text."
+)
+MAX_PASTE_CHARS = 100_000
+
+
+def describe(report: IngestReport) -> str:
+    """One line an article: its title, date and chunks, or that it was already indexed."""
+    lines = []
+    for r in report.added:
+        lines.append(
+            f"✅ Added `#{r.article_id}` **{_safe(r.title)}** "
+            f"({r.published_at or 'no date'}) — {r.chunk_count} chunks"
+        )
+    for r in report.duplicates:
+        ref = f"`#{r.article_id}` " if r.article_id > 0 else ""
+        lines.append(f"↩️ Already indexed: {ref}**{_safe(r.title)}**")
+    for f in report.failed:
+        lines.append(f"⚠️ {f.reason}")
+    text = "\n".join(lines) or "Nothing to add."
+    return text if len(text) <= 1900 else text[:1890].rsplit("\n", 1)[0] + "\n…"
+
+
+def _safe(title: str) -> str:
+    return discord.utils.escape_markdown(discord.utils.escape_mentions(title))[:200]
+
+
+def check_attachment(att: discord.Attachment, max_bytes: int) -> str | None:
+    """Why an attachment is refused before it is downloaded, or None when it is fine."""
+    ext = PurePath(att.filename).suffix.lower()
+    kind = (att.content_type or "").split(";")[0]
+    if kind.startswith(("image/", "video/", "audio/")):
+        return (
+            f"{att.filename} is {(kind.split('/')[0] == 'image' and 'an image') or 'media'};"
+            f" I read articles from {', '.join(sorted(ACCEPTED))} files."
+        )
+    if ext not in ACCEPTED:
+        return f"{att.filename}: I read articles from {', '.join(sorted(ACCEPTED))} files."
+    if att.size > max_bytes:
+        return f"{att.filename} is too large ({att.size:,} bytes; the limit is {max_bytes:,})."
+    return None
+
+
+class Ingest(commands.Cog):
+    def __init__(self, bot) -> None:
+        self.bot = bot
+        seconds = bot.settings.ingest_cooldown_seconds
+        self.prefix_cooldown = (
+            commands.CooldownMapping.from_cooldown(1, seconds, commands.BucketType.user)
+            if seconds > 0
+            else None
+        )
+
+    async def _ingest(
+        self,
+        guild_id: int,
+        author: discord.abc.User,
+        items: list[tuple[str, bytes] | Failed | Document],
+    ) -> IngestReport:
+        """Extract, embed and store off the event loop, one writer at a time."""
+        service = self.bot.service
+
+        def documents():
+            for item in items:
+                if isinstance(item, Failed | Document):
+                    yield item
+                else:
+                    name, data = item
+                    yield from service.documents_from_bytes(data, name)
+
+        async with self.bot.writer:
+            return await asyncio.to_thread(
+                service.ingest,
+                collection_for(guild_id),
+                documents(),
+                added_by=f"{author} ({author.id})",
+            )
+
+    async def _read(self, att: discord.Attachment) -> tuple[str, bytes] | Failed:
+        refusal = check_attachment(att, self.bot.service.settings.max_input_bytes)
+        if refusal:
+            return Failed(att.filename, refusal)
+        try:
+            return att.filename, await att.read()
+        except discord.HTTPException:
+            return Failed(att.filename, f"I couldn't download {att.filename}; try again.")
+
+    @app_commands.command(name="ingest", description="Add a news article to this server")
+    @app_commands.describe(
+        url="A link to the article",
+        file="A .txt, .md, .html or .pdf file",
+        text="The article text, pasted",
+    )
+    @app_commands.guild_only()
+    @slash_guild_only()
+    @app_commands.checks.dynamic_cooldown(ingest_cooldown)
+    async def ingest_slash(
+        self,
+        interaction: discord.Interaction,
+        url: str | None = None,
+        file: discord.Attachment | None = None,
+        text: app_commands.Range[str, 1, 4000] | None = None,
+    ) -> None:
+        given = [x for x in (url, file, text) if x]
+        if len(given) != 1:
+            raise UserError("Give exactly one of `url`, `file` or `text`.")
+        if url:
+            raise UserError(URL_NOT_YET)
+        if file is not None and (
+            refusal := check_attachment(file, self.bot.service.settings.max_input_bytes)
+        ):
+            raise UserError(refusal)
+        await interaction.response.defer(thinking=True)
+        item = (
+            await self._read(file)
+            if file is not None
+            else ("pasted text.txt", text.encode("utf-8"))
+        )
+        report = await self._ingest(interaction.guild_id, interaction.user, [item])
+        await interaction.followup.send(describe(report))
+
+    @commands.command(name="ingest", help="Add articles: paste text, or attach .txt/.md/.html/.pdf")
+    @prefix_guild_only()
+    async def ingest_prefix(self, ctx: commands.Context, *, content: str = "") -> None:
+        if self.prefix_cooldown is not None:
+            bucket = self.prefix_cooldown.get_bucket(ctx.message)
+            retry = bucket.update_rate_limit() if bucket else None
+            if retry:
+                raise commands.CommandOnCooldown(bucket, retry, commands.BucketType.user)
+        content = content.strip()
+        attachments = ctx.message.attachments[: self.bot.settings.max_attachments]
+        if not content and not attachments:
+            raise UserError(
+                "Paste the article after `!ingest`, or attach .txt, .md, .html or .pdf files."
+            )
+        if content and URL.match(content):
+            raise UserError(URL_NOT_YET)
+        if len(content) > MAX_PASTE_CHARS:
+            raise UserError(
+                f"That paste is too long ({len(content):,} characters; attach it "
+                "as a file instead)."
+            )
+        items: list = [await self._read(att) for att in attachments]
+        if content:
+            items.insert(0, ("pasted text.txt", content.encode("utf-8")))
+        skipped = len(ctx.message.attachments) - len(attachments)
+        if skipped:
+            items.append(
+                Failed(
+                    "",
+                    f"{skipped} more files were not read (at most "
+                    f"{self.bot.settings.max_attachments} a message).",
+                )
+            )
+        if all(isinstance(i, Failed) for i in items):
+            report = IngestReport(failed=list(items))
+        else:
+            async with ctx.typing():
+                report = await self._ingest(ctx.guild.id, ctx.author, items)
+        await ctx.reply(describe(report), mention_author=False)
+
+
+async def setup(bot) -> None:
+    await bot.add_cog(Ingest(bot))

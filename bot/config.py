@@ -1,0 +1,46 @@
+"""The bot's own settings, declared beside their defaults and help (see index.settings)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from index.settings import setting
+
+DISCORD_API_BASE = "https://discord.com/api/v10"
+DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
+
+
+@dataclasses.dataclass(frozen=True)
+class BotSettings:
+    token: str = setting(
+        "DISCORD_TOKEN", "", "The bot token from the Discord developer portal (keep it secret)."
+    )
+    admin_role: str = setting(
+        "NEWSBOT_ADMIN_ROLE",
+        "",
+        "Name of a role whose members may rebuild, forget and manage feeds, besides Manage Server.",
+    )
+    dev_guild: int | None = setting(
+        "NEWSBOT_DEV_GUILD",
+        None,
+        "A server id whose slash commands sync instantly (development); empty syncs globally.",
+    )
+    api_base: str = setting(
+        "DISCORD_API_BASE",
+        DISCORD_API_BASE,
+        "Discord REST base URL (change only for a test double).",
+    )
+    gateway_url: str = setting(
+        "DISCORD_GATEWAY_URL", DISCORD_GATEWAY_URL, "Discord gateway URL (likewise)."
+    )
+    command_prefix: str = setting("NEWSBOT_PREFIX", "!", "Prefix of text commands like !ingest.")
+    ask_cooldown_seconds: float = setting(
+        "NEWSBOT_ASK_COOLDOWN", 5.0, "Seconds a member waits between two questions."
+    )
+    ingest_cooldown_seconds: float = setting(
+        "NEWSBOT_INGEST_COOLDOWN", 10.0, "Seconds a member waits between two ingests."
+    )
+    max_attachments: int = setting(
+        "NEWSBOT_MAX_ATTACHMENTS", 10, "Files read from one !ingest message."
+    )
+    log_level: str = setting("NEWSBOT_LOG_LEVEL", "INFO", "Logging level: DEBUG, INFO, WARNING.")

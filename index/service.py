@@ -1,0 +1,458 @@
+"""The one facade the bot, the command line and the benchmarks use.
+
+Synchronous on purpose: callers on an event loop run it in a thread. Embedding happens outside
+the write lock, so questions are answered while an ingest runs; the store transaction and the
+FAISS update happen together under it, so the two never disagree for a reader.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .chunk import chunk_text, embedding_prefix
+from .compose import compose
+from .embed import Embedder, SentenceTransformerEmbedder
+from .errors import BusyError, InputError, NotFoundError, StoreError
+from .models import Answer, Article, Document, Hit, IngestResult
+from .retrieve import Filters, RetrievalParams, Retriever
+from .settings import CoreSettings
+from .sources import Failed, documents_from_bytes, documents_from_path
+from .store import NewArticle, Store, content_hash
+from .vectors import VectorIndex
+
+# Chunks gathered across articles before one model call: big enough for full batches (short
+# articles alone would give tiny ones), small enough that a kill loses little work.
+EMBED_GROUP = 256
+
+
+@dataclass
+class Progress:
+    docs_done: int = 0
+    chunks_done: int = 0
+    docs_total: int | None = None
+
+
+@dataclass
+class IngestReport:
+    added: list[IngestResult] = field(default_factory=list)
+    duplicates: list[IngestResult] = field(default_factory=list)
+    failed: list[Failed] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def chunks(self) -> int:
+        return sum(r.chunk_count for r in self.added)
+
+
+@dataclass
+class _Pending:
+    doc: Document
+    title: str
+    text_hash: str
+    chunks: list
+    prefixed: list[str]
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+class NewsService:
+    def __init__(
+        self,
+        settings: CoreSettings,
+        embedder: Embedder | None = None,
+        params: RetrievalParams | None = None,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder or SentenceTransformerEmbedder(
+            Path(settings.model_path) if settings.model_path else None,
+            batch_size=settings.embed_batch_size,
+            threads=settings.torch_threads,
+        )
+        self.store = Store(settings.data_dir / "newsbot.sqlite3")
+        self._indexes: dict[int, VectorIndex] = {}
+        self._rebuild_lock = threading.Lock()
+        self.retriever = Retriever(self.store, self.embedder, self._index, params)
+        stored_model = self.store.get_meta("embedding_model")
+        if stored_model is None:
+            self.store.set_meta("embedding_model", self.embedder.name)
+            self.store.set_meta("embedding_dim", str(self.embedder.dim))
+            stored_model = self.embedder.name
+        self.stored_model = stored_model
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> NewsService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- collections and indexes -------------------------------------------------------------
+    @property
+    def model_changed(self) -> bool:
+        """True when stored vectors come from another model than the one configured."""
+        return self.stored_model != self.embedder.name
+
+    def _collection(self, name: str, *, create: bool = False) -> int:
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise InputError("a collection name is 1 to 100 characters")
+        cid = self.store.collection_id(name, create=create)
+        if cid is None:
+            raise NotFoundError(f"there is no collection named {name!r} yet")
+        return cid
+
+    def _index_path(self, collection_id: int) -> Path:
+        return self.settings.data_dir / "faiss" / f"collection-{collection_id}.faiss"
+
+    def _require_current_model(self) -> None:
+        if self.model_changed:
+            raise StoreError(
+                f"stored vectors were made with {self.stored_model}, not {self.embedder.name}:"
+                " run `newsbot rebuild` to re-embed them"
+            )
+
+    def _index(self, collection_id: int) -> VectorIndex:
+        """The collection's FAISS index, loaded or rebuilt when it does not match SQLite."""
+        self._require_current_model()
+        with self.store.write_lock:
+            version = self.store.collection_version(collection_id)
+            index = self._indexes.get(collection_id)
+            if index is not None and index.version == version:
+                return index
+            path = self._index_path(collection_id)
+            index = VectorIndex.load(
+                path, dim=self.embedder.dim, model=self.embedder.name, version=version
+            )
+            if index is None:
+                index = self._build_index(collection_id)
+                index.save(path, version)
+            self._indexes[collection_id] = index
+            return index
+
+    def _build_index(
+        self, collection_id: int, progress: Callable[[int, int], None] | None = None
+    ) -> VectorIndex:
+        index = VectorIndex(self.embedder.dim, self.embedder.name)
+        total = self.store.chunk_count(collection_id)
+        done = 0
+        for ids, vectors in self.store.iter_vectors(collection_id):
+            if vectors.shape[1] != self.embedder.dim:
+                raise StoreError("stored vectors have another dimension; run `newsbot rebuild`")
+            index.add(ids, vectors)
+            done += len(ids)
+            if progress:
+                progress(done, total)
+        return index
+
+    # -- ingestion ---------------------------------------------------------------------------
+    def documents(self, paths: Iterable[str | Path]) -> Iterator[Document | Failed]:
+        for p in paths:
+            yield from documents_from_path(Path(p), max_bytes=self.settings.max_input_bytes)
+
+    def documents_from_bytes(
+        self, data: bytes, name: str, url: str | None = None
+    ) -> Iterator[Document | Failed]:
+        yield from documents_from_bytes(
+            data, name, max_bytes=self.settings.max_input_bytes, url=url
+        )
+
+    def ingest(
+        self,
+        collection: str,
+        documents: Iterable[Document | Failed],
+        *,
+        added_by: str | None = None,
+        progress: ProgressFn | None = None,
+        docs_total: int | None = None,
+    ) -> IngestReport:
+        """Chunk, embed and store documents; each article is stored whole or not at all."""
+        started = time.perf_counter()
+        self._require_current_model()
+        cid = self._collection(collection, create=True)
+        report = IngestReport()
+        state = Progress(docs_total=docs_total)
+        group: list[_Pending] = []
+        group_hashes: set[str] = set()
+        group_urls: set[str] = set()
+        group_chunks = 0
+        for item in documents:
+            if isinstance(item, Failed):
+                report.failed.append(item)
+                state.docs_done += 1
+            else:
+                try:
+                    pending = self._prepare(item)
+                except InputError as exc:
+                    report.failed.append(Failed(item.origin, str(exc)))
+                    state.docs_done += 1
+                    pending = None
+                if pending is not None:
+                    dup = self.store.find_duplicate(cid, pending.text_hash, item.url)
+                    if dup is None and (
+                        pending.text_hash in group_hashes or (item.url and item.url in group_urls)
+                    ):
+                        dup = next(
+                            (
+                                (-1, p.title)
+                                for p in group
+                                if p.text_hash == pending.text_hash
+                                or (item.url and p.doc.url == item.url)
+                            ),
+                            None,
+                        )
+                    if dup is not None:
+                        report.duplicates.append(
+                            IngestResult(item.origin, dup[0], dup[1], item.published_at, 0, True)
+                        )
+                        state.docs_done += 1
+                    else:
+                        group.append(pending)
+                        group_hashes.add(pending.text_hash)
+                        if item.url:
+                            group_urls.add(item.url)
+                        group_chunks += len(pending.chunks)
+            if group_chunks >= EMBED_GROUP:
+                self._flush(cid, group, report, state, added_by)
+                group, group_hashes, group_urls, group_chunks = [], set(), set(), 0
+            if progress:
+                progress(state)
+        if group:
+            self._flush(cid, group, report, state, added_by)
+            if progress:
+                progress(state)
+        if report.added:
+            self._save_index(cid)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _prepare(self, doc: Document) -> _Pending:
+        text = doc.text.strip("\n")
+        if not text.strip():
+            raise InputError(f"{doc.origin or 'the input'} has no text")
+        if len(text) > self.settings.max_article_chars:
+            raise InputError(
+                f"{doc.origin or 'the article'} is too long ({len(text):,} characters;"
+                f" the limit is {self.settings.max_article_chars:,})"
+            )
+        if text != doc.text:
+            doc = Document(**{**doc.__dict__, "text": text})
+        title = (doc.title or doc.origin or "Untitled").strip()[:300]
+        prefix = embedding_prefix(title, doc.source, doc.published_at)
+        prefix_tokens = self.embedder.count_tokens([prefix])[0] if prefix else 0
+        budget = min(self.settings.chunk_tokens, self.embedder.max_tokens - 3 - prefix_tokens)
+        if budget < 32:  # an absurd title must not starve the text of room
+            prefix = prefix[:120]
+            budget = min(self.settings.chunk_tokens, self.embedder.max_tokens - 3 - 48)
+        chunks = chunk_text(
+            text,
+            self.embedder.count_tokens,
+            budget=budget,
+            overlap=self.settings.chunk_overlap_tokens,
+        )
+        if not chunks:
+            raise InputError(f"{doc.origin or 'the input'} has no sentences to index")
+        prefixed = [f"{prefix}\n{c.text}" if prefix else c.text for c in chunks]
+        return _Pending(doc, title, content_hash(text), chunks, prefixed)
+
+    def _flush(
+        self,
+        cid: int,
+        group: list[_Pending],
+        report: IngestReport,
+        state: Progress,
+        added_by: str | None,
+    ) -> None:
+        texts = [t for p in group for t in p.prefixed]
+        vectors = self.embedder.embed(texts)
+        new: list[NewArticle] = []
+        offset = 0
+        for p in group:
+            n = len(p.chunks)
+            new.append(
+                NewArticle(
+                    title=p.title,
+                    source=p.doc.source,
+                    published_at=p.doc.published_at,
+                    url=p.doc.url,
+                    author=p.doc.author,
+                    text=p.doc.text,
+                    content_hash=p.text_hash,
+                    chunks=p.chunks,
+                    prefixed=p.prefixed,
+                    vectors=vectors[offset : offset + n],
+                    added_by=added_by,
+                )
+            )
+            offset += n
+        with self.store.write_lock:
+            keep: list[tuple[_Pending, NewArticle]] = []
+            for p, art in zip(group, new, strict=True):
+                dup = self.store.find_duplicate(cid, art.content_hash, art.url)
+                if dup:  # another writer stored it while we were embedding
+                    report.duplicates.append(
+                        IngestResult(p.doc.origin, dup[0], dup[1], p.doc.published_at, 0, True)
+                    )
+                else:
+                    keep.append((p, art))
+            index = self._index(cid) if keep else None
+            stored = self.store.add_articles(cid, [a for _, a in keep]) if keep else []
+            for (p, art), (article_id, chunk_ids) in zip(keep, stored, strict=True):
+                index.add(np.asarray(chunk_ids, dtype=np.int64), art.vectors)
+                report.added.append(
+                    IngestResult(
+                        p.doc.origin, article_id, art.title, art.published_at, len(chunk_ids)
+                    )
+                )
+            if index is not None:
+                index.version = self.store.collection_version(cid)
+        state.docs_done += len(group)
+        state.chunks_done += len(texts)
+
+    def _save_index(self, cid: int) -> None:
+        with self.store.write_lock:
+            index = self._index(cid)
+            index.save(self._index_path(cid), index.version)
+
+    def ingest_paths(self, collection: str, paths: Iterable[str | Path], **kw) -> IngestReport:
+        return self.ingest(collection, self.documents(paths), **kw)
+
+    # -- questions ---------------------------------------------------------------------------
+    def search(
+        self, collection: str, query: str, *, top_k: int = 10, filters: Filters | None = None
+    ) -> list[Hit]:
+        query = query.strip()
+        if not query:
+            raise InputError("the question is empty")
+        if len(query) > 1000:
+            raise InputError("the question is too long (1,000 characters at most)")
+        self._require_current_model()
+        try:
+            cid = self._collection(collection)
+        except NotFoundError:
+            return []
+        return self.retriever.search(cid, query, top_k=top_k, filters=filters)
+
+    def ask(self, collection: str, question: str, *, filters: Filters | None = None) -> Answer:
+        hits = self.search(collection, question, top_k=6, filters=filters)
+        texts = {h.article_id: self.store.article_text(h.article_id) for h in hits}
+        return compose(question.strip(), hits, texts, min_score=self.settings.min_answer_score)
+
+    # -- administration ----------------------------------------------------------------------
+    def sources(self, collection: str, *, limit: int = 50, offset: int = 0) -> list[Article]:
+        try:
+            cid = self._collection(collection)
+        except NotFoundError:
+            return []
+        return self.store.list_articles(cid, limit=limit, offset=offset)
+
+    def article(self, collection: str, article_id: int) -> Article:
+        return self.store.get_article(self._collection(collection), article_id)
+
+    def forget(self, collection: str, article_id: int) -> Article:
+        cid = self._collection(collection)
+        with self.store.write_lock:
+            index = self._index(cid)
+            article, chunk_ids = self.store.delete_article(cid, article_id)
+            index.remove(chunk_ids)
+            index.version = self.store.collection_version(cid)
+            index.save(self._index_path(cid), index.version)
+        return article
+
+    def rebuild(
+        self,
+        collection: str | None = None,
+        *,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> dict[str, int]:
+        """Rebuild FAISS from stored vectors; re-embed only when the model changed."""
+        if not self._rebuild_lock.acquire(blocking=False):
+            raise BusyError("a rebuild is already running; try again when it has finished")
+        try:
+            if self.model_changed:
+                self._reembed(progress)
+            targets = (
+                [(self._collection(collection), collection)]
+                if collection
+                else self.store.collections()
+            )
+            counts = {}
+            for cid, name in targets:
+
+                def step(done: int, total: int, name: str = name) -> None:
+                    if progress:
+                        progress(f"index {name}", done, total)
+
+                index = self._build_index(cid, step)
+                with self.store.write_lock:
+                    version = self.store.collection_version(cid)
+                    fresh = (
+                        self._build_index(cid)
+                        if index.count != self.store.chunk_count(cid)
+                        else index
+                    )
+                    fresh.save(self._index_path(cid), version)
+                    self._indexes[cid] = fresh
+                counts[name] = fresh.count
+            return counts
+        finally:
+            self._rebuild_lock.release()
+
+    def _reembed(self, progress: Callable[[str, int, int], None] | None) -> None:
+        """New model: every stored chunk is embedded again, its text read back from SQLite."""
+        for cid, name in self.store.collections():
+            total = self.store.chunk_count(cid)
+            done = 0
+            for rows in self.store.iter_chunk_texts(cid):
+                texts = []
+                for _, text, title, source, published in rows:
+                    prefix = embedding_prefix(title, source, published)
+                    texts.append(f"{prefix}\n{text}" if prefix else text)
+                self.store.replace_vectors([r[0] for r in rows], self.embedder.embed(texts))
+                done += len(rows)
+                if progress:
+                    progress(f"re-embed {name}", done, total)
+            self.store.bump_version(cid)
+        self.store.set_meta("embedding_model", self.embedder.name)
+        self.store.set_meta("embedding_dim", str(self.embedder.dim))
+        self.stored_model = self.embedder.name
+        self._indexes.clear()
+
+    def stats(self, collection: str) -> dict[str, object]:
+        try:
+            cid = self._collection(collection)
+        except NotFoundError:
+            articles = chunks = 0
+            indexed = 0
+        else:
+            articles, chunks = self.store.counts(cid)
+            indexed = self._index(cid).count if not self.model_changed else 0
+        db = self.store.path
+        return {
+            "collection": collection,
+            "articles": articles,
+            "chunks": chunks,
+            "indexed_vectors": indexed,
+            "model": self.embedder.name,
+            "dimension": self.embedder.dim,
+            "database_bytes": db.stat().st_size if db.exists() else 0,
+            "data_dir": str(self.settings.data_dir),
+        }
+
+    def check(self) -> list[str]:
+        """Problems found in the store and its indexes; empty when all is consistent."""
+        problems = self.store.integrity_problems()
+        if not self.model_changed:
+            for cid, name in self.store.collections():
+                index = self._index(cid)
+                if index.count != self.store.chunk_count(cid):
+                    problems.append(f"collection {name}: index holds {index.count} vectors")
+        return problems

@@ -1,0 +1,139 @@
+"""Settings declared once, as data: name, default and help live beside each other.
+
+Values come from the environment, then a ``.env`` file, then the declared default. ``.env.example``
+is generated from these declarations (``newsbot env-example``) and a test keeps it in step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dotenv import dotenv_values
+
+from .errors import StoreError
+
+T = TypeVar("T")
+
+
+def setting(env: str, default: Any, help: str) -> Any:
+    """Declare one setting: its environment variable, default and a one-line help."""
+    return dataclasses.field(default=default, metadata={"env": env, "help": help})
+
+
+@dataclasses.dataclass(frozen=True)
+class CoreSettings:
+    """What the retrieval core needs; the bot adds its own settings beside these."""
+
+    data_dir: Path = setting(
+        "NEWSBOT_DATA_DIR", Path("data"), "Where the SQLite database and FAISS indexes live."
+    )
+    model_path: str = setting(
+        "NEWSBOT_MODEL",
+        "",
+        "A local sentence-transformers model folder; empty means the packaged all-MiniLM-L6-v2.",
+    )
+    embed_batch_size: int = setting("NEWSBOT_EMBED_BATCH", 32, "Chunks embedded per model call.")
+    torch_threads: int = setting(
+        "NEWSBOT_TORCH_THREADS", 0, "CPU threads for the model; 0 lets torch decide."
+    )
+    chunk_tokens: int = setting(
+        "NEWSBOT_CHUNK_TOKENS",
+        180,
+        "Word pieces of article text per chunk (the model reads 256 including the prefix).",
+    )
+    chunk_overlap_tokens: int = setting(
+        "NEWSBOT_CHUNK_OVERLAP",
+        40,
+        "At most this many word pieces of whole sentences are repeated between chunks.",
+    )
+    max_input_bytes: int = setting(
+        "NEWSBOT_MAX_INPUT_BYTES",
+        20_000_000,
+        "Largest single file accepted (JSONL files are read line by line instead).",
+    )
+    max_article_chars: int = setting(
+        "NEWSBOT_MAX_ARTICLE_CHARS", 300_000, "Longest article text accepted, in characters."
+    )
+    min_answer_score: float = setting(
+        "NEWSBOT_MIN_ANSWER_SCORE",
+        0.42,
+        "Evidence weaker than this gets 'nothing relevant found' (see README, calibration).",
+    )
+
+
+S = TypeVar("S")
+
+
+def _convert(raw: str, kind: Any, env: str) -> Any:
+    if isinstance(kind, types.UnionType | typing._UnionGenericAlias):  # type: ignore[attr-defined]
+        if raw == "":
+            return None
+        kind = next(k for k in typing.get_args(kind) if k is not type(None))
+    try:
+        if kind is bool:
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(raw)
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        if kind is Path:
+            return Path(raw).expanduser()
+        return raw
+    except ValueError:
+        raise StoreError(f"setting {env} has an invalid value") from None
+
+
+def load_settings(
+    cls: type[S],
+    environ: Mapping[str, str] | None = None,
+    env_file: Path | None = Path(".env"),
+    **overrides: Any,
+) -> S:
+    """Build ``cls`` from overrides, the environment, a ``.env`` file and the defaults."""
+    environ = os.environ if environ is None else environ
+    file_values: dict[str, str | None] = {}
+    if env_file is not None and env_file.is_file():
+        file_values = dotenv_values(env_file)
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in overrides and overrides[f.name] is not None:
+            values[f.name] = overrides[f.name]
+            continue
+        env = f.metadata["env"]
+        raw = environ.get(env)
+        if raw is None:
+            raw = file_values.get(env)
+        if raw is not None:
+            values[f.name] = _convert(raw, hints[f.name], env)
+    return cls(**values)
+
+
+def describe(*classes: type) -> list[tuple[str, Any, str]]:
+    """(env, default, help) for every declared setting, in declaration order."""
+    out = []
+    for cls in classes:
+        for f in dataclasses.fields(cls):
+            out.append((f.metadata["env"], f.default, f.metadata["help"]))
+    return out
+
+
+def env_example(*classes: type) -> str:
+    """The text of ``.env.example``: every setting, commented with its help."""
+    lines = ["# newsbot settings. Copy to .env and fill in what you need.", ""]
+    for env, default, help_text in describe(*classes):
+        lines.append(f"# {help_text}")
+        value = "" if default is None else str(default)
+        lines.append(f"{env}={value}")
+        lines.append("")
+    return "\n".join(lines)

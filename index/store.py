@@ -1,0 +1,550 @@
+"""SQLite, the source of truth: collections, articles, chunks with their vectors, FTS5 text.
+
+Every write happens in one transaction and bumps its collection's ``version``; the FAISS index
+records the version it reflects, so a stale index (after a crash, a kill, a copy) is noticed on
+load and rebuilt from the vectors stored here, never by re-embedding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from .errors import NotFoundError, StoreError
+from .models import Article, ChunkSpan, Hit
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE collections (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        version INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE articles (
+        id INTEGER PRIMARY KEY,
+        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        title TEXT NOT NULL,
+        source TEXT,
+        published_at TEXT,
+        url TEXT,
+        canonical_url TEXT,
+        author TEXT,
+        text TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        chunk_count INTEGER NOT NULL,
+        added_by TEXT,
+        added_at TEXT NOT NULL,
+        UNIQUE (collection_id, content_hash)
+    );
+    CREATE UNIQUE INDEX articles_url ON articles (collection_id, canonical_url)
+        WHERE canonical_url IS NOT NULL;
+    CREATE INDEX articles_published ON articles (collection_id, published_at);
+    CREATE TABLE chunks (
+        id INTEGER PRIMARY KEY,
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        ordinal INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        vector BLOB NOT NULL
+    );
+    CREATE INDEX chunks_article ON chunks (article_id);
+    CREATE VIRTUAL TABLE chunks_fts USING fts5 (
+        title, text, tokenize = 'porter unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+        DELETE FROM chunks_fts WHERE rowid = old.id;
+    END;
+    """,
+}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+_SPACE = re.compile(r"\s+")
+_PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
+
+
+def content_hash(text: str) -> str:
+    """Hash of the text with case, punctuation, quotes and spacing normalized away.
+
+    The same article pasted from two places differs in exactly those ways.
+    """
+    norm = unicodedata.normalize("NFKC", text).casefold()
+    norm = _SPACE.sub(" ", _PUNCT.sub(" ", norm)).strip()
+    return hashlib.sha256(norm.encode()).hexdigest()
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The URL as dedup compares it: tracking parameters, fragment and default port dropped."""
+    if not url:
+        return None
+    try:
+        from courlan import normalize_url
+
+        return normalize_url(url.strip(), strict=True)
+    except Exception:  # a malformed URL still dedups on its literal text
+        return url.strip()
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    """An article ready to store: metadata, its chunks and their vectors."""
+
+    title: str
+    source: str | None
+    published_at: str | None
+    url: str | None
+    author: str | None
+    text: str
+    content_hash: str
+    chunks: Sequence[ChunkSpan]
+    prefixed: Sequence[str]  # the exact texts that were embedded (prefix + chunk)
+    vectors: np.ndarray
+    added_by: str | None = None
+
+
+class Store:
+    """One SQLite file; a connection per thread, writes serialized by one lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self.write_lock = threading.RLock()
+        self._connections: list[sqlite3.Connection] = []
+        self._conn_lock = threading.Lock()
+        self._migrate()
+
+    # -- connections -------------------------------------------------------------------------
+    @property
+    def db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(
+                    self.path, timeout=30, isolation_level=None, check_same_thread=False
+                )
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA foreign_keys=ON")
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"cannot open the database {self.path.name}: {exc}") from None
+            self._local.conn = conn
+            with self._conn_lock:
+                self._connections.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._conn_lock:
+            for conn in self._connections:
+                with suppress(sqlite3.ProgrammingError):
+                    conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT under the write lock; ROLLBACK on any exception."""
+        with self.write_lock:
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        try:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path.name} is not a newsbot database: {exc}") from None
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path.name} has schema {version}, newer than this newsbot ({SCHEMA_VERSION})"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self.transaction() as db:
+                for statement in _statements(MIGRATIONS[target]):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {target}")
+
+    # -- meta --------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- collections -------------------------------------------------------------------------
+    def collection_id(self, name: str, *, create: bool = False) -> int | None:
+        row = self.db.execute("SELECT id FROM collections WHERE name = ?", (name,)).fetchone()
+        if row:
+            return int(row[0])
+        if not create:
+            return None
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO collections (name, created_at) VALUES (?, ?)",
+                (name, now_iso()),
+            )
+            row = db.execute("SELECT id FROM collections WHERE name = ?", (name,)).fetchone()
+        return int(row[0])
+
+    def collections(self) -> list[tuple[int, str]]:
+        return [
+            (r[0], r[1]) for r in self.db.execute("SELECT id, name FROM collections ORDER BY id")
+        ]
+
+    def collection_version(self, collection_id: int) -> int:
+        row = self.db.execute(
+            "SELECT version FROM collections WHERE id = ?", (collection_id,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    # -- articles ----------------------------------------------------------------------------
+    def find_duplicate(
+        self, collection_id: int, text_hash: str, url: str | None
+    ) -> tuple[int, str] | None:
+        row = self.db.execute(
+            "SELECT id, title FROM articles WHERE collection_id = ? AND content_hash = ?",
+            (collection_id, text_hash),
+        ).fetchone()
+        if row is None and url:
+            row = self.db.execute(
+                "SELECT id, title FROM articles WHERE collection_id = ? AND canonical_url = ?",
+                (collection_id, canonical_url(url)),
+            ).fetchone()
+        return (int(row[0]), row[1]) if row else None
+
+    def add_articles(
+        self, collection_id: int, articles: Sequence[NewArticle]
+    ) -> list[tuple[int, list[int]]]:
+        """Store whole articles in one transaction; returns (article id, chunk ids) for each."""
+        out: list[tuple[int, list[int]]] = []
+        added = now_iso()
+        with self.transaction() as db:
+            for art in articles:
+                cur = db.execute(
+                    """INSERT INTO articles (collection_id, title, source, published_at, url,
+                           canonical_url, author, text, content_hash, chunk_count, added_by,
+                           added_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (
+                        collection_id,
+                        art.title,
+                        art.source,
+                        art.published_at,
+                        art.url,
+                        canonical_url(art.url),
+                        art.author,
+                        art.text,
+                        art.content_hash,
+                        len(art.chunks),
+                        art.added_by,
+                        added,
+                    ),
+                )
+                article_id = int(cur.lastrowid)
+                chunk_ids = []
+                for span, vector in zip(art.chunks, art.vectors, strict=True):
+                    cur = db.execute(
+                        """INSERT INTO chunks (article_id, ordinal, start, end, text, vector)
+                           VALUES (?, ?, ?, ?, ?, ?)""",
+                        (
+                            article_id,
+                            span.ordinal,
+                            span.start,
+                            span.end,
+                            span.text,
+                            np.asarray(vector, dtype=np.float32).tobytes(),
+                        ),
+                    )
+                    chunk_id = int(cur.lastrowid)
+                    db.execute(
+                        "INSERT INTO chunks_fts (rowid, title, text) VALUES (?, ?, ?)",
+                        (chunk_id, art.title, span.text),
+                    )
+                    chunk_ids.append(chunk_id)
+                out.append((article_id, chunk_ids))
+            db.execute(
+                "UPDATE collections SET version = version + 1 WHERE id = ?", (collection_id,)
+            )
+        return out
+
+    def delete_article(self, collection_id: int, article_id: int) -> tuple[Article, list[int]]:
+        """Remove an article and its chunks; returns it and the chunk ids that went with it."""
+        with self.transaction() as db:
+            article = self.get_article(collection_id, article_id)
+            chunk_ids = [
+                r[0]
+                for r in db.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))
+            ]
+            db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+            db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+            db.execute(
+                "UPDATE collections SET version = version + 1 WHERE id = ?", (collection_id,)
+            )
+        return article, chunk_ids
+
+    def get_article(self, collection_id: int, article_id: int) -> Article:
+        row = self.db.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles a"
+            " JOIN collections c ON c.id = a.collection_id"
+            " WHERE a.id = ? AND a.collection_id = ?",
+            (article_id, collection_id),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no article {article_id} in this collection")
+        return _article(row)
+
+    def list_articles(
+        self, collection_id: int, *, limit: int = 50, offset: int = 0
+    ) -> list[Article]:
+        rows = self.db.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles a"
+            " JOIN collections c ON c.id = a.collection_id"
+            " WHERE a.collection_id = ?"
+            " ORDER BY COALESCE(a.published_at, '') DESC, a.id DESC LIMIT ? OFFSET ?",
+            (collection_id, limit, offset),
+        )
+        return [_article(r) for r in rows]
+
+    def article_text(self, article_id: int) -> str:
+        row = self.db.execute("SELECT text FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return row[0] if row else ""
+
+    def counts(self, collection_id: int) -> tuple[int, int]:
+        row = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(chunk_count), 0) FROM articles WHERE collection_id = ?",
+            (collection_id,),
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    # -- chunks ------------------------------------------------------------------------------
+    def iter_vectors(
+        self, collection_id: int, batch: int = 20_000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) of a collection's chunks, in batches, for rebuilding FAISS."""
+        last = 0
+        while True:
+            rows = self.db.execute(
+                """SELECT ch.id, ch.vector FROM chunks ch JOIN articles a ON a.id = ch.article_id
+                   WHERE a.collection_id = ? AND ch.id > ? ORDER BY ch.id LIMIT ?""",
+                (collection_id, last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            yield ids, vecs.reshape(len(rows), -1)
+            last = int(ids[-1])
+
+    def iter_chunk_texts(self, collection_id: int, batch: int = 512) -> Iterator[list[tuple]]:
+        """(chunk id, chunk text, title, source, published_at) batches, for re-embedding."""
+        last = 0
+        while True:
+            rows = self.db.execute(
+                """SELECT ch.id, ch.text, a.title, a.source, a.published_at FROM chunks ch
+                   JOIN articles a ON a.id = ch.article_id
+                   WHERE a.collection_id = ? AND ch.id > ? ORDER BY ch.id LIMIT ?""",
+                (collection_id, last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            yield [tuple(r) for r in rows]
+            last = int(rows[-1][0])
+
+    def replace_vectors(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE chunks SET vector = ? WHERE id = ?",
+                [
+                    (np.asarray(v, dtype=np.float32).tobytes(), int(i))
+                    for i, v in zip(ids, vectors, strict=True)
+                ],
+            )
+
+    def bump_version(self, collection_id: int) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE collections SET version = version + 1 WHERE id = ?", (collection_id,)
+            )
+
+    def chunk_count(self, collection_id: int) -> int:
+        row = self.db.execute(
+            """SELECT COUNT(*) FROM chunks ch JOIN articles a ON a.id = ch.article_id
+               WHERE a.collection_id = ?""",
+            (collection_id,),
+        ).fetchone()
+        return int(row[0])
+
+    def hits(self, scored: Sequence[tuple[int, float]]) -> list[Hit]:
+        """Join chunk ids (with scores) to their text and article metadata, keeping order."""
+        if not scored:
+            return []
+        ids = [cid for cid, _ in scored]
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(
+            f"""SELECT ch.id, ch.article_id, ch.text, ch.start, ch.end, a.title, a.source,
+                       a.published_at, a.url
+                FROM chunks ch JOIN articles a ON a.id = ch.article_id WHERE ch.id IN ({marks})""",
+            ids,
+        ).fetchall()
+        by_id = {r[0]: r for r in rows}
+        out = []
+        for cid, score in scored:
+            r = by_id.get(cid)
+            if r is None:
+                continue
+            out.append(
+                Hit(
+                    chunk_id=r[0],
+                    article_id=r[1],
+                    score=float(score),
+                    text=r[2],
+                    start=r[3],
+                    end=r[4],
+                    title=r[5],
+                    source=r[6],
+                    published_at=r[7],
+                    url=r[8],
+                )
+            )
+        return out
+
+    def filtered_chunk_ids(
+        self,
+        collection_id: int,
+        *,
+        source: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        as_of: str | None = None,
+    ) -> np.ndarray:
+        clauses, params = _filter_sql(source, since, until, as_of)
+        rows = self.db.execute(
+            f"""SELECT ch.id FROM chunks ch JOIN articles a ON a.id = ch.article_id
+                WHERE a.collection_id = ?{clauses}""",
+            (collection_id, *params),
+        ).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def lexical(
+        self,
+        collection_id: int,
+        match: str,
+        limit: int,
+        *,
+        source: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        as_of: str | None = None,
+        title_weight: float = 2.0,
+    ) -> list[tuple[int, float]]:
+        """BM25 over chunk text and article title; higher is better (FTS5's sign flipped)."""
+        clauses, params = _filter_sql(source, since, until, as_of)
+        try:
+            rows = self.db.execute(
+                f"""SELECT f.rowid, -bm25(chunks_fts, ?, 1.0) AS score
+                    FROM chunks_fts f JOIN chunks ch ON ch.id = f.rowid
+                    JOIN articles a ON a.id = ch.article_id
+                    WHERE chunks_fts MATCH ? AND a.collection_id = ?{clauses}
+                    ORDER BY bm25(chunks_fts, ?, 1.0) LIMIT ?""",
+                (title_weight, match, collection_id, *params, title_weight, limit),
+            ).fetchall()
+        except sqlite3.OperationalError:
+            return []
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def integrity_problems(self) -> list[str]:
+        """Empty when the file is sound and every article holds exactly its chunks."""
+        problems = [r[0] for r in self.db.execute("PRAGMA integrity_check") if r[0] != "ok"]
+        rows = self.db.execute(
+            """SELECT a.id, a.chunk_count, COUNT(ch.id) FROM articles a
+               LEFT JOIN chunks ch ON ch.article_id = a.id GROUP BY a.id
+               HAVING COUNT(ch.id) != a.chunk_count"""
+        ).fetchall()
+        problems += [f"article {r[0]} has {r[2]} of its {r[1]} chunks" for r in rows]
+        fts = self.db.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
+        total = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        if fts != total:
+            problems.append(f"full-text index holds {fts} rows for {total} chunks")
+        return problems
+
+
+_ARTICLE_COLUMNS = (
+    "a.id, c.name, a.title, a.source, a.published_at, a.url, a.text, a.content_hash,"
+    " a.added_by, a.added_at, a.chunk_count"
+)
+
+
+def _article(row: sqlite3.Row) -> Article:
+    return Article(
+        id=row[0],
+        collection=row[1],
+        title=row[2],
+        source=row[3],
+        published_at=row[4],
+        url=row[5],
+        text=row[6],
+        content_hash=row[7],
+        added_by=row[8],
+        added_at=row[9],
+        chunk_count=row[10],
+    )
+
+
+def _filter_sql(
+    source: str | None, since: str | None, until: str | None, as_of: str | None = None
+) -> tuple[str, list]:
+    """SQL for the filters; ``as_of`` keeps undated articles, an explicit ``until`` does not."""
+    clauses, params = "", []
+    if source:
+        clauses += " AND a.source = ? COLLATE NOCASE"
+        params.append(source)
+    if since:
+        clauses += " AND a.published_at >= ?"
+        params.append(since)
+    if until:
+        clauses += " AND a.published_at <= ?"
+        params.append(until)
+    if as_of:
+        clauses += " AND (a.published_at IS NULL OR a.published_at <= ?)"
+        params.append(as_of)
+    return clauses, params
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    out, buf = [], []
+    for line in script.strip().splitlines():
+        buf.append(line)
+        joined = "\n".join(buf).strip()
+        if joined.endswith(";") and sqlite3.complete_statement(joined):
+            out.append(joined)
+            buf = []
+    if "\n".join(buf).strip():
+        out.append("\n".join(buf))
+    return out

@@ -1,0 +1,274 @@
+"""The real discord.py client running newsbot against the fake Discord on 127.0.0.1.
+
+Everything is asserted on what the bot sent back over REST: what a member would see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import discord
+import pytest
+from fakediscord import MANAGE_GUILD, FakeDiscord, FakeGuild, FakeMember, FakeUser
+
+from bot.client import NewsBot
+from bot.config import BotSettings
+from index.embed import FakeEmbedder
+from index.service import NewsService
+from index.settings import CoreSettings
+
+pytestmark = pytest.mark.timeout(60)
+
+ALICE = FakeUser(101, "alice")  # admin of guild A
+BOB = FakeUser(102, "bob")  # plain member of guild A
+CAROL = FakeUser(103, "carol")  # member of guild B
+ADMIN_A = FakeMember(ALICE, permissions=MANAGE_GUILD | 0x800 | 0x400)
+MEMBER_A = FakeMember(BOB, permissions=0x800 | 0x400)
+MEMBER_B = FakeMember(CAROL, permissions=0x800 | 0x400)
+GUILD_A = FakeGuild(1001, "Alpha", owner_id=999, channels=[(2001, "news")],
+                    members=[ADMIN_A, MEMBER_A])
+GUILD_B = FakeGuild(1002, "Beta", owner_id=998, channels=[(2002, "news")], members=[MEMBER_B])
+
+ARTICLE = """# Rail strike halts trains across Germany
+
+Germany's train drivers began a 24-hour strike on Thursday, halting most long-distance services
+run by Deutsche Bahn. The GDL union is demanding a 35-hour working week without a cut in pay.
+
+Deutsche Bahn said only about one in five long-distance trains would run. Commuters in Berlin
+and Munich crowded onto regional buses as the walkout began.
+
+The union's leader said further strikes could follow before Christmas if talks fail.
+"""
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord(guilds=[GUILD_A, GUILD_B], heartbeat_interval_ms=100) as server:
+        yield server
+
+
+@pytest.fixture
+def service(tmp_path: Path):
+    svc = NewsService(CoreSettings(data_dir=tmp_path / "data", chunk_tokens=60,
+                                   min_answer_score=0.1), FakeEmbedder())
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+async def bot(fake: FakeDiscord, service: NewsService) -> AsyncIterator[NewsBot]:
+    settings = BotSettings(token="fake-token", ask_cooldown_seconds=0,
+                           ingest_cooldown_seconds=0)
+    client = NewsBot(settings, service, guild_ready_timeout=0.05)
+    async with fake.run_client(client):
+        await fake.wait_commands(None)
+        yield client
+
+
+async def ingest_file(fake: FakeDiscord, guild: FakeGuild, author: FakeUser, name: str,
+                      data: bytes, content_type: str = "text/markdown") -> dict:
+    channel = guild.channels[0][0]
+    att = fake.add_attachment(name, data, content_type)
+    sent = await fake.send_message(guild_id=guild.id, channel_id=channel, author=author,
+                                   content="!ingest", attachments=[att])
+    return await fake.wait_channel_message(channel, after=sent["id"], timeout=20)
+
+
+async def test_identify_asks_for_message_content_and_registers_commands(fake, bot):
+    intents = discord.Intents._from_value(fake.identify["intents"])
+    assert intents.message_content and intents.guilds and intents.guild_messages
+    assert not intents.members and not intents.presences
+    commands = {c["name"]: c for c in fake.registered_commands[None]}
+    assert set(commands) == {"ask", "search", "sources", "ingest", "rebuild-index", "forget",
+                             "stats"}
+    assert commands["rebuild-index"]["default_member_permissions"] == str(MANAGE_GUILD)
+    assert commands["forget"]["default_member_permissions"] == str(MANAGE_GUILD)
+    assert commands["ask"].get("default_member_permissions") is None
+
+
+async def test_ingest_attachment_then_ask_cites_a_verbatim_snippet(fake, bot, service):
+    reply = await ingest_file(fake, GUILD_A, BOB, "rail.md", ARTICLE.encode())
+    assert "Rail strike halts trains across Germany" in reply["content"]
+    assert "chunks" in reply["content"]
+    interaction = await fake.send_interaction(
+        guild_id=GUILD_A.id, channel_id=2001, member=MEMBER_A, name="ask",
+        options={"question": "What working week is the GDL union demanding?"})
+    assert (await interaction.wait_response())["type"] == 5  # deferred: "thinking…"
+    final = await interaction.wait_final(timeout=20)
+    embed = final["embeds"][0]
+    assert "35-hour working week" in embed["description"]
+    assert "[1]" in embed["description"]
+    field = embed["fields"][0]
+    assert field["name"].startswith("[1]")
+    title_line, snippet = field["value"].split("\n", 1)
+    assert "Rail strike halts trains across Germany" in title_line
+    article = service.sources("guild-1001")[0].text
+    assert snippet.rstrip("…") in article
+    assert "35-hour working week" in snippet
+
+
+async def test_servers_do_not_see_each_others_articles(fake, bot):
+    await ingest_file(fake, GUILD_A, BOB, "rail.md", ARTICLE.encode())
+    interaction = await fake.send_interaction(
+        guild_id=GUILD_B.id, channel_id=2002, member=MEMBER_B, name="ask",
+        options={"question": "What working week is the GDL union demanding?"})
+    final = await interaction.wait_final(timeout=20)
+    text = final["embeds"][0]["description"]
+    assert "couldn't find anything relevant" in text and "35-hour" not in text
+    listing = await fake.send_interaction(guild_id=GUILD_B.id, channel_id=2002,
+                                          member=MEMBER_B, name="sources")
+    assert "No articles yet" in (await listing.wait_final())["embeds"][0]["description"]
+    listing = await fake.send_interaction(guild_id=GUILD_A.id, channel_id=2001,
+                                          member=MEMBER_A, name="sources")
+    assert "Rail strike" in (await listing.wait_final())["embeds"][0]["description"]
+
+
+async def test_rebuild_refused_for_a_member_and_done_for_an_admin(fake, bot):
+    await ingest_file(fake, GUILD_A, BOB, "rail.md", ARTICLE.encode())
+    refused = await fake.send_interaction(guild_id=GUILD_A.id, channel_id=2001,
+                                          member=MEMBER_A, name="rebuild-index")
+    response = await refused.wait_response()
+    assert response["data"]["flags"] & 64  # ephemeral
+    assert "Manage Server" in response["data"]["content"]
+    done = await fake.send_interaction(guild_id=GUILD_A.id, channel_id=2001,
+                                       member=ADMIN_A, name="rebuild-index")
+    final = await done.wait_final(predicate=lambda m: "rebuilt" in m.get("content", ""),
+                                  timeout=20)
+    assert "Index rebuilt" in final["content"]
+
+
+async def test_image_attachment_is_refused_and_nothing_stored(fake, bot, service):
+    png = b"\x89PNG\r\n\x1a\n" + bytes(200)
+    reply = await ingest_file(fake, GUILD_A, BOB, "photo.png", png, "image/png")
+    assert "photo.png is an image" in reply["content"]
+    assert service.sources("guild-1001") == []
+
+
+async def test_duplicate_and_url_and_dm_get_clear_replies(fake, bot):
+    await ingest_file(fake, GUILD_A, BOB, "rail.md", ARTICLE.encode())
+    again = await ingest_file(fake, GUILD_A, BOB, "copy.md", ARTICLE.encode())
+    assert "Already indexed" in again["content"] and "#1" in again["content"]
+    sent = await fake.send_message(guild_id=GUILD_A.id, channel_id=2001, author=BOB,
+                                   content="!ingest https://example.com/story")
+    reply = await fake.wait_channel_message(2001, after=sent["id"])
+    assert "isn't supported yet" in reply["content"]
+    dm = await fake.send_dm(author=BOB, content="!ingest some text")
+    reply = await fake.wait_channel_message(fake.dm_channel_id(BOB), after=dm["id"])
+    assert "only answer inside a server" in reply["content"]
+
+
+async def test_slash_ingest_text_and_forget(fake, bot, service):
+    interaction = await fake.send_interaction(
+        guild_id=GUILD_A.id, channel_id=2001, member=MEMBER_A, name="ingest",
+        options={"text": ARTICLE})
+    final = await interaction.wait_final(timeout=20)
+    assert "Added `#1`" in final["content"]
+    forget = await fake.send_interaction(guild_id=GUILD_A.id, channel_id=2001,
+                                         member=ADMIN_A, name="forget",
+                                         options={"article_id": 1})
+    assert "Forgot `#1`" in (await forget.wait_final())["content"]
+    assert service.sources("guild-1001") == []
+    missing = await fake.send_interaction(guild_id=GUILD_A.id, channel_id=2001,
+                                          member=ADMIN_A, name="forget",
+                                          options={"article_id": 1})
+    response = await missing.wait_response()
+    assert response["data"]["flags"] & 64 and "no article 1" in response["data"]["content"]
+
+
+async def test_ask_cooldown_says_when_to_try_again(fake, service):
+    settings = BotSettings(token="t", ask_cooldown_seconds=30)
+    client = NewsBot(settings, service, guild_ready_timeout=0.05)
+    async with fake.run_client(client):
+        await fake.wait_commands(None)
+        first = await fake.send_interaction(guild_id=GUILD_A.id, channel_id=2001,
+                                            member=MEMBER_A, name="ask",
+                                            options={"question": "anything new?"})
+        await first.wait_final()
+        second = await fake.send_interaction(guild_id=GUILD_A.id, channel_id=2001,
+                                             member=MEMBER_A, name="ask",
+                                             options={"question": "anything new?"})
+        response = await second.wait_response()
+        assert response["data"]["flags"] & 64
+        assert "try again in" in response["data"]["content"]
+
+
+class BusyEmbedder(FakeEmbedder):
+    """Burns ~4 ms of pure-Python CPU a chunk, holding the GIL: harsher on the event loop
+    than the real model, whose heavy work runs in C with the GIL released."""
+
+    def embed(self, texts):
+        for _ in texts:
+            deadline = time.perf_counter() + 0.004
+            while time.perf_counter() < deadline:
+                pass
+        return super().embed(texts)
+
+
+async def test_heartbeat_keeps_flowing_during_a_large_ingest(fake, bot, service):
+    service.embedder = service.retriever.embedder = BusyEmbedder()
+    paragraph = ("Officials said the harbour project in district {0} would cost more than "
+                 "expected, and residents asked when the work on the new quay would start. ")
+    big = "\n\n".join(paragraph.format(i) * 3 for i in range(300)).encode()  # ≈ 130 kB, ~600 chunks
+    await fake.wait_heartbeats(3)
+    start = len(fake.heartbeats)
+    reply = await ingest_file(fake, GUILD_A, BOB, "big.txt", big, "text/plain")
+    assert "Added" in reply["content"]
+    chunks = service.stats("guild-1001")["chunks"]
+    assert chunks > 400
+    beats = fake.heartbeats[start:]
+    assert len(beats) >= 5, "the ingest should span several heartbeat intervals"
+    gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
+    print(f"heartbeats={len(beats)} max_gap={max(gaps):.3f}")
+    assert max(gaps) < 0.5, f"event loop blocked: longest heartbeat gap {max(gaps):.3f} s"
+
+
+async def test_concurrent_question_is_answered_while_ingesting(fake, bot, service):
+    await ingest_file(fake, GUILD_A, BOB, "rail.md", ARTICLE.encode())
+    big = ("Filler sentence about weather and traffic in the city today. " * 4000).encode()
+    att = fake.add_attachment("big.txt", big, "text/plain")
+    await fake.send_message(guild_id=GUILD_A.id, channel_id=2001, author=BOB,
+                            content="!ingest", attachments=[att])
+    await asyncio.sleep(0.05)
+    interaction = await fake.send_interaction(
+        guild_id=GUILD_A.id, channel_id=2001, member=MEMBER_A, name="ask",
+        options={"question": "What working week is the GDL union demanding?"})
+    final = await interaction.wait_final(timeout=20)
+    assert "35-hour" in final["embeds"][0]["description"]
+
+
+async def test_python_m_bot_runs_against_the_fake_and_never_logs_the_token(fake, tmp_path):
+    """The way it is deployed: a separate process configured only by its environment."""
+    import os
+    import sys
+
+    from conftest import REPO, SAMPLE, SAMPLE_TITLE
+
+    token = "MTIz.secret-token-value.XYZ"
+    env = {**os.environ, "DISCORD_TOKEN": token, "DISCORD_API_BASE": fake.api_base,
+           "DISCORD_GATEWAY_URL": fake.gateway_url, "NEWSBOT_DATA_DIR": str(tmp_path / "d"),
+           "NEWSBOT_TORCH_THREADS": "1", "NEWSBOT_LOG_LEVEL": "DEBUG"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    try:
+        await fake.wait_ready(timeout=30)
+        await fake.wait_commands(None, timeout=10)
+        assert fake.identify["token"] == token
+        reply = await ingest_file(fake, GUILD_A, BOB, SAMPLE.name, SAMPLE.read_bytes(),
+                                  "text/plain; charset=utf-8")
+        assert SAMPLE_TITLE in reply["content"] and "2025-04-25" in reply["content"]
+        interaction = await fake.send_interaction(
+            guild_id=GUILD_A.id, channel_id=2001, member=MEMBER_A, name="ask",
+            options={"question": "What does the NIS claim about satellite launches?"})
+        embed = (await interaction.wait_final(timeout=30))["embeds"][0]
+        snippet = embed["fields"][0]["value"].split("\n", 1)[1].rstrip("…")
+        assert "satellite" in snippet and snippet in SAMPLE.read_text()
+    finally:
+        proc.terminate()
+        output, _ = await asyncio.wait_for(proc.communicate(), 20)
+    log = output.decode()
+    assert "connected as" in log
+    assert token not in log and "secret-token-value" not in log

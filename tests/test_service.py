@@ -1,0 +1,223 @@
+"""The service over a real SQLite store and FAISS index, with the fake embedder."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from index.embed import FakeEmbedder
+from index.errors import BusyError, NotFoundError, StoreError
+from index.models import Document
+from index.retrieve import Filters
+from index.service import NewsService
+from index.settings import CoreSettings
+
+
+def doc(title: str, text: str, **kw) -> Document:
+    return Document(text=text, title=title, origin=kw.pop("origin", f"{title}.txt"), **kw)
+
+
+VOLCANO = doc(
+    "Volcano erupts in Iceland",
+    "A volcano erupted on the Reykjanes peninsula on Monday, sending lava toward the town of "
+    "Grindavik. Officials evacuated about 4,000 residents as a precaution.\n\nScientists said the "
+    "eruption could last for weeks. Flights at Keflavik airport were not affected.",
+    source="Reuters",
+    published_at="2023-12-18",
+    url="https://example.com/volcano?utm_source=x",
+)
+STRIKE = doc(
+    "Auto workers end strike",
+    "The United Auto Workers union ended its six-week strike against Detroit automakers after "
+    "reaching tentative agreements. The deals raise wages by 25 percent over four years.\n\n"
+    "Union president Shawn Fain called the contracts historic.",
+    source="AP",
+    published_at="2023-10-30",
+)
+
+
+def test_ingest_then_search_finds_the_article(service: NewsService):
+    report = service.ingest("news", [VOLCANO, STRIKE], added_by="alice")
+    assert [r.title for r in report.added] == [VOLCANO.title, STRIKE.title]
+    hits = service.search("news", "Which town was threatened by lava from the volcano?")
+    assert hits[0].title == VOLCANO.title
+    article_text = service.article("news", hits[0].article_id).text
+    assert article_text[hits[0].start : hits[0].end] == hits[0].text
+    assert service.article("news", hits[0].article_id).added_by == "alice"
+
+
+def test_ask_cites_a_verbatim_snippet(service: NewsService):
+    service.ingest("news", [VOLCANO, STRIKE])
+    answer = service.ask("news", "How much do the union deals raise wages?")
+    assert answer.found
+    assert "25 percent" in answer.text
+    assert "[1]" in answer.text
+    cited = answer.citations[0]
+    assert cited.title == STRIKE.title and cited.source == "AP"
+    assert cited.snippet in service.article("news", cited.article_id).text
+
+
+def test_weak_evidence_says_nothing_relevant(tmp_path, fake_embedder):
+    settings = CoreSettings(data_dir=tmp_path / "d", min_answer_score=0.9)
+    with NewsService(settings, fake_embedder) as svc:
+        svc.ingest("news", [VOLCANO])
+        answer = svc.ask("news", "Who won the football match in Madrid?")
+        assert not answer.found and answer.citations == []
+
+
+def test_duplicate_text_is_refused_and_names_the_existing_article(service: NewsService):
+    first = service.ingest("news", [VOLCANO]).added[0]
+    same_text_reformatted = doc("Another title", VOLCANO.text.upper().replace(".", " ."))
+    report = service.ingest("news", [same_text_reformatted])
+    assert report.added == []
+    assert report.duplicates[0].article_id == first.article_id
+    assert report.duplicates[0].title == VOLCANO.title
+
+
+def test_duplicate_canonical_url_is_refused(service: NewsService):
+    service.ingest("news", [VOLCANO])
+    other = doc(
+        "Volcano update",
+        "Completely different words about lava and the town.",
+        url="https://example.com/volcano#comments",
+    )
+    assert service.ingest("news", [other]).duplicates
+
+
+def test_duplicates_within_one_batch_are_stored_once(service: NewsService):
+    report = service.ingest("news", [VOLCANO, VOLCANO])
+    assert len(report.added) == 1 and len(report.duplicates) == 1
+
+
+def test_collections_do_not_see_each_other(service: NewsService):
+    service.ingest("guild-1", [VOLCANO])
+    service.ingest("guild-2", [STRIKE])
+    assert {h.title for h in service.search("guild-1", "strike volcano union lava")} == {
+        VOLCANO.title
+    }
+    assert {h.title for h in service.search("guild-2", "strike volcano union lava")} == {
+        STRIKE.title
+    }
+    assert service.search("nobody", "volcano") == []
+    # the same article may live in two collections
+    assert service.ingest("guild-2", [VOLCANO]).added
+
+
+def test_filters_by_source_and_date(service: NewsService):
+    service.ingest("news", [VOLCANO, STRIKE])
+    q = "volcano strike union lava"
+    assert {h.source for h in service.search("news", q, filters=Filters(source="ap"))} == {"AP"}
+    assert {h.title for h in service.search("news", q, filters=Filters(since="2023-12-01"))} == {
+        VOLCANO.title
+    }
+    assert {h.title for h in service.search("news", q, filters=Filters(as_of="2023-11-01"))} == {
+        STRIKE.title
+    }
+
+
+def test_forget_removes_the_article_and_its_vectors(service: NewsService):
+    added = service.ingest("news", [VOLCANO, STRIKE]).added
+    service.forget("news", added[0].article_id)
+    assert all(h.article_id != added[0].article_id for h in service.search("news", "volcano lava"))
+    assert service.stats("news")["indexed_vectors"] == service.stats("news")["chunks"]
+    with pytest.raises(NotFoundError):
+        service.forget("news", added[0].article_id)
+    assert service.check() == []
+
+
+def test_vectors_are_embedded_once_and_reopening_never_re_embeds(settings, fake_embedder):
+    with NewsService(settings, fake_embedder) as svc:
+        report = svc.ingest("news", [VOLCANO, STRIKE])
+        before = svc.search("news", "union wages strike")
+    embedded = fake_embedder.embedded
+    assert embedded == report.chunks + 1  # every chunk once, plus the query
+    (settings.data_dir / "faiss").rename(settings.data_dir / "faiss-lost")  # index file gone
+    with NewsService(settings, fake_embedder) as svc:
+        after = svc.search("news", "union wages strike")
+    assert fake_embedder.embedded == embedded + 1  # only the query
+    assert [(h.chunk_id, round(h.score, 6)) for h in after] == [
+        (h.chunk_id, round(h.score, 6)) for h in before
+    ]
+
+
+def test_rebuild_gives_the_same_results(service: NewsService):
+    service.ingest("news", [VOLCANO, STRIKE])
+    before = service.search("news", "evacuated residents eruption")
+    counts = service.rebuild()
+    assert counts == {"news": service.stats("news")["chunks"]}
+    assert service.search("news", "evacuated residents eruption") == before
+
+
+def test_a_stale_index_file_is_noticed_and_rebuilt(settings, fake_embedder):
+    with NewsService(settings, fake_embedder) as svc:
+        svc.ingest("news", [VOLCANO])
+    index_file = next((settings.data_dir / "faiss").glob("*.faiss"))
+    stale = index_file.read_bytes()
+    with NewsService(settings, fake_embedder) as svc:
+        svc.ingest("news", [STRIKE])
+    index_file.write_bytes(stale)  # as if the process died before saving the new index
+    with NewsService(settings, fake_embedder) as svc:
+        assert svc.check() == []
+        assert svc.search("news", "union strike wages")[0].title == STRIKE.title
+
+
+def test_a_changed_model_is_refused_until_rebuild_re_embeds(settings, fake_embedder):
+    with NewsService(settings, fake_embedder) as svc:
+        svc.ingest("news", [VOLCANO, STRIKE])
+    other = FakeEmbedder(dim=32, name="fake-hash-32")
+    with NewsService(settings, other) as svc:
+        with pytest.raises(StoreError, match="rebuild"):
+            svc.search("news", "volcano")
+        svc.rebuild(progress=lambda *a: None)
+        assert other.embedded == svc.stats("news")["chunks"]
+        assert svc.search("news", "volcano lava")[0].title == VOLCANO.title
+
+
+def test_a_second_rebuild_while_one_runs_is_refused(service: NewsService):
+    service.ingest("news", [VOLCANO])
+    attempts = []
+
+    def progress(label, done, total):
+        if not attempts:
+            with pytest.raises(BusyError):
+                service.rebuild()
+            attempts.append(label)
+
+    service.rebuild(progress=progress)
+    assert attempts
+
+
+def test_schema_version_is_recorded_and_a_newer_one_refused(settings, fake_embedder):
+    with NewsService(settings, fake_embedder):
+        pass
+    db = settings.data_dir / "newsbot.sqlite3"
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 1
+    con.execute("PRAGMA user_version = 99")
+    con.close()
+    with pytest.raises(StoreError, match="newer"):
+        NewsService(settings, fake_embedder)
+
+
+def test_jsonl_ingest_reads_the_eval_format(service: NewsService, tmp_path):
+    path = tmp_path / "news.jsonl"
+    lines = [
+        {
+            "id": "a",
+            "title": "T1",
+            "body": VOLCANO.text,
+            "source": "R",
+            "url": None,
+            "published_at": "2023-12-18",
+        },
+        {"title": "T2", "text": STRIKE.text, "published_at": "2023-10-30T10:00:00Z"},
+    ]
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n\nnot json\n")
+    report = service.ingest_paths("news", [path])
+    assert [(r.title, r.published_at) for r in report.added] == [
+        ("T1", "2023-12-18"),
+        ("T2", "2023-10-30"),
+    ]
+    assert [f.reason for f in report.failed] == ["news.jsonl:4: not valid JSON"]
