@@ -6,16 +6,17 @@ Everything is asserted on what the bot sent back over REST: what a member would 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import discord
 import pytest
-from fakediscord import MANAGE_GUILD, FakeDiscord, FakeGuild, FakeMember, FakeUser
 
 from bot.client import NewsBot
 from bot.config import BotSettings
+from fakediscord import MANAGE_GUILD, FakeDiscord, FakeGuild, FakeMember, FakeUser
 from index.embed import FakeEmbedder
 from index.service import NewsService
 from index.settings import CoreSettings
@@ -28,8 +29,9 @@ CAROL = FakeUser(103, "carol")  # member of guild B
 ADMIN_A = FakeMember(ALICE, permissions=MANAGE_GUILD | 0x800 | 0x400)
 MEMBER_A = FakeMember(BOB, permissions=0x800 | 0x400)
 MEMBER_B = FakeMember(CAROL, permissions=0x800 | 0x400)
-GUILD_A = FakeGuild(1001, "Alpha", owner_id=999, channels=[(2001, "news")],
-                    members=[ADMIN_A, MEMBER_A])
+GUILD_A = FakeGuild(
+    1001, "Alpha", owner_id=999, channels=[(2001, "news")], members=[ADMIN_A, MEMBER_A]
+)
 GUILD_B = FakeGuild(1002, "Beta", owner_id=998, channels=[(2002, "news")], members=[MEMBER_B])
 
 ARTICLE = """# Rail strike halts trains across Germany
@@ -52,28 +54,36 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 @pytest.fixture
 def service(tmp_path: Path):
-    svc = NewsService(CoreSettings(data_dir=tmp_path / "data", chunk_tokens=60,
-                                   min_answer_score=0.1), FakeEmbedder())
+    svc = NewsService(
+        CoreSettings(data_dir=tmp_path / "data", chunk_tokens=60, min_answer_score=0.1),
+        FakeEmbedder(),
+    )
     yield svc
     svc.close()
 
 
 @pytest.fixture
 async def bot(fake: FakeDiscord, service: NewsService) -> AsyncIterator[NewsBot]:
-    settings = BotSettings(token="fake-token", ask_cooldown_seconds=0,
-                           ingest_cooldown_seconds=0)
+    settings = BotSettings(token="fake-token", ask_cooldown_seconds=0, ingest_cooldown_seconds=0)
     client = NewsBot(settings, service, guild_ready_timeout=0.05)
     async with fake.run_client(client):
         await fake.wait_commands(None)
         yield client
 
 
-async def ingest_file(fake: FakeDiscord, guild: FakeGuild, author: FakeUser, name: str,
-                      data: bytes, content_type: str = "text/markdown") -> dict:
+async def ingest_file(
+    fake: FakeDiscord,
+    guild: FakeGuild,
+    author: FakeUser,
+    name: str,
+    data: bytes,
+    content_type: str = "text/markdown",
+) -> dict:
     channel = guild.channels[0][0]
     att = fake.add_attachment(name, data, content_type)
-    sent = await fake.send_message(guild_id=guild.id, channel_id=channel, author=author,
-                                   content="!ingest", attachments=[att])
+    sent = await fake.send_message(
+        guild_id=guild.id, channel_id=channel, author=author, content="!ingest", attachments=[att]
+    )
     return await fake.wait_channel_message(channel, after=sent["id"], timeout=20)
 
 
@@ -82,8 +92,15 @@ async def test_identify_asks_for_message_content_and_registers_commands(fake, bo
     assert intents.message_content and intents.guilds and intents.guild_messages
     assert not intents.members and not intents.presences
     commands = {c["name"]: c for c in fake.registered_commands[None]}
-    assert set(commands) == {"ask", "search", "sources", "ingest", "rebuild-index", "forget",
-                             "stats"}
+    assert set(commands) == {
+        "ask",
+        "search",
+        "sources",
+        "ingest",
+        "rebuild-index",
+        "forget",
+        "stats",
+    }
     assert commands["rebuild-index"]["default_member_permissions"] == str(MANAGE_GUILD)
     assert commands["forget"]["default_member_permissions"] == str(MANAGE_GUILD)
     assert commands["ask"].get("default_member_permissions") is None
@@ -94,8 +111,12 @@ async def test_ingest_attachment_then_ask_cites_a_verbatim_snippet(fake, bot, se
     assert "Rail strike halts trains across Germany" in reply["content"]
     assert "chunks" in reply["content"]
     interaction = await fake.send_interaction(
-        guild_id=GUILD_A.id, channel_id=2001, member=MEMBER_A, name="ask",
-        options={"question": "What working week is the GDL union demanding?"})
+        guild_id=GUILD_A.id,
+        channel_id=2001,
+        member=MEMBER_A,
+        name="ask",
+        options={"question": "What working week is the GDL union demanding?"},
+    )
     assert (await interaction.wait_response())["type"] == 5  # deferred: "thinking…"
     final = await interaction.wait_final(timeout=20)
     embed = final["embeds"][0]
@@ -113,30 +134,37 @@ async def test_ingest_attachment_then_ask_cites_a_verbatim_snippet(fake, bot, se
 async def test_servers_do_not_see_each_others_articles(fake, bot):
     await ingest_file(fake, GUILD_A, BOB, "rail.md", ARTICLE.encode())
     interaction = await fake.send_interaction(
-        guild_id=GUILD_B.id, channel_id=2002, member=MEMBER_B, name="ask",
-        options={"question": "What working week is the GDL union demanding?"})
+        guild_id=GUILD_B.id,
+        channel_id=2002,
+        member=MEMBER_B,
+        name="ask",
+        options={"question": "What working week is the GDL union demanding?"},
+    )
     final = await interaction.wait_final(timeout=20)
     text = final["embeds"][0]["description"]
     assert "couldn't find anything relevant" in text and "35-hour" not in text
-    listing = await fake.send_interaction(guild_id=GUILD_B.id, channel_id=2002,
-                                          member=MEMBER_B, name="sources")
+    listing = await fake.send_interaction(
+        guild_id=GUILD_B.id, channel_id=2002, member=MEMBER_B, name="sources"
+    )
     assert "No articles yet" in (await listing.wait_final())["embeds"][0]["description"]
-    listing = await fake.send_interaction(guild_id=GUILD_A.id, channel_id=2001,
-                                          member=MEMBER_A, name="sources")
+    listing = await fake.send_interaction(
+        guild_id=GUILD_A.id, channel_id=2001, member=MEMBER_A, name="sources"
+    )
     assert "Rail strike" in (await listing.wait_final())["embeds"][0]["description"]
 
 
 async def test_rebuild_refused_for_a_member_and_done_for_an_admin(fake, bot):
     await ingest_file(fake, GUILD_A, BOB, "rail.md", ARTICLE.encode())
-    refused = await fake.send_interaction(guild_id=GUILD_A.id, channel_id=2001,
-                                          member=MEMBER_A, name="rebuild-index")
+    refused = await fake.send_interaction(
+        guild_id=GUILD_A.id, channel_id=2001, member=MEMBER_A, name="rebuild-index"
+    )
     response = await refused.wait_response()
     assert response["data"]["flags"] & 64  # ephemeral
     assert "Manage Server" in response["data"]["content"]
-    done = await fake.send_interaction(guild_id=GUILD_A.id, channel_id=2001,
-                                       member=ADMIN_A, name="rebuild-index")
-    final = await done.wait_final(predicate=lambda m: "rebuilt" in m.get("content", ""),
-                                  timeout=20)
+    done = await fake.send_interaction(
+        guild_id=GUILD_A.id, channel_id=2001, member=ADMIN_A, name="rebuild-index"
+    )
+    final = await done.wait_final(predicate=lambda m: "rebuilt" in m.get("content", ""), timeout=20)
     assert "Index rebuilt" in final["content"]
 
 
@@ -151,8 +179,12 @@ async def test_duplicate_and_url_and_dm_get_clear_replies(fake, bot):
     await ingest_file(fake, GUILD_A, BOB, "rail.md", ARTICLE.encode())
     again = await ingest_file(fake, GUILD_A, BOB, "copy.md", ARTICLE.encode())
     assert "Already indexed" in again["content"] and "#1" in again["content"]
-    sent = await fake.send_message(guild_id=GUILD_A.id, channel_id=2001, author=BOB,
-                                   content="!ingest https://example.com/story")
+    sent = await fake.send_message(
+        guild_id=GUILD_A.id,
+        channel_id=2001,
+        author=BOB,
+        content="!ingest https://example.com/story",
+    )
     reply = await fake.wait_channel_message(2001, after=sent["id"])
     assert "isn't supported yet" in reply["content"]
     dm = await fake.send_dm(author=BOB, content="!ingest some text")
@@ -162,18 +194,30 @@ async def test_duplicate_and_url_and_dm_get_clear_replies(fake, bot):
 
 async def test_slash_ingest_text_and_forget(fake, bot, service):
     interaction = await fake.send_interaction(
-        guild_id=GUILD_A.id, channel_id=2001, member=MEMBER_A, name="ingest",
-        options={"text": ARTICLE})
+        guild_id=GUILD_A.id,
+        channel_id=2001,
+        member=MEMBER_A,
+        name="ingest",
+        options={"text": ARTICLE},
+    )
     final = await interaction.wait_final(timeout=20)
     assert "Added `#1`" in final["content"]
-    forget = await fake.send_interaction(guild_id=GUILD_A.id, channel_id=2001,
-                                         member=ADMIN_A, name="forget",
-                                         options={"article_id": 1})
+    forget = await fake.send_interaction(
+        guild_id=GUILD_A.id,
+        channel_id=2001,
+        member=ADMIN_A,
+        name="forget",
+        options={"article_id": 1},
+    )
     assert "Forgot `#1`" in (await forget.wait_final())["content"]
     assert service.sources("guild-1001") == []
-    missing = await fake.send_interaction(guild_id=GUILD_A.id, channel_id=2001,
-                                          member=ADMIN_A, name="forget",
-                                          options={"article_id": 1})
+    missing = await fake.send_interaction(
+        guild_id=GUILD_A.id,
+        channel_id=2001,
+        member=ADMIN_A,
+        name="forget",
+        options={"article_id": 1},
+    )
     response = await missing.wait_response()
     assert response["data"]["flags"] & 64 and "no article 1" in response["data"]["content"]
 
@@ -183,13 +227,21 @@ async def test_ask_cooldown_says_when_to_try_again(fake, service):
     client = NewsBot(settings, service, guild_ready_timeout=0.05)
     async with fake.run_client(client):
         await fake.wait_commands(None)
-        first = await fake.send_interaction(guild_id=GUILD_A.id, channel_id=2001,
-                                            member=MEMBER_A, name="ask",
-                                            options={"question": "anything new?"})
+        first = await fake.send_interaction(
+            guild_id=GUILD_A.id,
+            channel_id=2001,
+            member=MEMBER_A,
+            name="ask",
+            options={"question": "anything new?"},
+        )
         await first.wait_final()
-        second = await fake.send_interaction(guild_id=GUILD_A.id, channel_id=2001,
-                                             member=MEMBER_A, name="ask",
-                                             options={"question": "anything new?"})
+        second = await fake.send_interaction(
+            guild_id=GUILD_A.id,
+            channel_id=2001,
+            member=MEMBER_A,
+            name="ask",
+            options={"question": "anything new?"},
+        )
         response = await second.wait_response()
         assert response["data"]["flags"] & 64
         assert "try again in" in response["data"]["content"]
@@ -209,8 +261,10 @@ class BusyEmbedder(FakeEmbedder):
 
 async def test_heartbeat_keeps_flowing_during_a_large_ingest(fake, bot, service):
     service.embedder = service.retriever.embedder = BusyEmbedder()
-    paragraph = ("Officials said the harbour project in district {0} would cost more than "
-                 "expected, and residents asked when the work on the new quay would start. ")
+    paragraph = (
+        "Officials said the harbour project in district {0} would cost more than "
+        "expected, and residents asked when the work on the new quay would start. "
+    )
     big = "\n\n".join(paragraph.format(i) * 3 for i in range(300)).encode()  # ≈ 130 kB, ~600 chunks
     await fake.wait_heartbeats(3)
     start = len(fake.heartbeats)
@@ -220,7 +274,7 @@ async def test_heartbeat_keeps_flowing_during_a_large_ingest(fake, bot, service)
     assert chunks > 400
     beats = fake.heartbeats[start:]
     assert len(beats) >= 5, "the ingest should span several heartbeat intervals"
-    gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(beats)]
     print(f"heartbeats={len(beats)} max_gap={max(gaps):.3f}")
     assert max(gaps) < 0.5, f"event loop blocked: longest heartbeat gap {max(gaps):.3f} s"
 
@@ -229,12 +283,17 @@ async def test_concurrent_question_is_answered_while_ingesting(fake, bot, servic
     await ingest_file(fake, GUILD_A, BOB, "rail.md", ARTICLE.encode())
     big = ("Filler sentence about weather and traffic in the city today. " * 4000).encode()
     att = fake.add_attachment("big.txt", big, "text/plain")
-    await fake.send_message(guild_id=GUILD_A.id, channel_id=2001, author=BOB,
-                            content="!ingest", attachments=[att])
+    await fake.send_message(
+        guild_id=GUILD_A.id, channel_id=2001, author=BOB, content="!ingest", attachments=[att]
+    )
     await asyncio.sleep(0.05)
     interaction = await fake.send_interaction(
-        guild_id=GUILD_A.id, channel_id=2001, member=MEMBER_A, name="ask",
-        options={"question": "What working week is the GDL union demanding?"})
+        guild_id=GUILD_A.id,
+        channel_id=2001,
+        member=MEMBER_A,
+        name="ask",
+        options={"question": "What working week is the GDL union demanding?"},
+    )
     final = await interaction.wait_final(timeout=20)
     assert "35-hour" in final["embeds"][0]["description"]
 
@@ -247,22 +306,39 @@ async def test_python_m_bot_runs_against_the_fake_and_never_logs_the_token(fake,
     from conftest import REPO, SAMPLE, SAMPLE_TITLE
 
     token = "MTIz.secret-token-value.XYZ"
-    env = {**os.environ, "DISCORD_TOKEN": token, "DISCORD_API_BASE": fake.api_base,
-           "DISCORD_GATEWAY_URL": fake.gateway_url, "NEWSBOT_DATA_DIR": str(tmp_path / "d"),
-           "NEWSBOT_TORCH_THREADS": "1", "NEWSBOT_LOG_LEVEL": "DEBUG"}
+    env = {
+        **os.environ,
+        "DISCORD_TOKEN": token,
+        "DISCORD_API_BASE": fake.api_base,
+        "DISCORD_GATEWAY_URL": fake.gateway_url,
+        "NEWSBOT_DATA_DIR": str(tmp_path / "d"),
+        "NEWSBOT_TORCH_THREADS": "1",
+        "NEWSBOT_LOG_LEVEL": "DEBUG",
+    }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT)
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     try:
         await fake.wait_ready(timeout=30)
         await fake.wait_commands(None, timeout=10)
         assert fake.identify["token"] == token
-        reply = await ingest_file(fake, GUILD_A, BOB, SAMPLE.name, SAMPLE.read_bytes(),
-                                  "text/plain; charset=utf-8")
+        reply = await ingest_file(
+            fake, GUILD_A, BOB, SAMPLE.name, SAMPLE.read_bytes(), "text/plain; charset=utf-8"
+        )
         assert SAMPLE_TITLE in reply["content"] and "2025-04-25" in reply["content"]
         interaction = await fake.send_interaction(
-            guild_id=GUILD_A.id, channel_id=2001, member=MEMBER_A, name="ask",
-            options={"question": "What does the NIS claim about satellite launches?"})
+            guild_id=GUILD_A.id,
+            channel_id=2001,
+            member=MEMBER_A,
+            name="ask",
+            options={"question": "What does the NIS claim about satellite launches?"},
+        )
         embed = (await interaction.wait_final(timeout=30))["embeds"][0]
         snippet = embed["fields"][0]["value"].split("\n", 1)[1].rstrip("…")
         assert "satellite" in snippet and snippet in SAMPLE.read_text()
