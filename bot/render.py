@@ -17,6 +17,7 @@ FIELD_VALUE_MAX = 1024
 FIELDS_MAX = 25
 EMBED_TOTAL_MAX = 6000
 ELLIPSIS = "…"
+MIN_SNIPPET = 80
 COLOUR = discord.Colour.blurple()
 NOTHING_FOUND = (
     "I couldn't find anything relevant to that in this server's news. Add articles with "
@@ -48,30 +49,36 @@ def _meta(source: str | None, published_at: str | None) -> str:
     return " · ".join(x for x in (source, published_at) if x) or "no source or date"
 
 
-def embed_length(embed: discord.Embed) -> int:
-    return len(embed)
-
-
 def answer_embed(answer: Answer) -> discord.Embed:
     """The answer with [n] markers, then each numbered source with its verbatim snippet."""
     embed = discord.Embed(title=cut(answer.question, TITLE_MAX), colour=COLOUR)
     if not answer.found:
         embed.description = NOTHING_FOUND
         return embed
-    embed.description = cut(answer.text, DESCRIPTION_MAX)
     citations = answer.citations[:FIELDS_MAX]
     footer = f"{len(citations)} source{'s' * (len(citations) != 1)} · snippets are verbatim"
     embed.set_footer(text=footer)
-    fixed = len(embed.title or "") + len(embed.description or "") + len(footer)
     heads = [_link(c.title, c.url) for c in citations]
+    heads = [
+        h if len(h) <= 300 else _link(cut(c.title, 200), None)
+        for h, c in zip(heads, citations, strict=True)
+    ]
     names = [cut(f"[{c.n}] {_meta(c.source, c.published_at)}", FIELD_NAME_MAX) for c in citations]
-    spare = EMBED_TOTAL_MAX - fixed - sum(len(n) for n in names) - 16
-    share = max(spare // max(len(citations), 1), 80)
+    # Every source keeps room for its link and some snippet; the answer gets the rest.
+    reserved = sum(len(n) + len(h) + 1 + MIN_SNIPPET for n, h in zip(names, heads, strict=True))
+    room = EMBED_TOTAL_MAX - len(embed.title) - len(footer) - reserved
+    embed.description = cut(answer.text, max(min(DESCRIPTION_MAX, room), 1))
+    spare = (
+        EMBED_TOTAL_MAX
+        - len(embed)
+        - sum(len(n) + len(h) + 1 for n, h in zip(names, heads, strict=True))
+    )
+    share = spare // max(len(citations), 1)
     for c, head, name in zip(citations, heads, names, strict=True):
-        head = cut(head, 300) if len(head) > 300 else head
-        room = min(FIELD_VALUE_MAX, share) - len(head) - 1
-        value = f"{head}\n{cut(' '.join(c.snippet.split()), max(room, 1))}"
-        embed.add_field(name=name, value=value[:FIELD_VALUE_MAX], inline=False)
+        limit = min(FIELD_VALUE_MAX - len(head) - 1, share)
+        embed.add_field(
+            name=name, value=f"{head}\n{cut(' '.join(c.snippet.split()), limit)}", inline=False
+        )
     return embed
 
 

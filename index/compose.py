@@ -9,7 +9,7 @@ overlap with the question, weighted by the retrieval rank of the chunk it comes 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .chunk import sentence_spans
 from .models import Answer, AnswerSentence, Citation, Hit
@@ -90,11 +90,21 @@ def compose(
 
 
 def _cite(citations: list[Citation], cand: _Candidate, text: str) -> int:
-    """Reuse a citation whose snippet already holds the sentence, else add one."""
-    for c in citations:
-        if c.article_id == cand.hit.article_id and c.start <= cand.start and cand.end <= c.end:
-            return c.n
+    """Reuse a citation whose snippet holds or touches the sentence (widening it), else add one.
+
+    Two sentences a line apart in one article read better as one snippet than as two
+    overlapping ones.
+    """
     start, end = snippet_bounds(text, cand.start, cand.end)
+    for i, c in enumerate(citations):
+        if c.article_id != cand.hit.article_id:
+            continue
+        if c.start <= cand.start and cand.end <= c.end:
+            return c.n
+        lo, hi = min(c.start, start), max(c.end, end)
+        if start <= c.end and c.start <= end and hi - lo <= 2 * SNIPPET_CONTEXT_CHARS:
+            citations[i] = replace(c, snippet=text[lo:hi], start=lo, end=hi)
+            return c.n
     hit = cand.hit
     citation = Citation(
         n=len(citations) + 1,

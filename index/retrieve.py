@@ -39,11 +39,11 @@ class RetrievalParams:
     candidates: int = 50
     rrf_k: int = 60
     dense_weight: float = 1.0
-    lexical_weight: float = 1.0
-    title_weight: float = 2.0
-    per_article: int = 2
-    recency_days: float = 0.0  # 0 disables the as_of recency prior
-    recency_weight: float = 0.0
+    lexical_weight: float = 0.5
+    title_weight: float = 1.0
+    per_article: int = 1
+    recency_days: float = 14.0  # how far before the question date a story counts as recent
+    recency_weight: float = 1.0
 
 
 class Retriever:
@@ -60,10 +60,18 @@ class Retriever:
         self.params = params or RetrievalParams()
 
     def search(
-        self, collection_id: int, query: str, *, top_k: int = 10, filters: Filters | None = None
+        self,
+        collection_id: int,
+        query: str,
+        *,
+        top_k: int = 10,
+        filters: Filters | None = None,
+        per_article: int | None = None,
     ) -> list[Hit]:
+        """Best chunks first; at most ``per_article`` from one article (default: the params')."""
         filters = filters or Filters()
         p = self.params
+        cap = per_article or p.per_article
         qvec = self.embedder.embed([query])[0]
         allowed = None
         if filters.active:
@@ -103,7 +111,7 @@ class Retriever:
         out: list[Hit] = []
         per_article: dict[int, int] = {}
         for hit in hits:
-            if per_article.get(hit.article_id, 0) >= p.per_article:
+            if per_article.get(hit.article_id, 0) >= cap:
                 continue
             per_article[hit.article_id] = per_article.get(hit.article_id, 0) + 1
             out.append(hit)

@@ -327,7 +327,13 @@ class NewsService:
 
     # -- questions ---------------------------------------------------------------------------
     def search(
-        self, collection: str, query: str, *, top_k: int = 10, filters: Filters | None = None
+        self,
+        collection: str,
+        query: str,
+        *,
+        top_k: int = 10,
+        filters: Filters | None = None,
+        per_article: int | None = None,
     ) -> list[Hit]:
         query = query.strip()
         if not query:
@@ -339,10 +345,14 @@ class NewsService:
             cid = self._collection(collection)
         except NotFoundError:
             return []
-        return self.retriever.search(cid, query, top_k=top_k, filters=filters)
+        return self.retriever.search(
+            cid, query, top_k=top_k, filters=filters, per_article=per_article
+        )
 
     def ask(self, collection: str, question: str, *, filters: Filters | None = None) -> Answer:
-        hits = self.search(collection, question, top_k=6, filters=filters)
+        # Several passages of one article may each hold part of the answer: a looser cap than
+        # search's, which spreads its ten results over ten stories.
+        hits = self.search(collection, question, top_k=6, filters=filters, per_article=3)
         texts = {h.article_id: self.store.article_text(h.article_id) for h in hits}
         return compose(question.strip(), hits, texts, min_score=self.settings.min_answer_score)
 

@@ -62,7 +62,7 @@ class CoreSettings:
     )
     min_answer_score: float = setting(
         "NEWSBOT_MIN_ANSWER_SCORE",
-        0.42,
+        0.49,
         "Evidence weaker than this gets 'nothing relevant found' (see README, calibration).",
     )
 

@@ -281,12 +281,15 @@ async def test_heartbeat_keeps_flowing_during_a_large_ingest(fake, bot, service)
 
 async def test_concurrent_question_is_answered_while_ingesting(fake, bot, service):
     await ingest_file(fake, GUILD_A, BOB, "rail.md", ARTICLE.encode())
-    big = ("Filler sentence about weather and traffic in the city today. " * 4000).encode()
+    service.embedder = service.retriever.embedder = BusyEmbedder()  # ingest takes seconds
+    big = "\n\n".join(
+        f"Paragraph {i} is filler about the weather in the city today." for i in range(1500)
+    ).encode()
     att = fake.add_attachment("big.txt", big, "text/plain")
-    await fake.send_message(
+    sent = await fake.send_message(
         guild_id=GUILD_A.id, channel_id=2001, author=BOB, content="!ingest", attachments=[att]
     )
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
     interaction = await fake.send_interaction(
         guild_id=GUILD_A.id,
         channel_id=2001,
@@ -296,6 +299,15 @@ async def test_concurrent_question_is_answered_while_ingesting(fake, bot, servic
     )
     final = await interaction.wait_final(timeout=20)
     assert "35-hour" in final["embeds"][0]["description"]
+    assert not [
+        m
+        for m in fake.channel_messages(2001)
+        if "big" in m.get("content", "") and int(m["id"]) > int(sent["id"])
+    ], "the answer came only after the ingest"
+    reply = await fake.wait_channel_message(
+        2001, after=sent["id"], timeout=30, predicate=lambda m: "big" in m["content"]
+    )
+    assert "Added" in reply["content"]
 
 
 async def test_python_m_bot_runs_against_the_fake_and_never_logs_the_token(fake, tmp_path):

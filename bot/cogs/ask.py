@@ -48,7 +48,8 @@ class Ask(commands.Cog):
         source: app_commands.Range[str, 1, 100] | None = None,
         since: str | None = None,
     ) -> None:
-        filters = Filters(source=source, since=_since(since))  # bad input fails before defer
+        # Asked today: news after today is not the subject, and this week's news ranks first.
+        filters = Filters(source=source, since=_since(since), as_of=date.today().isoformat())
         await interaction.response.defer(thinking=True)
         answer = await asyncio.to_thread(
             self.bot.service.ask, collection_for(interaction.guild_id), question, filters=filters

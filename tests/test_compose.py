@@ -1,0 +1,114 @@
+"""Answer composition and its Discord rendering: pure functions, no store, no model."""
+
+from __future__ import annotations
+
+import discord
+
+from bot.render import answer_embed, cut, hits_embed
+from index.compose import compose
+from index.models import Answer, AnswerSentence, Citation, Hit
+
+TEXT = (
+    "The council met on Monday. It approved a new bridge over the river for 40 million euros. "
+    "Work starts in May. Critics said the cost was too high.\n\n"
+    "In other news, the library will open on Sundays. Its director welcomed the decision."
+)
+
+
+def hit(start: int, end: int, similarity: float, article_id: int = 1) -> Hit:
+    return Hit(
+        chunk_id=article_id * 10 + start,
+        article_id=article_id,
+        score=1.0,
+        text=TEXT[start:end],
+        start=start,
+        end=end,
+        title="Council news",
+        source="Gazette",
+        published_at="2023-10-02",
+        url="https://example.com/c",
+        similarity=similarity,
+    )
+
+
+def test_answer_sentences_are_cited_and_snippets_are_verbatim():
+    para = TEXT.index("\n\n")
+    answer = compose(
+        "How much will the new bridge cost?", [hit(0, para, 0.7)], {1: TEXT}, min_score=0.3
+    )
+    assert answer.found
+    assert answer.sentences[0].text == (
+        "It approved a new bridge over the river for 40 million euros."
+    )
+    assert answer.text.startswith(answer.sentences[0].text + " [1]")
+    for c in answer.citations:
+        assert TEXT[c.start : c.end] == c.snippet
+    assert "The council met on Monday." in answer.citations[0].snippet  # context before
+
+
+def test_weak_evidence_cites_nothing():
+    answer = compose("Who won the cup final?", [hit(0, 50, 0.2)], {1: TEXT}, min_score=0.3)
+    assert not answer.found and answer.citations == [] and answer.text == ""
+
+
+def test_no_hits_is_not_found():
+    assert not compose("anything", [], {}, min_score=0.0).found
+
+
+def test_stale_offsets_are_never_cited():
+    answer = compose(
+        "bridge cost", [hit(0, 80, 0.9)], {1: "something else entirely " * 10}, min_score=0.1
+    )
+    assert not answer.found
+
+
+def test_cut_never_splits_a_word_and_respects_the_limit():
+    text = "alpha beta gamma delta epsilon"
+    assert cut(text, 100) == text
+    out = cut(text, 14)
+    assert out == "alpha beta…" and len(out) <= 14
+    assert cut("x" * 50, 10) == "…"
+
+
+def test_answer_embed_stays_within_discord_limits():
+    long_snippet = "word " * 900
+    citations = [
+        Citation(
+            n=i,
+            article_id=i,
+            title="T" * 400,
+            source="S" * 300,
+            published_at="2023-10-02",
+            url="https://example.com/" + "p" * 100,
+            snippet=long_snippet,
+            start=0,
+            end=len(long_snippet),
+        )
+        for i in range(1, 31)
+    ]
+    answer = Answer(
+        question="Q" * 300,
+        found=True,
+        sentences=[AnswerSentence("S " * 3000, (1,))],
+        citations=citations,
+    )
+    embed = answer_embed(answer)
+    assert len(embed.title) <= 256 and len(embed.description) <= 4096
+    assert len(embed.fields) <= 25
+    assert all(len(f.name) <= 256 and len(f.value) <= 1024 for f in embed.fields)
+    assert len(embed) <= 6000
+    snippet_line = embed.fields[0].value.split("\n", 1)[1]
+    assert snippet_line.endswith("…") and snippet_line[:-1].strip() in long_snippet
+
+
+def test_not_found_embed_says_how_to_add_articles():
+    embed = answer_embed(Answer(question="Q?", found=False))
+    assert "couldn't find anything relevant" in embed.description
+    assert "/ingest" in embed.description
+
+
+def test_hits_embed_lists_passages_within_limits():
+    hits = [hit(0, len(TEXT), 0.5, article_id=i) for i in range(1, 12)]
+    embed = hits_embed("bridge", hits)
+    assert isinstance(embed, discord.Embed)
+    assert len(embed.fields) == 10 and len(embed) <= 6000
