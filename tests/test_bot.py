@@ -360,3 +360,20 @@ async def test_python_m_bot_runs_against_the_fake_and_never_logs_the_token(fake,
     log = output.decode()
     assert "connected as" in log
     assert token not in log and "secret-token-value" not in log
+
+
+async def test_global_sync_only_when_the_commands_changed(fake, service):
+    def puts() -> int:
+        return sum(1 for r in fake.requests if r.method == "PUT" and r.path.endswith("/commands"))
+
+    settings = BotSettings(token="t")
+    async with fake.run_client(NewsBot(settings, service, guild_ready_timeout=0.05)):
+        await fake.wait_commands(None)
+    assert puts() == 1
+    async with fake.run_client(NewsBot(settings, service, guild_ready_timeout=0.05)):
+        pass
+    assert puts() == 1, "unchanged commands must not be synced again"
+    dev = BotSettings(token="t", dev_guild=GUILD_A.id)
+    async with fake.run_client(NewsBot(dev, service, guild_ready_timeout=0.05)):
+        await fake.wait_commands(GUILD_A.id)
+    assert {c["name"] for c in fake.registered_commands[GUILD_A.id]} >= {"ask", "ingest"}
