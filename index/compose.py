@@ -8,6 +8,7 @@ overlap with the question, weighted by the retrieval rank of the chunk it comes 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -17,6 +18,19 @@ from .text import content_terms
 
 MAX_SENTENCES = 3
 SNIPPET_CONTEXT_CHARS = 500
+# Sentence scoring weights, measured on the dev set (README, "How retrieval works").
+SIM_WEIGHT = 0.5  # the chunk's similarity to the question
+RANK_PENALTY = 0.2  # per retrieval rank of the chunk
+NOVELTY_BONUS = 0.15  # the sentence holds the kind of thing asked for, not named in the question
+KEEP_WITHIN = 1.0  # further sentences must score within this of the best
+
+_NUMBER_QUESTION = re.compile(
+    r"\b(how (many|much|long|old|far|big|tall)|what (year|percentage|percent|number|amount|age)"
+    r"|when)\b",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w’'\-]+")
+_NUMBER = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
@@ -27,6 +41,15 @@ class _Candidate:
     end: int
     text: str
     score: float
+
+
+def _novel(question: str, sentence: str) -> bool:
+    """Does the sentence hold what the question asks for (a number, or a name) that the
+    question itself does not already say? Quiz-like questions rarely repeat their answer."""
+    asked = {w.lower() for w in re.findall(r"[\w’'\-]+", question)}
+    if _NUMBER_QUESTION.search(question):
+        return any(_NUMBER.search(tok) and tok.lower() not in asked for tok in sentence.split())
+    return any(m.group().lower() not in asked for m in _NAME.finditer(sentence))
 
 
 def _overlap(question_terms: Sequence[str], sentence: str) -> float:
@@ -42,24 +65,34 @@ def compose(
     hits: Sequence[Hit],
     article_texts: Mapping[int, str],
     *,
-    min_score: float,
+    min_score: float | Sequence[float],
     max_sentences: int = MAX_SENTENCES,
 ) -> Answer:
-    """Choose up to three sentences from the top hits and cite each with a verbatim snippet."""
+    """Choose up to three sentences from the top hits and cite each with a verbatim snippet.
+
+    ``min_score`` is the similarity a hit needs to be cited at all, one for every hit or one
+    each (stale evidence may have to clear a higher bar than fresh); when no hit clears its
+    bar the answer is "nothing relevant".
+    """
     if not hits:
         return Answer(question=question, found=False)
+    bars = [min_score] * len(hits) if isinstance(min_score, int | float) else list(min_score)
     best = max(h.similarity for h in hits)
     q_terms = content_terms(question)
     candidates: list[_Candidate] = []
-    for rank, hit in enumerate(hits[:5]):
+    for rank, (hit, bar) in enumerate(zip(hits[:5], bars, strict=False)):
+        if hit.similarity < bar:
+            continue
         for s, e in sentence_spans(hit.text):
             text = hit.text[s:e]
             if len(text.split()) < 4:
                 continue
             overlap = _overlap(q_terms, text)
-            score = overlap + 0.5 * hit.similarity - 0.04 * rank
+            score = overlap + SIM_WEIGHT * hit.similarity - RANK_PENALTY * rank
+            if NOVELTY_BONUS and _novel(question, text):
+                score += NOVELTY_BONUS
             candidates.append(_Candidate(rank, hit, hit.start + s, hit.start + e, text, score))
-    if not candidates or best < min_score:
+    if not candidates:
         return Answer(question=question, found=False, best_score=best)
     candidates.sort(key=lambda c: c.score, reverse=True)
     top = candidates[0].score
@@ -69,7 +102,7 @@ def compose(
         if len(chosen) >= max_sentences:
             break
         key = " ".join(cand.text.lower().split())
-        if key in seen_text or cand.score < top - 0.25:
+        if key in seen_text or cand.score < top - KEEP_WITHIN:
             continue
         seen_text.add(key)
         chosen.append(cand)

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,14 @@ from .settings import CoreSettings
 from .sources import Failed, documents_from_bytes, documents_from_path
 from .store import NewArticle, Store, content_hash
 from .vectors import VectorIndex
+
+
+def days_between(published_at: str | None, as_of: str) -> int | None:
+    try:
+        return (date.fromisoformat(as_of) - date.fromisoformat((published_at or "")[:10])).days
+    except ValueError:
+        return None
+
 
 # Chunks gathered across articles before one model call: big enough for full batches (short
 # articles alone would give tiny ones), small enough that a kill loses little work.
@@ -78,6 +87,7 @@ class NewsService:
         self.store = Store(settings.data_dir / "newsbot.sqlite3")
         self._indexes: dict[int, VectorIndex] = {}
         self._rebuild_lock = threading.Lock()
+        params = params or RetrievalParams(recency_days=float(settings.recent_days))
         self.retriever = Retriever(self.store, self.embedder, self._index, params)
         stored_model = self.store.get_meta("embedding_model")
         if stored_model is None:
@@ -354,7 +364,20 @@ class NewsService:
         # search's, which spreads its ten results over ten stories.
         hits = self.search(collection, question, top_k=6, filters=filters, per_article=3)
         texts = {h.article_id: self.store.article_text(h.article_id) for h in hits}
-        return compose(question.strip(), hits, texts, min_score=self.settings.min_answer_score)
+        as_of = filters.as_of if filters else None
+        bars = [self._bar(h, as_of) for h in hits]
+        return compose(question.strip(), hits, texts, min_score=bars)
+
+    def _bar(self, hit: Hit, as_of: str | None) -> float:
+        """The similarity a passage needs to be cited: a dated question is about recent news,
+        so an older passage must match it better than one from the days before."""
+        s = self.settings
+        age = days_between(hit.published_at, as_of) if as_of else None
+        if age is None:  # an undated question, or an undated article
+            return s.min_answer_score
+        if 0 <= age <= s.recent_days:
+            return s.min_answer_score_recent
+        return s.min_answer_score_stale
 
     # -- administration ----------------------------------------------------------------------
     def sources(self, collection: str, *, limit: int = 50, offset: int = 0) -> list[Article]:

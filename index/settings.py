@@ -63,7 +63,20 @@ class CoreSettings:
     min_answer_score: float = setting(
         "NEWSBOT_MIN_ANSWER_SCORE",
         0.49,
-        "Evidence weaker than this gets 'nothing relevant found' (see README, calibration).",
+        "Similarity a passage needs to be cited when the question has no date (README).",
+    )
+    min_answer_score_recent: float = setting(
+        "NEWSBOT_MIN_ANSWER_SCORE_RECENT",
+        0.42,
+        "Same, for passages from the 14 days before the question's date.",
+    )
+    min_answer_score_stale: float = setting(
+        "NEWSBOT_MIN_ANSWER_SCORE_STALE",
+        0.58,
+        "Same, for older passages when the question has a date: stale news must match better.",
+    )
+    recent_days: int = setting(
+        "NEWSBOT_RECENT_DAYS", 14, "How many days before a question's date count as recent."
     )
 
 

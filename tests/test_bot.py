@@ -84,7 +84,7 @@ async def ingest_file(
     sent = await fake.send_message(
         guild_id=guild.id, channel_id=channel, author=author, content="!ingest", attachments=[att]
     )
-    return await fake.wait_channel_message(channel, after=sent["id"], timeout=20)
+    return await fake.wait_channel_message(channel, after=sent["id"], timeout=90)
 
 
 async def test_identify_asks_for_message_content_and_registers_commands(fake, bot):
@@ -310,6 +310,7 @@ async def test_concurrent_question_is_answered_while_ingesting(fake, bot, servic
     assert "Added" in reply["content"]
 
 
+@pytest.mark.timeout(180)
 async def test_python_m_bot_runs_against_the_fake_and_never_logs_the_token(fake, tmp_path):
     """The way it is deployed: a separate process configured only by its environment."""
     import os
@@ -351,7 +352,7 @@ async def test_python_m_bot_runs_against_the_fake_and_never_logs_the_token(fake,
             name="ask",
             options={"question": "What does the NIS claim about satellite launches?"},
         )
-        embed = (await interaction.wait_final(timeout=30))["embeds"][0]
+        embed = (await interaction.wait_final(timeout=60))["embeds"][0]
         snippet = embed["fields"][0]["value"].split("\n", 1)[1].rstrip("…")
         assert "satellite" in snippet and snippet in SAMPLE.read_text()
     finally:

@@ -48,8 +48,9 @@ class Ask(commands.Cog):
         source: app_commands.Range[str, 1, 100] | None = None,
         since: str | None = None,
     ) -> None:
-        # Asked today: news after today is not the subject, and this week's news ranks first.
-        filters = Filters(source=source, since=_since(since), as_of=date.today().isoformat())
+        # No as_of: a server's corpus may be an archive, and a question about last year's story
+        # must not need a stronger match than one about this week's (see README).
+        filters = Filters(source=source, since=_since(since))
         await interaction.response.defer(thinking=True)
         answer = await asyncio.to_thread(
             self.bot.service.ask, collection_for(interaction.guild_id), question, filters=filters

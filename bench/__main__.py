@@ -1,0 +1,446 @@
+"""`make bench`: quality, answers, ingest throughput, latency, rebuild and scale, side by side.
+
+  python -m bench [--full] [--quick] [--skip-scale] [--out bench/results]
+
+Writes ``latest.json`` (with machine, versions and commit), ``latest.md`` and PNG charts. Every
+ratio is measured in this one run, against its baseline or physical limit run next to it: these
+machines are noisy, so absolute numbers from different runs are not compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from bench.baselines import BM25Baseline, DenseBaseline, corpus_windows
+from bench.quality import EVAL, evaluate, load_scorer, read_jsonl
+from index.chunk import embedding_prefix
+from index.embed import SentenceTransformerEmbedder
+from index.service import NewsService
+from index.settings import CoreSettings
+from index.sources import document_from_record
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else 0.0
+
+
+def ms(values: list[float]) -> dict:
+    return {
+        "p50_ms": round(percentile(values, 50) * 1000, 2),
+        "p95_ms": round(percentile(values, 95) * 1000, 2),
+        "n": len(values),
+    }
+
+
+def machine() -> dict:
+    import faiss
+    import sentence_transformers
+    import torch
+
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+        )
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = "unknown", False
+    return {
+        "commit": commit + ("-dirty" if dirty else ""),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "sentence_transformers": sentence_transformers.__version__,
+        "faiss": faiss.__version__,
+    }
+
+
+def stage(name: str) -> None:
+    print(f"[bench] {time.strftime('%H:%M:%S')} {name}", file=sys.stderr, flush=True)
+
+
+def ingest_throughput(service: NewsService, articles: list[dict]) -> dict:
+    """End-to-end ingest, then raw ``encode`` of exactly the texts it embedded, back to back."""
+    docs = [document_from_record(a, f"corpus:{i}") for i, a in enumerate(articles)]
+    report = service.ingest("default", docs)
+    cid = service.store.collection_id("default")
+    texts = []
+    for rows in service.store.iter_chunk_texts(cid):
+        for _, text, title, source, published in rows:
+            prefix = embedding_prefix(title, source, published)
+            texts.append(f"{prefix}\n{text}" if prefix else text)
+    started = time.perf_counter()
+    for i in range(0, len(texts), 256):
+        service.embedder.embed(texts[i : i + 256])
+    raw_seconds = time.perf_counter() - started
+    newsbot_rate = report.chunks / report.seconds
+    raw_rate = len(texts) / raw_seconds
+    return {
+        "articles": len(report.added),
+        "duplicates": len(report.duplicates),
+        "chunks": report.chunks,
+        "ingest_seconds": round(report.seconds, 1),
+        "ingest_chunks_per_s": round(newsbot_rate, 2),
+        "raw_encode_seconds": round(raw_seconds, 1),
+        "raw_encode_chunks_per_s": round(raw_rate, 2),
+        "ratio": round(newsbot_rate / raw_rate, 3),
+    }
+
+
+def baseline_quality(
+    articles: list[dict], queries: list[dict], scorer, embedder, cache: Path
+) -> dict:
+    passages = corpus_windows(articles)
+    out = {"passages": len(passages)}
+    for name, system in (
+        ("bm25", BM25Baseline(passages)),
+        ("tutorial_dense", DenseBaseline(passages, embedder, cache)),
+    ):
+        run = {q["id"]: [{"text": t} for t in system.search(q["question"])] for q in queries}
+        out[name] = scorer.score(queries, run)
+    return out
+
+
+def latency(service: NewsService, queries: list[dict], repeats: int = 1) -> dict:
+    questions = [q["question"] for q in queries]
+    cid = service.store.collection_id("default")
+    index = service._index(cid)
+    for q in questions[:20]:  # warm caches, the model and SQLite pages
+        service.ask("default", q)
+    ask, search, floor = [], [], []
+    for _ in range(repeats):
+        for q in questions:
+            t = time.perf_counter()
+            vec = service.embedder.embed([q])[0]
+            index.search(vec, 50)
+            floor.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            service.search("default", q)
+            search.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            service.ask("default", q)
+            ask.append(time.perf_counter() - t)
+    out = {"ask": ms(ask), "search": ms(search), "floor": ms(floor)}
+    out["ask_p95_over_floor_p95"] = round(percentile(ask, 95) / percentile(floor, 95), 3)
+    out["_samples"] = {"ask": ask, "search": search, "floor": floor}
+    return out
+
+
+def ask_under_load(
+    service: NewsService,
+    queries: list[dict],
+    extra: list[dict],
+    idle_p95: float,
+    askers: int = 8,
+    seconds: float = 60.0,
+) -> dict:
+    """8 threads asking while another thread ingests new articles: p95 and errors."""
+    done = threading.Event()
+    ingest_info: dict = {}
+
+    def ingest() -> None:
+        docs = [document_from_record(a, f"extra:{i}") for i, a in enumerate(extra)]
+        ingest_info["report"] = service.ingest("default", docs)
+        done.set()
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def asker(offset: int) -> None:
+        i = offset
+        while time.monotonic() < deadline and not (done.is_set() and i > offset + 20):
+            q = queries[i % len(queries)]["question"]
+            t = time.perf_counter()
+            try:
+                service.ask("default", q)
+            except Exception as exc:  # counted, not raised: the point is to see them
+                with lock:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+            with lock:
+                latencies.append(time.perf_counter() - t)
+            i += askers
+
+    writer = threading.Thread(target=ingest, daemon=True)
+    writer.start()
+    with ThreadPoolExecutor(askers) as pool:
+        list(pool.map(asker, range(askers)))
+    writer.join(timeout=max(1.0, deadline - time.monotonic() + 120))
+    report = ingest_info.get("report")
+    return {
+        "askers": askers,
+        "asks": len(latencies),
+        "errors": len(errors),
+        "error_examples": errors[:3],
+        **ms(latencies),
+        "p95_over_idle_p95": round(percentile(latencies, 95) / idle_p95, 3) if idle_p95 else None,
+        "ingested_chunks_meanwhile": report.chunks if report else None,
+    }
+
+
+def rebuild_ratio(service: NewsService, raw_encode_seconds: float) -> dict:
+    started = time.perf_counter()
+    counts = service.rebuild("default")
+    seconds = time.perf_counter() - started
+    return {
+        "vectors": sum(counts.values()),
+        "rebuild_seconds": round(seconds, 3),
+        "reembed_seconds": round(raw_encode_seconds, 1),
+        "speedup": round(raw_encode_seconds / seconds, 1),
+    }
+
+
+def charts(result: dict, out: Path, samples: dict) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = []
+    q = result["quality"]
+    systems = {
+        "newsbot (as_of)": q["newsbot_as_of"],
+        "newsbot": q["newsbot_no_as_of"],
+        "tutorial dense": q["baselines"]["tutorial_dense"],
+        "BM25": q["baselines"]["bm25"],
+    }
+    fig, ax = plt.subplots(figsize=(8, 4))
+    metrics = ["hits@1", "hits@4", "hits@10", "mrr@10"]
+    width = 0.2
+    for i, (name, m) in enumerate(systems.items()):
+        ax.bar(
+            [j + i * width for j in range(len(metrics))], [m[k] for k in metrics], width, label=name
+        )
+    ax.set_xticks([j + 1.5 * width for j in range(len(metrics))], metrics)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"Retrieval quality, {q['corpus']} ({q['questions']} questions)")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "quality.png", dpi=110)
+    files.append("quality.png")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for name in ("floor", "search", "ask"):
+        values = np.asarray(samples[name]) * 1000
+        ax.hist(
+            values,
+            bins=60,
+            alpha=0.5,
+            label=f"{name} (p95 {np.percentile(values, 95):.1f} ms)",
+            range=(0, float(np.percentile(np.asarray(samples["ask"]) * 1000, 99.5))),
+        )
+    ax.set_xlabel("ms")
+    ax.set_title("Latency, warm, in-process")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "latency.png", dpi=110)
+    files.append("latency.png")
+    plt.close(fig)
+    return files
+
+
+def markdown(r: dict) -> str:
+    q, a, t, lat, load, rb = (
+        r["quality"],
+        r["answers"],
+        r["ingest"],
+        r["latency"],
+        r["under_load"],
+        r["rebuild"],
+    )
+    b = q["baselines"]
+    lines = [
+        "# newsbot benchmark",
+        "",
+        f"commit {r['machine']['commit']} · {r['machine']['date']} · {r['machine']['cpus']} CPUs"
+        f" · torch {r['machine']['torch']} · faiss {r['machine']['faiss']}",
+        "",
+        f"## Retrieval quality ({q['corpus']}, {q['questions']} questions, score.py)",
+        "",
+        "| system | Hits@1 | Hits@4 | Hits@10 | MRR@10 |",
+        "|---|---|---|---|---|",
+    ]
+    for name, m in (
+        ("newsbot, with as_of", q["newsbot_as_of"]),
+        ("newsbot, without as_of", q["newsbot_no_as_of"]),
+        ("tutorial dense bot", b["tutorial_dense"]),
+        ("BM25 alone", b["bm25"]),
+    ):
+        lines.append(f"| {name} | {m['hits@1']} | {m['hits@4']} | {m['hits@10']} | {m['mrr@10']} |")
+    lines += [
+        "",
+        f"MRR@10 newsbot (as_of) / tutorial: **{q['mrr_ratio_vs_tutorial']}×**; "
+        f"without as_of: {q['mrr_ratio_vs_tutorial_no_as_of']}×.",
+        "",
+        "## Answers",
+        "",
+        f"- gold answer inside the composed answer: **{a['gold_in_answer']}** of "
+        f"{a['phrase_questions']} name/phrase questions",
+        f"- in-period questions answered: **{a['answered_in_period']}**",
+        f'- off-period questions answered "nothing relevant": **{a["abstained_off_period"]}**',
+        "",
+        "## Ingest throughput (corpus-small, end to end vs raw encode of the same texts)",
+        "",
+        f"- newsbot ingest: {t['ingest_chunks_per_s']} chunks/s ({t['chunks']} chunks, "
+        f"{t['ingest_seconds']} s)",
+        f"- raw SentenceTransformer.encode: {t['raw_encode_chunks_per_s']} chunks/s",
+        f"- ratio: **{t['ratio']}**",
+        "",
+        "## Latency (warm, in-process)",
+        "",
+        "| | p50 ms | p95 ms |",
+        "|---|---|---|",
+        f"| floor (query embedding + FAISS) | {lat['floor']['p50_ms']} | "
+        f"{lat['floor']['p95_ms']} |",
+        f"| search | {lat['search']['p50_ms']} | {lat['search']['p95_ms']} |",
+        f"| ask | {lat['ask']['p50_ms']} | {lat['ask']['p95_ms']} |",
+        f"| ask, {load['askers']} concurrent askers during an ingest | {load['p50_ms']} | "
+        f"{load['p95_ms']} |",
+        "",
+        f"ask p95 / floor p95: **{lat['ask_p95_over_floor_p95']}**; under load p95 / idle p95: "
+        f"**{load['p95_over_idle_p95']}**, errors: {load['errors']}.",
+        "",
+        "## Rebuild",
+        "",
+        f"Rebuild from stored vectors {rb['rebuild_seconds']} s vs re-embedding "
+        f"{rb['reembed_seconds']} s: **{rb['speedup']}×** faster ({rb['vectors']} vectors).",
+    ]
+    if r.get("scale"):
+        lines += ["", "## Scale", "", "```", json.dumps(r["scale"], indent=1), "```"]
+    lines += ["", "Charts: " + ", ".join(f"`{f}`" for f in r.get("charts", []))]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--full", action="store_true", help="score retrieval on the full corpus")
+    ap.add_argument("--quick", action="store_true", help="200 articles, 60 questions (smoke)")
+    ap.add_argument("--skip-scale", action="store_true", help="skip the 1 M-chunk run")
+    ap.add_argument("--eval-dir", type=Path, default=EVAL)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    a = ap.parse_args(argv)
+    out = a.out
+    work = out / "work"
+    out.mkdir(parents=True, exist_ok=True)
+    rtq = a.eval_dir / "realtimeqa-2023q4"
+    small = read_jsonl(rtq / "corpus-small.jsonl")
+    queries = read_jsonl(rtq / "queries.jsonl")
+    offperiod = read_jsonl(a.eval_dir / "offperiod-2024.jsonl")
+    if a.quick:
+        small, queries, offperiod = small[:200], queries[:60], offperiod[:60]
+    scorer = load_scorer(a.eval_dir)
+    result: dict = {"machine": machine()}
+    embedder = SentenceTransformerEmbedder()
+
+    stage("ingest throughput: corpus-small end to end, then raw encode")
+    small_dir = work / "small"
+    shutil.rmtree(small_dir, ignore_errors=True)
+    service = NewsService(CoreSettings(data_dir=small_dir), embedder)
+    result["ingest"] = ingest_throughput(service, small)
+
+    if a.full:
+        stage("ingest: the full corpus (for quality)")
+        full_dir = work / "full"
+        shutil.rmtree(full_dir, ignore_errors=True)
+        quality_service = NewsService(CoreSettings(data_dir=full_dir), embedder)
+        corpus = read_jsonl(rtq / "corpus.jsonl")
+        quality_service.ingest(
+            "default", [document_from_record(x, f"c:{i}") for i, x in enumerate(corpus)]
+        )
+        corpus_name = "corpus.jsonl"
+    else:
+        quality_service, corpus, corpus_name = service, small, "corpus-small.jsonl"
+
+    stage("quality and answers: newsbot")
+    with_as_of = evaluate(quality_service, "default", queries, offperiod, scorer)
+    without = evaluate(quality_service, "default", queries, [], scorer, use_as_of=False)
+    stage("quality: baselines (BM25, tutorial dense)")
+    baselines = baseline_quality(corpus, queries, scorer, embedder, work / "cache")
+    keys = ("hits@1", "hits@4", "hits@10", "mrr@10")
+    result["quality"] = {
+        "corpus": corpus_name,
+        "questions": len(queries),
+        "newsbot_as_of": {k: with_as_of[k] for k in keys},
+        "newsbot_no_as_of": {k: without[k] for k in keys},
+        "baselines": baselines,
+        "mrr_ratio_vs_tutorial": round(
+            with_as_of["mrr@10"] / baselines["tutorial_dense"]["mrr@10"], 3
+        ),
+        "mrr_ratio_vs_tutorial_no_as_of": round(
+            without["mrr@10"] / baselines["tutorial_dense"]["mrr@10"], 3
+        ),
+    }
+    result["answers"] = {
+        k: with_as_of[k]
+        for k in (
+            "gold_in_answer",
+            "phrase_questions",
+            "answered_in_period",
+            "abstained_off_period",
+        )
+    }
+
+    stage("latency")
+    lat = latency(service, queries)
+    samples = lat.pop("_samples")
+    result["latency"] = lat
+    stage("latency: 8 askers during an ingest")
+    seen = {x.get("id") for x in small}
+    extra = [x for x in read_jsonl(rtq / "corpus.jsonl") if x.get("id") not in seen][:40]
+    result["under_load"] = ask_under_load(
+        service, queries, extra, idle_p95=percentile(samples["ask"], 95)
+    )
+    stage("rebuild from stored vectors")
+    result["rebuild"] = rebuild_ratio(service, result["ingest"]["raw_encode_seconds"])
+
+    if not a.skip_scale and not a.quick:
+        stage("scale: 1 M synthetic chunks (bench.scale, separate process)")
+        scale_out = out / "scale.json"
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.scale", "--out", str(scale_out)], cwd=ROOT, timeout=3600
+        )
+        if proc.returncode == 0 and scale_out.is_file():
+            result["scale"] = json.loads(scale_out.read_text())
+    result["charts"] = charts(result, out, samples)
+    (out / "latest.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "latest.md").write_text(markdown(result))
+    print(markdown(result))
+    stage(f"wrote {out / 'latest.md'}")
+    service.close()
+    if quality_service is not service:
+        quality_service.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
