@@ -31,7 +31,9 @@ format: install
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
+# Not part of CI: quality, answers, throughput, latency, rebuild and 1 M-chunk scale (~1 h).
 bench: install
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,bench]'
 	$(PY) -m bench $(if $(FULL),--full,)
 
 lock: install

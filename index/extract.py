@@ -613,7 +613,9 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str = "") -> Do
         title=title,
         source=(doc.sitename or "").strip() or wire,
         published_at=doc.date if doc.date and _ISO_DAY.match(doc.date) else meta.date,
-        url=url or doc.url,
+        # The page's own canonical URL (trafilatura reads <link rel=canonical> / og:url) names
+        # the article better than the address it was fetched from.
+        url=doc.url if (doc.url or "").startswith(("http://", "https://")) else url,
         author=(doc.author or "").strip() or meta.author or wire,
         origin=origin,
     )

@@ -20,6 +20,7 @@ class Document:
     url: str | None = None
     author: str | None = None
     origin: str = ""  # where it came from, for messages: a file name, "stdin", a URL
+    notes: tuple[str, ...] = ()  # caveats a user should see, e.g. "may be truncated"
 
 
 @dataclass(frozen=True)
@@ -111,3 +112,4 @@ class IngestResult:
     published_at: str | None
     chunk_count: int
     duplicate: bool = False
+    notes: tuple[str, ...] = ()

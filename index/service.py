@@ -16,10 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from . import web
 from .chunk import chunk_text, embedding_prefix
 from .compose import compose
 from .embed import Embedder, SentenceTransformerEmbedder
 from .errors import BusyError, InputError, NotFoundError, StoreError
+from .fetch import FetchResult, fetch_sync
 from .models import Answer, Article, Document, Hit, IngestResult
 from .retrieve import Filters, RetrievalParams, Retriever
 from .settings import CoreSettings
@@ -165,8 +167,27 @@ class NewsService:
 
     # -- ingestion ---------------------------------------------------------------------------
     def documents(self, paths: Iterable[str | Path]) -> Iterator[Document | Failed]:
+        """Files, or web addresses fetched through the safe fetcher, one after another."""
         for p in paths:
-            yield from documents_from_path(Path(p), max_bytes=self.settings.max_input_bytes)
+            if isinstance(p, str) and web.is_url(p):
+                yield self.document_from_url(p)
+            else:
+                yield from documents_from_path(Path(p), max_bytes=self.settings.max_input_bytes)
+
+    def document_from_url(self, url: str) -> Document | Failed:
+        """Fetch (refusing non-public addresses, huge or slow pages) and extract one article."""
+        url = web.strip_url(url)
+        try:
+            result = fetch_sync(url, web.policy_for(self.settings))
+            return web.document_from_fetch(result)
+        except InputError as exc:
+            return Failed(url, f"{url}: {exc}")
+
+    def document_from_fetched(self, result: FetchResult) -> Document | Failed:
+        try:
+            return web.document_from_fetch(result)
+        except InputError as exc:
+            return Failed(result.requested_url, f"{result.requested_url}: {exc}")
 
     def documents_from_bytes(
         self, data: bytes, name: str, url: str | None = None
@@ -319,7 +340,12 @@ class NewsService:
                 index.add(np.asarray(chunk_ids, dtype=np.int64), art.vectors)
                 report.added.append(
                     IngestResult(
-                        p.doc.origin, article_id, art.title, art.published_at, len(chunk_ids)
+                        p.doc.origin,
+                        article_id,
+                        art.title,
+                        art.published_at,
+                        len(chunk_ids),
+                        notes=p.doc.notes,
                     )
                 )
             if index is not None:

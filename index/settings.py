@@ -75,6 +75,20 @@ class CoreSettings:
         0.58,
         "Same, for older passages when the question has a date: stale news must match better.",
     )
+    fetch_allow: str = setting(
+        "NEWSBOT_FETCH_ALLOW",
+        "",
+        "Comma-separated hosts and CIDR networks fetched although not public "
+        "(e.g. 127.0.0.1,10.0.0.0/8,feeds.local); empty allows only public addresses.",
+    )
+    fetch_timeout: float = setting(
+        "NEWSBOT_FETCH_TIMEOUT",
+        20.0,
+        "Seconds one URL fetch may take in all: lookups, redirects and the whole body.",
+    )
+    fetch_max_bytes: int = setting(
+        "NEWSBOT_FETCH_MAX_BYTES", 10_000_000, "Largest page fetched, counted after decompression."
+    )
     recent_days: int = setting(
         "NEWSBOT_RECENT_DAYS", 14, "How many days before a question's date count as recent."
     )

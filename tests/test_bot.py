@@ -183,10 +183,10 @@ async def test_duplicate_and_url_and_dm_get_clear_replies(fake, bot):
         guild_id=GUILD_A.id,
         channel_id=2001,
         author=BOB,
-        content="!ingest https://example.com/story",
+        content="!ingest <http://127.0.0.1:9/story>",
     )
     reply = await fake.wait_channel_message(2001, after=sent["id"])
-    assert "isn't supported yet" in reply["content"]
+    assert "that address is not public" in reply["content"]
     dm = await fake.send_dm(author=BOB, content="!ingest some text")
     reply = await fake.wait_channel_message(fake.dm_channel_id(BOB), after=dm["id"])
     assert "only answer inside a server" in reply["content"]
@@ -378,3 +378,49 @@ async def test_global_sync_only_when_the_commands_changed(fake, service):
     async with fake.run_client(NewsBot(dev, service, guild_ready_timeout=0.05)):
         await fake.wait_commands(GUILD_A.id)
     assert {c["name"] for c in fake.registered_commands[GUILD_A.id]} >= {"ask", "ingest"}
+
+
+async def test_slash_ingest_url_from_an_allow_listed_site(fake, tmp_path):
+    from aiohttp import web
+
+    page = (
+        "<html><head><title>Harbour reopens after storm</title></head><body><article>"
+        "<h1>Harbour reopens after storm</h1><p>The harbour of Brest reopened on Friday "
+        "after three days of closure, the port authority said, as the storm moved east "
+        "and winds dropped below the safety limit.</p><p>Ferries to the islands will run "
+        "a reduced timetable until Monday while crews inspect the quays.</p></article>"
+        "</body></html>"
+    )
+
+    async def handler(request):
+        return web.Response(text=page, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/story", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    svc = NewsService(
+        CoreSettings(data_dir=tmp_path / "web", fetch_allow="127.0.0.1", min_answer_score=0.1),
+        FakeEmbedder(),
+    )
+    try:
+        client = NewsBot(
+            BotSettings(token="t", ingest_cooldown_seconds=0), svc, guild_ready_timeout=0.05
+        )
+        async with fake.run_client(client):
+            await fake.wait_commands(None)
+            interaction = await fake.send_interaction(
+                guild_id=GUILD_A.id,
+                channel_id=2001,
+                member=MEMBER_A,
+                name="ingest",
+                options={"url": f"http://127.0.0.1:{port}/story"},
+            )
+            final = await interaction.wait_final(timeout=20)
+            assert "Added `#1` **Harbour reopens after storm**" in final["content"]
+    finally:
+        svc.close()
+        await runner.cleanup()

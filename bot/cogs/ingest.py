@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from pathlib import PurePath
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from index import web
+from index.errors import InputError
+from index.fetch import FetchResult, fetch
 from index.models import Document
 from index.service import IngestReport
 from index.sources import Failed
@@ -18,11 +20,6 @@ from ..checks import collection_for, ingest_cooldown, prefix_guild_only, slash_g
 from ..errors import UserError
 
 ACCEPTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
-URL = re.compile(r"^<?(https?://\S+?)>?$", re.IGNORECASE)
-URL_NOT_YET = (
-    "Adding news from a link isn't supported yet. Save the page (as .html or .txt) "
-    "and attach the file, or paste the article text."
-)
 MAX_PASTE_CHARS = 100_000
 
 
@@ -86,6 +83,8 @@ class Ingest(commands.Cog):
             for item in items:
                 if isinstance(item, Failed | Document):
                     yield item
+                elif isinstance(item, FetchResult):
+                    yield service.document_from_fetched(item)  # extraction, in this thread
                 else:
                     name, data = item
                     yield from service.documents_from_bytes(data, name)
@@ -97,6 +96,14 @@ class Ingest(commands.Cog):
                 documents(),
                 added_by=f"{author} ({author.id})",
             )
+
+    async def _fetch(self, url: str) -> FetchResult | Failed:
+        """Network only, on the event loop; refusals (not public, too large…) become replies."""
+        url = web.strip_url(url)
+        try:
+            return await fetch(url, web.policy_for(self.bot.service.settings))
+        except InputError as exc:
+            return Failed(url, f"<{url}>: {exc}")
 
     async def _read(self, att: discord.Attachment) -> tuple[str, bytes] | Failed:
         refusal = check_attachment(att, self.bot.service.settings.max_input_bytes)
@@ -126,18 +133,19 @@ class Ingest(commands.Cog):
         given = [x for x in (url, file, text) if x]
         if len(given) != 1:
             raise UserError("Give exactly one of `url`, `file` or `text`.")
-        if url:
-            raise UserError(URL_NOT_YET)
+        if url and not web.is_url(url):
+            raise UserError("That is not a web address (it should start with https://).")
         if file is not None and (
             refusal := check_attachment(file, self.bot.service.settings.max_input_bytes)
         ):
             raise UserError(refusal)
         await interaction.response.defer(thinking=True)
-        item = (
-            await self._read(file)
-            if file is not None
-            else ("pasted text.txt", text.encode("utf-8"))
-        )
+        if url:
+            item = await self._fetch(url)
+        elif file is not None:
+            item = await self._read(file)
+        else:
+            item = ("pasted text.txt", text.encode("utf-8"))
         report = await self._ingest(interaction.guild_id, interaction.user, [item])
         await interaction.followup.send(describe(report))
 
@@ -155,15 +163,17 @@ class Ingest(commands.Cog):
             raise UserError(
                 "Paste the article after `!ingest`, or attach .txt, .md, .html or .pdf files."
             )
-        if content and URL.match(content):
-            raise UserError(URL_NOT_YET)
+        links = content.split()
+        urls = links if links and all(web.is_url(w) for w in links) else []
         if len(content) > MAX_PASTE_CHARS:
             raise UserError(
                 f"That paste is too long ({len(content):,} characters; attach it "
                 "as a file instead)."
             )
         items: list = [await self._read(att) for att in attachments]
-        if content:
+        if urls:
+            items[:0] = [await self._fetch(u) for u in urls[: self.bot.settings.max_attachments]]
+        elif content:
             items.insert(0, ("pasted text.txt", content.encode("utf-8")))
         skipped = len(ctx.message.attachments) - len(attachments)
         if skipped:

@@ -1,0 +1,213 @@
+"""VectorIndex on small fake data: both kinds (exact and approximate) behave the same way.
+
+The approximate kind is exercised with a lowered threshold on a few thousand 16-d vectors, so
+the whole module runs in a couple of seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.vectors import KIND_FLAT, KIND_IVF, VectorIndex, manifest_path, nlist_for
+
+DIM = 16
+MODEL = "fake-model"
+N = 5_000
+THRESHOLD = 1_000
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    """Sparse row ids and clustered unit vectors (embeddings cluster by topic; uniform noise in
+    16-d would test a case newsbot never sees)."""
+    rng = np.random.default_rng(7)
+    ids = np.arange(N, dtype=np.int64) * 3 + 11  # row ids are sparse, not 0..n-1
+    centers = unit(rng.standard_normal((100, DIM), dtype=np.float32))
+    noise = rng.standard_normal((N, DIM), dtype=np.float32) * 0.15
+    return ids, unit(centers[rng.integers(100, size=N)] + noise)
+
+
+def batches(ids: np.ndarray, vecs: np.ndarray, size: int = 700) -> Iterator:
+    for s in range(0, len(ids), size):
+        yield ids[s : s + size], vecs[s : s + size]
+
+
+def exact_top(vecs: np.ndarray, ids: np.ndarray, q: np.ndarray, k: int) -> list[int]:
+    order = np.argsort(-(vecs @ q), kind="stable")[:k]
+    return [int(i) for i in ids[order]]
+
+
+def make(kind: str, ids: np.ndarray, vecs: np.ndarray) -> VectorIndex:
+    return VectorIndex.build(
+        batches(ids, vecs),
+        dim=DIM,
+        model=MODEL,
+        total=len(ids),
+        approx_threshold=THRESHOLD if kind == KIND_IVF else 10 * N,
+    )
+
+
+@pytest.fixture(scope="module", params=[KIND_FLAT, KIND_IVF])
+def built(request, data) -> VectorIndex:
+    index = make(request.param, *data)
+    assert index.kind == request.param
+    return index
+
+
+def queries(n: int, seed: int = 1) -> np.ndarray:
+    return unit(np.random.default_rng(seed).standard_normal((n, DIM), dtype=np.float32))
+
+
+def test_exact_search_is_exact(data) -> None:
+    ids, vecs = data
+    index = make(KIND_FLAT, ids, vecs)
+    for q in queries(20):
+        hits = index.search(q, 10)
+        assert [i for i, _ in hits] == exact_top(vecs, ids, q, 10)
+        assert [s for _, s in hits] == pytest.approx(sorted((vecs @ q).tolist())[-10:][::-1])
+
+
+def test_approximate_recall(data) -> None:
+    ids, vecs = data
+    index = make(KIND_IVF, ids, vecs)
+    assert index.nprobe < nlist_for(N)
+    recall = np.mean(
+        [
+            len({i for i, _ in index.search(q, 10)} & set(exact_top(vecs, ids, q, 10))) / 10
+            for q in queries(100)
+        ]
+    )
+    assert recall >= 0.9
+
+
+def test_ids_and_count(built, data) -> None:
+    assert built.count == N
+    assert sorted(built.ids().tolist()) == data[0].tolist()
+
+
+def test_empty_and_bounds(built, data) -> None:
+    q = data[1][0]
+    assert built.search(q, 0) == []
+    assert built.search(q, 10, allowed=np.empty(0, np.int64)) == []
+    assert VectorIndex(DIM, MODEL).search(q, 5) == []
+
+
+@pytest.mark.parametrize("kind", [KIND_FLAT, KIND_IVF])
+def test_remove(kind, data) -> None:
+    ids, vecs = data
+    index = make(kind, ids, vecs)
+    q = vecs[42]
+    assert index.search(q, 1)[0][0] == ids[42]
+    gone = ids[40:50]
+    index.remove(gone.tolist())
+    index.remove([])
+    assert index.count == N - 10
+    assert not set(gone.tolist()) & set(index.ids().tolist())
+    assert all(i not in set(gone.tolist()) for i, _ in index.search(q, 50))
+
+
+def test_allowed_restricts(built, data) -> None:
+    ids, vecs = data
+    rng = np.random.default_rng(3)
+    for share in (0.5, 0.02):
+        allowed = np.sort(rng.choice(ids, int(N * share), replace=False))
+        mask = np.isin(ids, allowed)
+        recall = []
+        for q in queries(30, seed=5):
+            hits = [i for i, _ in built.search(q, 10, allowed=allowed)]
+            assert set(hits) <= set(allowed.tolist())
+            truth = exact_top(vecs[mask], ids[mask], q, 10)
+            recall.append(len(set(hits) & set(truth)) / 10)
+        # Few allowed ids make the approximate index visit more lists, not return fewer.
+        assert np.mean(recall) >= (1.0 if built.kind == KIND_FLAT else 0.9)
+
+
+def test_grows_into_approximate(data) -> None:
+    ids, vecs = data
+    index = VectorIndex(DIM, MODEL, approx_threshold=THRESHOLD)
+    index.add(ids[:900], vecs[:900])
+    assert index.kind == KIND_FLAT
+    for s in range(900, 3000, 300):
+        index.add(ids[s : s + 300], vecs[s : s + 300])
+    assert index.kind == KIND_IVF
+    assert index.count == 3000
+    assert sorted(index.ids().tolist()) == ids[:3000].tolist()
+    assert index.search(vecs[1234], 1)[0][0] == ids[1234]
+
+
+def test_small_collection_stays_exact_despite_large_hint(data) -> None:
+    ids, vecs = data
+    index = VectorIndex.build(
+        batches(ids[:500], vecs[:500]),
+        dim=DIM,
+        model=MODEL,
+        total=10 * N,  # stale hint
+        approx_threshold=THRESHOLD,
+    )
+    assert (index.kind, index.count) == (KIND_FLAT, 500)
+
+
+@pytest.mark.parametrize("kind", [KIND_FLAT, KIND_IVF])
+def test_save_load_round_trip(kind, data, tmp_path: Path) -> None:
+    ids, vecs = data
+    index = make(kind, ids, vecs)
+    path = tmp_path / "faiss" / "collection-1.faiss"
+    index.save(path, version=7)
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        "collection-1.faiss",
+        "collection-1.json",
+    ]  # no temp files left behind
+    assert json.loads(manifest_path(path).read_text())["kind"] == kind
+    loaded = VectorIndex.load(path, dim=DIM, model=MODEL, version=7)
+    assert loaded is not None
+    assert (loaded.kind, loaded.count, loaded.version) == (kind, N, 7)
+    assert loaded.nprobe == index.nprobe
+    for q in queries(5):
+        assert loaded.search(q, 10) == index.search(q, 10)
+
+    assert VectorIndex.load(path, dim=DIM, model=MODEL, version=8) is None
+    assert VectorIndex.load(path, dim=DIM, model="other", version=7) is None
+    assert VectorIndex.load(path, dim=DIM + 1, model=MODEL, version=7) is None
+    assert VectorIndex.load(tmp_path / "missing.faiss", dim=DIM, model=MODEL, version=7) is None
+
+
+@pytest.mark.parametrize("kind", [KIND_FLAT, KIND_IVF])
+def test_load_rejects_damage(kind, data, tmp_path: Path) -> None:
+    ids, vecs = data
+    path = tmp_path / "c.faiss"
+    make(kind, ids, vecs).save(path, version=1)
+    good_file, good_manifest = path.read_bytes(), manifest_path(path).read_text()
+
+    def loads() -> bool:
+        return VectorIndex.load(path, dim=DIM, model=MODEL, version=1) is not None
+
+    assert loads()
+    path.write_bytes(good_file[: len(good_file) // 2])  # truncated
+    assert not loads()
+    path.write_bytes(b"not an index at all" * 10)
+    assert not loads()
+    path.write_bytes(good_file)
+
+    manifest = json.loads(good_manifest)
+    for change in (
+        {"id_checksum": manifest["id_checksum"] ^ 1},
+        {"count": N + 1},
+        {"kind": KIND_IVF if kind == KIND_FLAT else KIND_FLAT},
+        {"kind": "hnsw"},
+        {"surprise": 1},
+    ):
+        manifest_path(path).write_text(json.dumps({**manifest, **change}))
+        assert not loads(), change
+    manifest_path(path).write_text("{not json")
+    assert not loads()
+    manifest_path(path).write_text(good_manifest)
+    assert loads()
