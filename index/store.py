@@ -23,7 +23,7 @@ import numpy as np
 from .errors import NotFoundError, StoreError
 from .models import Article, ChunkSpan, Hit
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -69,6 +69,57 @@ MIGRATIONS: dict[int, str] = {
     CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
         DELETE FROM chunks_fts WHERE rowid = old.id;
     END;
+    """,
+    2: """
+    ALTER TABLE articles ADD COLUMN guid TEXT;
+    ALTER TABLE articles ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX articles_guid ON articles (collection_id, guid) WHERE guid IS NOT NULL;
+    CREATE TABLE article_sources (
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        source TEXT,
+        url TEXT,
+        title TEXT,
+        published_at TEXT,
+        added_at TEXT NOT NULL
+    );
+    CREATE INDEX article_sources_article ON article_sources (article_id);
+    CREATE TABLE article_minhash (
+        article_id INTEGER PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+        signature BLOB NOT NULL
+    );
+    CREATE TABLE minhash_bands (
+        collection_id INTEGER NOT NULL,
+        band INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE
+    );
+    CREATE INDEX minhash_bands_lookup ON minhash_bands (collection_id, band, bucket);
+    CREATE INDEX minhash_bands_article ON minhash_bands (article_id);
+    CREATE TABLE feeds (
+        id INTEGER PRIMARY KEY,
+        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        url TEXT NOT NULL,
+        title TEXT,
+        etag TEXT,
+        last_modified TEXT,
+        interval_seconds INTEGER NOT NULL DEFAULT 1800,
+        next_poll_at REAL NOT NULL DEFAULT 0,
+        last_polled_at REAL,
+        last_status TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,
+        paused INTEGER NOT NULL DEFAULT 0,
+        added_by TEXT,
+        added_at TEXT NOT NULL,
+        UNIQUE (collection_id, url)
+    );
+    CREATE TABLE feed_entries (
+        feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+        guid TEXT NOT NULL,
+        article_id INTEGER,
+        content_hash TEXT,
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (feed_id, guid)
+    );
     """,
 }
 
@@ -120,7 +171,143 @@ class NewArticle:
     added_by: str | None = None
 
 
-class Store:
+@dataclass(frozen=True)
+class Feed:
+    id: int
+    collection: str
+    url: str
+    title: str | None
+    etag: str | None
+    last_modified: str | None
+    interval_seconds: int
+    next_poll_at: float
+    last_polled_at: float | None
+    last_status: str | None
+    failures: int
+    paused: bool
+    added_by: str | None
+
+
+_FEED_COLUMNS = (
+    "f.id, c.name, f.url, f.title, f.etag, f.last_modified, f.interval_seconds, f.next_poll_at,"
+    " f.last_polled_at, f.last_status, f.failures, f.paused, f.added_by"
+)
+
+
+def _feed(row: sqlite3.Row) -> Feed:
+    return Feed(*row[:11], bool(row[11]), row[12])
+
+
+class FeedStore:
+    """Feed state in SQLite, so polling survives restarts; mixed into Store."""
+
+    db: sqlite3.Connection
+
+    def add_feed(
+        self, collection_id: int, url: str, *, added_by: str | None, interval_seconds: int
+    ) -> Feed:
+        from .errors import DuplicateError
+
+        with self.transaction() as db:  # type: ignore[attr-defined]
+            row = db.execute(
+                "SELECT id, url FROM feeds WHERE collection_id = ? AND url = ?",
+                (collection_id, url),
+            ).fetchone()
+            if row:
+                raise DuplicateError(
+                    f"that feed is already followed as feed {row[0]}", int(row[0]), row[1]
+                )
+            cur = db.execute(
+                """INSERT INTO feeds (collection_id, url, interval_seconds, added_by, added_at)
+                   VALUES (?, ?, ?, ?, ?)""",
+                (collection_id, url, interval_seconds, added_by, now_iso()),
+            )
+        return self.get_feed(int(cur.lastrowid))
+
+    def get_feed(self, feed_id: int, collection_id: int | None = None) -> Feed:
+        sql = (
+            f"SELECT {_FEED_COLUMNS} FROM feeds f JOIN collections c ON c.id = f.collection_id"
+            " WHERE f.id = ?"
+        )
+        params: tuple = (feed_id,)
+        if collection_id is not None:
+            sql += " AND f.collection_id = ?"
+            params += (collection_id,)
+        row = self.db.execute(sql, params).fetchone()
+        if row is None:
+            raise NotFoundError(f"no feed {feed_id} here")
+        return _feed(row)
+
+    def list_feeds(self, collection_id: int) -> list[Feed]:
+        rows = self.db.execute(
+            f"SELECT {_FEED_COLUMNS} FROM feeds f JOIN collections c ON c.id = f.collection_id"
+            " WHERE f.collection_id = ? ORDER BY f.id",
+            (collection_id,),
+        )
+        return [_feed(r) for r in rows]
+
+    def due_feeds(self, now: float, limit: int = 20) -> list[Feed]:
+        rows = self.db.execute(
+            f"SELECT {_FEED_COLUMNS} FROM feeds f JOIN collections c ON c.id = f.collection_id"
+            " WHERE f.paused = 0 AND f.next_poll_at <= ? ORDER BY f.next_poll_at LIMIT ?",
+            (now, limit),
+        )
+        return [_feed(r) for r in rows]
+
+    def next_feed_due(self) -> float | None:
+        row = self.db.execute("SELECT MIN(next_poll_at) FROM feeds WHERE paused = 0").fetchone()
+        return row[0]
+
+    _FEED_FIELDS = frozenset(
+        {
+            "title",
+            "etag",
+            "last_modified",
+            "interval_seconds",
+            "next_poll_at",
+            "last_polled_at",
+            "last_status",
+            "failures",
+            "paused",
+        }
+    )
+
+    def update_feed(self, feed_id: int, **fields: object) -> None:
+        unknown = set(fields) - self._FEED_FIELDS
+        if unknown:
+            raise ValueError(f"unknown feed fields {unknown}")
+        if not fields:
+            return
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self.transaction() as db:  # type: ignore[attr-defined]
+            db.execute(f"UPDATE feeds SET {sets} WHERE id = ?", (*fields.values(), feed_id))
+
+    def remove_feed(self, collection_id: int, feed_id: int) -> Feed:
+        feed = self.get_feed(feed_id, collection_id)
+        with self.transaction() as db:  # type: ignore[attr-defined]
+            db.execute("DELETE FROM feed_entries WHERE feed_id = ?", (feed_id,))
+            db.execute("DELETE FROM feeds WHERE id = ?", (feed_id,))
+        return feed
+
+    def entry_seen(self, feed_id: int, guid: str) -> tuple[int | None, str | None] | None:
+        row = self.db.execute(
+            "SELECT article_id, content_hash FROM feed_entries WHERE feed_id = ? AND guid = ?",
+            (feed_id, guid),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def mark_entry(
+        self, feed_id: int, guid: str, article_id: int | None, text_hash: str | None
+    ) -> None:
+        with self.transaction() as db:  # type: ignore[attr-defined]
+            db.execute(
+                """INSERT OR REPLACE INTO feed_entries (feed_id, guid, article_id, content_hash,
+                       seen_at) VALUES (?, ?, ?, ?, ?)""",
+                (feed_id, guid, article_id, text_hash, now_iso()),
+            )
+
+
+class Store(FeedStore):
     """One SQLite file; a connection per thread, writes serialized by one lock."""
 
     def __init__(self, path: Path) -> None:

@@ -5,17 +5,17 @@ manifest names the model, dimension, count, the collection version the file refl
 of index and a checksum of the ids; anything that does not match on load means "rebuild from
 stored vectors".
 
-Two kinds, chosen by size (measured by ``python -m bench.scale``, 384-d, 2 cores):
+Two kinds, chosen by size (measured by ``python -m bench.scale``: 384-d, 2 busy cores):
 
-* ``flat`` — exact inner product (``IndexIDMap2(IndexFlatIP)``). Every search reads every
-  vector: ~0.33 ms per 1,000 vectors here, so ~35 ms at 100k and ~330 ms at 1M.
-* ``ivf`` — from ``APPROX_THRESHOLD`` vectors on: an inverted file (``IndexIVFScalarQuantizer``,
-  ~sqrt(n) spherical k-means lists, vectors kept as float16, searched over ``NPROBE_FRACTION``
-  of the lists). Builds from SQLite in well under a minute at 1M, supports ``remove_ids`` (news
-  gets forgotten) and id selectors for filtered search. float16 halves memory and scan time at
-  no measurable cost in recall (scores are off by < 1e-4). HNSW was measured and rejected: 100k
-  vectors took 100 s to build here (1M would take 20+ minutes on every stale start) and it
-  cannot remove vectors.
+* ``flat`` — exact inner product (``IndexIDMap2(IndexFlatIP)``). A search reads every vector,
+  ~0.065 ms per 1,000 on one thread: ~13 ms at 200k, ~67 ms at 1M (over the 50 ms budget).
+* ``ivf`` — from ``APPROX_THRESHOLD`` vectors on: an inverted file (``IndexIVFScalarQuantizer``:
+  ~sqrt(n) spherical k-means lists, vectors kept as float16, ``NPROBE_FRACTION`` of the lists
+  visited a search). Builds from SQLite in well under a minute at 1M, supports ``remove_ids``
+  (news gets forgotten) and id selectors (filtered search). float16 halves memory and scan time
+  against float32 lists at no measurable recall cost (scores move by < 1e-4). HNSW was measured
+  and rejected: 100k vectors took 100 s to build here (1M: 20+ minutes on every stale start), its
+  recall on hard data was worse, and it cannot remove vectors.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -33,9 +34,9 @@ import faiss
 import numpy as np
 
 # Below this many vectors search is exact; from it on, approximate (see the module docstring).
-# Exact search over 100k 384-d vectors takes ~35 ms here, inside the 50 ms budget with room for
-# a busy machine; at 200k it would already take ~70 ms.
-APPROX_THRESHOLD = 100_000
+# Exact search at 200k takes ~13 ms: room under the 50 ms budget for a busier machine, and a
+# flat float32 index this size costs no more memory than the approximate one would save.
+APPROX_THRESHOLD = 200_000
 # Share of the inverted lists one search visits. On synthetic vectors calibrated to behave like
 # MiniLM news chunks (bench/scale.py) 3/16 gives recall@10 ≈ 0.96 of exact at 1M in ~15 ms.
 NPROBE_FRACTION = 3 / 16
@@ -62,6 +63,22 @@ class Manifest:
 
 def _checksum(ids: np.ndarray) -> int:
     return int(np.bitwise_xor.reduce(ids * np.int64(0x9E3779B1))) if len(ids) else 0
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run one query on one OpenMP thread (this thread's setting only, restored after).
+
+    A single query is too little work to split, and when another thread or process holds a
+    core (an ingest embedding, say) OpenMP's fan-out waits on it: flat search over 1M vectors
+    took 316 ms on two threads of a busy 2-core machine and 67 ms on one.
+    """
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def nlist_for(n: int) -> int:
@@ -258,7 +275,7 @@ class VectorIndex:
         self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
         """The k nearest chunk ids by inner product; ``allowed`` restricts to those ids."""
-        with self._lock:
+        with self._lock, _one_thread():
             total = int(self._index.ntotal)
             if total == 0 or k <= 0:
                 return []

@@ -194,7 +194,9 @@ def test_schema_version_is_recorded_and_a_newer_one_refused(settings, fake_embed
         pass
     db = settings.data_dir / "newsbot.sqlite3"
     con = sqlite3.connect(db)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 1
+    from index.store import SCHEMA_VERSION
+
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     con.execute("PRAGMA user_version = 99")
     con.close()
     with pytest.raises(StoreError, match="newer"):
@@ -221,3 +223,19 @@ def test_jsonl_ingest_reads_the_eval_format(service: NewsService, tmp_path):
         ("T2", "2023-10-30"),
     ]
     assert [f.reason for f in report.failed] == ["news.jsonl:4: not valid JSON"]
+
+
+def test_a_version_1_database_is_migrated_in_place(settings, fake_embedder):
+    from index.store import MIGRATIONS, SCHEMA_VERSION, _statements
+
+    settings.data_dir.mkdir(parents=True)
+    con = sqlite3.connect(settings.data_dir / "newsbot.sqlite3")
+    for statement in _statements(MIGRATIONS[1]):
+        con.execute(statement)
+    con.execute("PRAGMA user_version = 1")
+    con.commit()
+    con.close()
+    with NewsService(settings, fake_embedder) as svc:
+        svc.ingest("news", [VOLCANO])
+        assert svc.store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert svc.check() == []
