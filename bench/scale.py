@@ -187,18 +187,18 @@ def _timed_search(
 
 def _recall(found: np.ndarray, truth: np.ndarray, k: int) -> float:
     return float(
-        np.mean([len(set(f[:k]) & set(t[:k]) - {-1}) / k for f, t in zip(found, truth, strict=True)])
+        np.mean(
+            [len(set(f[:k]) & set(t[:k]) - {-1}) / k for f, t in zip(found, truth, strict=True)]
+        )
     )
 
 
 def worker(role: str, db: Path, work: Path, sweep: list[float]) -> dict[str, Any]:
     """One measurement in this (fresh) process; the parent reads the JSON it prints."""
-    import faiss
 
     from index.store import Store
     from index.vectors import APPROX_THRESHOLD, KIND_FLAT, KIND_IVF, VectorIndex
 
-    faiss.omp_set_num_threads(os.cpu_count() or 1)
     result: dict[str, Any] = {"rss_after_imports": _status()["VmRSS"]}
     store = Store(db)
     cid = store.collection_id(COLLECTION)
@@ -341,7 +341,8 @@ def table(result: dict[str, Any]) -> str:
         f"{'build from SQLite s':24}{e['build_s']:>16}{a['build_s']:>16}",
         f"{'save s / load s':24}{e['save_s']:>9} / {e['load_s']:<4}{a['save_s']:>9} / "
         f"{a['load_s']:<4}",
-        f"{'peak RSS build GB':24}{e['peak_rss_build'] / gb:>16.2f}{a['peak_rss_build'] / gb:>16.2f}",
+        f"{'peak RSS build GB':24}{e['peak_rss_build'] / gb:>16.2f}"
+        f"{a['peak_rss_build'] / gb:>16.2f}",
         f"{'peak RSS load GB':24}{e['peak_rss_load'] / gb:>16.2f}{a['peak_rss_load'] / gb:>16.2f}",
         f"{'peak / raw vectors':24}{e['peak_rss_ratio']:>16}{a['peak_rss_ratio']:>16}",
         f"{'search p50/p95 ms near':24}{e['search']['p50_ms']:>8}/{e['search']['p95_ms']:<7}"
@@ -370,7 +371,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=200, help="queries in each set (≥ 200)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "scale.json")
     ap.add_argument("--workdir", type=Path, default=None, help="where the temp folder goes")
-    ap.add_argument("--sweep", default="0.03125,0.0625,0.125,0.25,0.375", help="nprobe shares")
+    ap.add_argument(
+        "--sweep", default="0.03125,0.0625,0.125,0.25,0.375,0.5,1", help="nprobe shares"
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

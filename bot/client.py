@@ -18,7 +18,7 @@ from .config import BotSettings
 
 log = logging.getLogger("newsbot.bot")
 
-COGS = ("bot.cogs.ask", "bot.cogs.ingest", "bot.cogs.admin")
+COGS = ("bot.cogs.ask", "bot.cogs.ingest", "bot.cogs.admin", "bot.cogs.feeds")
 
 
 def intents() -> discord.Intents:

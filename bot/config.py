@@ -43,4 +43,7 @@ class BotSettings:
     max_attachments: int = setting(
         "NEWSBOT_MAX_ATTACHMENTS", 10, "Files read from one !ingest message."
     )
+    poll_feeds: bool = setting(
+        "NEWSBOT_POLL_FEEDS", True, "Poll followed feeds in the background (false pauses all)."
+    )
     log_level: str = setting("NEWSBOT_LOG_LEVEL", "INFO", "Logging level: DEBUG, INFO, WARNING.")

@@ -90,6 +90,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("forget", help="remove an article and its vectors")
     p.add_argument("article_id", type=_positive)
 
+    p = sub.add_parser(
+        "feeds", help="follow RSS/Atom feeds: add, list, remove, pause, resume, poll"
+    )
+    feeds = p.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
+    fp = feeds.add_parser("add", help="follow a feed (fetched once now to check it)")
+    fp.add_argument("url")
+    fp.add_argument("--every", type=_positive, metavar="MINUTES", help="poll interval")
+    feeds.add_parser("list", help="the feeds this collection follows")
+    for action in ("remove", "pause", "resume"):
+        feeds.add_parser(action, help=f"{action} a feed").add_argument("feed_id", type=_positive)
+    fp = feeds.add_parser("poll", help="poll the feeds that are due now, and ingest new entries")
+    fp.add_argument("--all", action="store_true", help="poll every unpaused feed, due or not")
+
     sub.add_parser("rebuild", help="rebuild the vector index from stored vectors")
     p = sub.add_parser("stats", help="counts and sizes")
     p.add_argument("--json", action="store_true")
@@ -196,16 +209,19 @@ def cmd_ingest(service, args: argparse.Namespace) -> int:
     )
     if bar is not None:
         bar.close()
-    few = len(report.added) + len(report.duplicates) <= 10
+    few = len(report.added) + len(report.updated) + len(report.duplicates) <= 10
     if few:
-        for r in report.added:
-            print(
-                f"added #{r.article_id} “{r.title}” ({r.published_at or 'no date'}), "
-                f"{r.chunk_count} chunks"
-            )
+        for verb, results in (("added", report.added), ("updated", report.updated)):
+            for r in results:
+                notes = f" ({'; '.join(r.notes)})" if r.notes else ""
+                print(
+                    f"{verb} #{r.article_id} “{r.title}” ({r.published_at or 'no date'}), "
+                    f"{r.chunk_count} chunks{notes}"
+                )
         for r in report.duplicates:
             where = f"#{r.article_id} " if r.article_id > 0 else ""
-            print(f"already indexed: {r.origin} is {where}“{r.title}”")
+            notes = f" ({'; '.join(r.notes)})" if r.notes else ""
+            print(f"already indexed: {r.origin} is {where}“{r.title}”{notes}")
     for f in report.failed:
         print(
             f"newsbot: skipped {f.reason}"
@@ -215,12 +231,13 @@ def cmd_ingest(service, args: argparse.Namespace) -> int:
         )
     rate = report.chunks / report.seconds if report.seconds > 0 else 0.0
     print(
-        f"{len(report.added)} added ({report.chunks} chunks, {rate:.1f} chunks/s, "
+        f"{len(report.added)} added, {len(report.updated)} updated "
+        f"({report.chunks} chunks, {rate:.1f} chunks/s, "
         f"{report.seconds:.1f} s), {len(report.duplicates)} already indexed, "
         f"{len(report.failed)} failed",
         file=sys.stderr if few else sys.stdout,
     )
-    if report.failed and not report.added and not report.duplicates:
+    if report.failed and not (report.added or report.updated or report.duplicates):
         return 1
     return 1 if report.failed else 0
 
@@ -382,6 +399,51 @@ def cmd_rebuild(service, args: argparse.Namespace) -> int:
     return 0
 
 
+def _feed_line(f) -> str:
+    state = "paused" if f.paused else (f.last_status or "not polled yet")
+    every = f"every {f.interval_seconds // 60} min"
+    return f"feed {f.id}  {f.title or f.url}  <{f.url}>  {every}, {state}"
+
+
+def cmd_feeds(service, args: argparse.Namespace) -> int:
+    action = args.feeds_command
+    if action == "add":
+        feed = service.add_feed(
+            args.collection, args.url, added_by="cli", interval_minutes=args.every
+        )
+        print(f"following {_feed_line(feed)}")
+    elif action == "list":
+        feeds = service.feeds(args.collection)
+        if not feeds:
+            print("No feeds yet: add one with `newsbot feeds add URL`.")
+        for f in feeds:
+            print(_feed_line(f))
+    elif action == "remove":
+        feed = service.remove_feed(args.collection, args.feed_id)
+        print(f"stopped following feed {feed.id} <{feed.url}>")
+    elif action in ("pause", "resume"):
+        feed = service.pause_feed(args.collection, args.feed_id, paused=action == "pause")
+        print(_feed_line(feed))
+    else:
+        import asyncio
+
+        from .feeds import FeedPoller
+
+        if args.all:
+            for f in service.feeds(args.collection):
+                if not f.paused:
+                    service.store.update_feed(f.id, next_poll_at=0)
+        reports = asyncio.run(FeedPoller(service).poll_due())
+        for r in reports:
+            print(
+                f"feed {r.feed_id}: {r.status}; {r.new} new, {r.updated} updated, "
+                f"{r.duplicates} already indexed, {r.failed} failed"
+            )
+        if not reports:
+            print("No feed is due.")
+    return 0
+
+
 def cmd_stats(service, args: argparse.Namespace) -> int:
     stats = service.stats(args.collection)
     if args.json:
@@ -425,6 +487,7 @@ COMMANDS = {
     "stats": cmd_stats,
     "check": cmd_check,
     "demo": cmd_demo,
+    "feeds": cmd_feeds,
 }
 
 if __name__ == "__main__":

@@ -52,6 +52,8 @@ ARTICLE_TYPES = frozenset(
         "application/xml",
         "text/xml",
         "application/feed+json",
+        "application/rdf+xml",
+        "application/x-rss+xml",
     }
 )
 DEFAULT_ACCEPT = (

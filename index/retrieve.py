@@ -8,6 +8,7 @@ ranking, so a filtered question never comes back empty just because the top 50 w
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
@@ -18,6 +19,8 @@ from .models import Hit
 from .store import Store
 from .text import fts_query
 from .vectors import VectorIndex
+
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="newsbot-bm25")
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,24 @@ class Retriever:
         filters = filters or Filters()
         p = self.params
         cap = per_article or p.per_article
+        # BM25 runs in SQLite while the model embeds the question: both release the GIL, so
+        # the lexical side costs (almost) no wall time on top of the query embedding.
+        match = fts_query(query)
+        lexical_job = (
+            _POOL.submit(
+                self.store.lexical,
+                collection_id,
+                match,
+                p.candidates,
+                source=filters.source,
+                since=filters.since,
+                until=filters.until,
+                as_of=filters.as_of,
+                title_weight=p.title_weight,
+            )
+            if match
+            else None
+        )
         qvec = self.embedder.embed([query])[0]
         allowed = None
         if filters.active:
@@ -83,19 +104,7 @@ class Retriever:
                 as_of=filters.as_of,
             )
         dense = self.index_for(collection_id).search(qvec, p.candidates, allowed)
-        lexical: list[tuple[int, float]] = []
-        match = fts_query(query)
-        if match:
-            lexical = self.store.lexical(
-                collection_id,
-                match,
-                p.candidates,
-                source=filters.source,
-                since=filters.since,
-                until=filters.until,
-                as_of=filters.as_of,
-                title_weight=p.title_weight,
-            )
+        lexical: list[tuple[int, float]] = lexical_job.result() if lexical_job else []
         fused: dict[int, float] = {}
         for rank, (cid, _) in enumerate(dense):
             fused[cid] = fused.get(cid, 0.0) + p.dense_weight / (p.rrf_k + rank + 1)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import web
+from . import dedup, web
 from .chunk import chunk_text, embedding_prefix
 from .compose import compose
 from .embed import Embedder, SentenceTransformerEmbedder
@@ -26,7 +26,7 @@ from .models import Answer, Article, Document, Hit, IngestResult
 from .retrieve import Filters, RetrievalParams, Retriever
 from .settings import CoreSettings
 from .sources import Failed, documents_from_bytes, documents_from_path
-from .store import NewArticle, Store, content_hash
+from .store import Feed, Match, NewArticle, Store, canonical_url, content_hash
 from .vectors import VectorIndex
 
 
@@ -36,6 +36,10 @@ def days_between(published_at: str | None, as_of: str) -> int | None:
     except ValueError:
         return None
 
+
+# Near-duplicate detection only for articles this long: short bodies are often boilerplate
+# (cookie and newsletter forms) that unrelated pages share word for word.
+NEAR_DUP_MIN_WORDS = 80
 
 # Chunks gathered across articles before one model call: big enough for full batches (short
 # articles alone would give tiny ones), small enough that a kill loses little work.
@@ -52,13 +56,14 @@ class Progress:
 @dataclass
 class IngestReport:
     added: list[IngestResult] = field(default_factory=list)
+    updated: list[IngestResult] = field(default_factory=list)
     duplicates: list[IngestResult] = field(default_factory=list)
     failed: list[Failed] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def chunks(self) -> int:
-        return sum(r.chunk_count for r in self.added)
+        return sum(r.chunk_count for r in self.added + self.updated)
 
 
 @dataclass
@@ -68,6 +73,9 @@ class _Pending:
     text_hash: str
     chunks: list
     prefixed: list[str]
+    minhash_sig: np.ndarray
+    bands: list[int]
+    replaces: int | None = None  # the stored article this is a newer version of
 
 
 ProgressFn = Callable[[Progress], None]
@@ -212,58 +220,87 @@ class NewsService:
         report = IngestReport()
         state = Progress(docs_total=docs_total)
         group: list[_Pending] = []
-        group_hashes: set[str] = set()
-        group_urls: set[str] = set()
         group_chunks = 0
         for item in documents:
+            pending = None
             if isinstance(item, Failed):
                 report.failed.append(item)
-                state.docs_done += 1
             else:
                 try:
                     pending = self._prepare(item)
                 except InputError as exc:
                     report.failed.append(Failed(item.origin, str(exc)))
-                    state.docs_done += 1
+            if pending is not None:
+                match = self._match(cid, pending, group)
+                if match is not None and match.by == "url" and match.article_id > 0:
+                    pending.replaces = match.article_id  # same page, new text: an update
+                    match = None
+                if match is None:
+                    group.append(pending)
+                    group_chunks += len(pending.chunks)
+                else:
+                    self._record_duplicate(cid, pending, match, report)
                     pending = None
-                if pending is not None:
-                    dup = self.store.find_duplicate(cid, pending.text_hash, item.url)
-                    if dup is None and (
-                        pending.text_hash in group_hashes or (item.url and item.url in group_urls)
-                    ):
-                        dup = next(
-                            (
-                                (-1, p.title)
-                                for p in group
-                                if p.text_hash == pending.text_hash
-                                or (item.url and p.doc.url == item.url)
-                            ),
-                            None,
-                        )
-                    if dup is not None:
-                        report.duplicates.append(
-                            IngestResult(item.origin, dup[0], dup[1], item.published_at, 0, True)
-                        )
-                        state.docs_done += 1
-                    else:
-                        group.append(pending)
-                        group_hashes.add(pending.text_hash)
-                        if item.url:
-                            group_urls.add(item.url)
-                        group_chunks += len(pending.chunks)
+            if pending is None:
+                state.docs_done += 1
             if group_chunks >= EMBED_GROUP:
                 self._flush(cid, group, report, state, added_by)
-                group, group_hashes, group_urls, group_chunks = [], set(), set(), 0
+                group, group_chunks = [], 0
             if progress:
                 progress(state)
         if group:
             self._flush(cid, group, report, state, added_by)
             if progress:
                 progress(state)
-        if report.added:
+        if report.added or report.updated:
             self._save_index(cid)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _match(self, cid: int, pending: _Pending, group: list[_Pending]) -> Match | None:
+        """Exact text, then canonical URL, then the same story told near-identically —
+        against the store and against articles still waiting in this batch."""
+        doc = pending.doc
+        match = self.store.find_duplicate(cid, pending.text_hash, doc.url)
+        if match is not None:
+            return match
+        url = canonical_url(doc.url)
+        for other in group:
+            if other.text_hash == pending.text_hash or (
+                url and canonical_url(other.doc.url) == url
+            ):
+                return Match(-1, other.title, "text")
+        if len(pending.doc.text.split()) < NEAR_DUP_MIN_WORDS:
+            return None  # too short to tell a shared story from shared boilerplate
+        near = self.store.near_duplicate(cid, pending.minhash_sig, pending.bands)
+        if near is not None:
+            return near
+        for other in group:
+            sim = dedup.similarity(pending.minhash_sig, other.minhash_sig)
+            if sim >= dedup.NEAR_DUPLICATE:
+                return Match(-1, other.title, "near", sim)
+        return None
+
+    def _record_duplicate(
+        self, cid: int, pending: _Pending, match: Match, report: IngestReport
+    ) -> None:
+        doc = pending.doc
+        notes: tuple[str, ...] = ()
+        if match.by == "near":
+            notes = (f"the same story as “{match.title}” ({match.similarity:.0%} alike)",)
+            if match.article_id > 0 and (doc.source or doc.url):
+                self.store.add_source(
+                    match.article_id,
+                    source=doc.source,
+                    url=doc.url,
+                    title=pending.title,
+                    published_at=doc.published_at,
+                )
+        report.duplicates.append(
+            IngestResult(
+                doc.origin, match.article_id, match.title, doc.published_at, 0, True, notes
+            )
+        )
 
     def _prepare(self, doc: Document) -> _Pending:
         text = doc.text.strip("\n")
@@ -292,7 +329,8 @@ class NewsService:
         if not chunks:
             raise InputError(f"{doc.origin or 'the input'} has no sentences to index")
         prefixed = [f"{prefix}\n{c.text}" if prefix else c.text for c in chunks]
-        return _Pending(doc, title, content_hash(text), chunks, prefixed)
+        sig = dedup.signature(text)
+        return _Pending(doc, title, content_hash(text), chunks, prefixed, sig, dedup.band_keys(sig))
 
     def _flush(
         self,
@@ -321,20 +359,24 @@ class NewsService:
                     prefixed=p.prefixed,
                     vectors=vectors[offset : offset + n],
                     added_by=added_by,
+                    minhash=dedup.to_blob(p.minhash_sig),
+                    bands=p.bands,
                 )
             )
             offset += n
         with self.store.write_lock:
             keep: list[tuple[_Pending, NewArticle]] = []
+            updates: list[tuple[_Pending, NewArticle]] = []
             for p, art in zip(group, new, strict=True):
-                dup = self.store.find_duplicate(cid, art.content_hash, art.url)
-                if dup:  # another writer stored it while we were embedding
-                    report.duplicates.append(
-                        IngestResult(p.doc.origin, dup[0], dup[1], p.doc.published_at, 0, True)
-                    )
+                # Another writer may have stored the same article while we were embedding.
+                match = self.store.find_duplicate(cid, art.content_hash, art.url)
+                if p.replaces is not None and (match is None or match.by == "url"):
+                    updates.append((p, art))
+                elif match is not None:
+                    self._record_duplicate(cid, p, match, report)
                 else:
                     keep.append((p, art))
-            index = self._index(cid) if keep else None
+            index = self._index(cid) if keep or updates else None
             stored = self.store.add_articles(cid, [a for _, a in keep]) if keep else []
             for (p, art), (article_id, chunk_ids) in zip(keep, stored, strict=True):
                 index.add(np.asarray(chunk_ids, dtype=np.int64), art.vectors)
@@ -346,6 +388,20 @@ class NewsService:
                         art.published_at,
                         len(chunk_ids),
                         notes=p.doc.notes,
+                    )
+                )
+            for p, art in updates:
+                new_ids, old_ids, version = self.store.replace_article(cid, p.replaces, art)
+                index.remove(old_ids)
+                index.add(np.asarray(new_ids, dtype=np.int64), art.vectors)
+                report.updated.append(
+                    IngestResult(
+                        p.doc.origin,
+                        p.replaces,
+                        art.title,
+                        art.published_at,
+                        len(new_ids),
+                        notes=(*p.doc.notes, f"updated: version {version}"),
                     )
                 )
             if index is not None:
@@ -404,6 +460,46 @@ class NewsService:
         if 0 <= age <= s.recent_days:
             return s.min_answer_score_recent
         return s.min_answer_score_stale
+
+    # -- feeds -------------------------------------------------------------------------------
+    def add_feed(
+        self,
+        collection: str,
+        url: str,
+        *,
+        added_by: str | None = None,
+        fetched: FetchResult | None = None,
+        interval_minutes: int | None = None,
+    ) -> Feed:
+        """Follow a feed: it is fetched and parsed once now, so a wrong link fails at once."""
+        from . import feeds
+
+        url = web.strip_url(url)
+        if not web.is_url(url):
+            raise InputError("that is not a web address (it should start with https://)")
+        result = fetched or fetch_sync(url, web.policy_for(self.settings))
+        title, _ = feeds.parse_feed(result.body, url=result.url, headers=result.headers)
+        cid = self._collection(collection, create=True)
+        minutes = interval_minutes or self.settings.feed_interval_minutes
+        feed = self.store.add_feed(
+            cid, result.url, added_by=added_by, interval_seconds=max(5, minutes) * 60
+        )
+        self.store.update_feed(feed.id, title=title)
+        return self.store.get_feed(feed.id)
+
+    def feeds(self, collection: str) -> list[Feed]:
+        try:
+            return self.store.list_feeds(self._collection(collection))
+        except NotFoundError:
+            return []
+
+    def remove_feed(self, collection: str, feed_id: int) -> Feed:
+        return self.store.remove_feed(self._collection(collection), feed_id)
+
+    def pause_feed(self, collection: str, feed_id: int, paused: bool = True) -> Feed:
+        feed = self.store.get_feed(feed_id, self._collection(collection))
+        self.store.update_feed(feed.id, paused=int(paused), next_poll_at=0)
+        return self.store.get_feed(feed.id)
 
     # -- administration ----------------------------------------------------------------------
     def sources(self, collection: str, *, limit: int = 50, offset: int = 0) -> list[Article]:

@@ -89,6 +89,9 @@ class CoreSettings:
     fetch_max_bytes: int = setting(
         "NEWSBOT_FETCH_MAX_BYTES", 10_000_000, "Largest page fetched, counted after decompression."
     )
+    feed_interval_minutes: int = setting(
+        "NEWSBOT_FEED_INTERVAL", 30, "Minutes between two polls of a feed (5 at least)."
+    )
     recent_days: int = setting(
         "NEWSBOT_RECENT_DAYS", 14, "How many days before a question's date count as recent."
     )

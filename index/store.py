@@ -169,6 +169,8 @@ class NewArticle:
     prefixed: Sequence[str]  # the exact texts that were embedded (prefix + chunk)
     vectors: np.ndarray
     added_by: str | None = None
+    minhash: bytes | None = None  # near-duplicate signature (index.dedup)
+    bands: Sequence[int] = ()  # its LSH band keys
 
 
 @dataclass(frozen=True)
@@ -411,19 +413,22 @@ class Store(FeedStore):
         return int(row[0]) if row else 0
 
     # -- articles ----------------------------------------------------------------------------
-    def find_duplicate(
-        self, collection_id: int, text_hash: str, url: str | None
-    ) -> tuple[int, str] | None:
+    def find_duplicate(self, collection_id: int, text_hash: str, url: str | None) -> Match | None:
+        """The article this one repeats: the same text first, then the same canonical URL."""
         row = self.db.execute(
             "SELECT id, title FROM articles WHERE collection_id = ? AND content_hash = ?",
             (collection_id, text_hash),
         ).fetchone()
-        if row is None and url:
+        if row:
+            return Match(int(row[0]), row[1], "text")
+        if url:
             row = self.db.execute(
                 "SELECT id, title FROM articles WHERE collection_id = ? AND canonical_url = ?",
                 (collection_id, canonical_url(url)),
             ).fetchone()
-        return (int(row[0]), row[1]) if row else None
+            if row:
+                return Match(int(row[0]), row[1], "url")
+        return None
 
     def add_articles(
         self, collection_id: int, articles: Sequence[NewArticle]
@@ -454,31 +459,106 @@ class Store(FeedStore):
                     ),
                 )
                 article_id = int(cur.lastrowid)
-                chunk_ids = []
-                for span, vector in zip(art.chunks, art.vectors, strict=True):
-                    cur = db.execute(
-                        """INSERT INTO chunks (article_id, ordinal, start, end, text, vector)
-                           VALUES (?, ?, ?, ?, ?, ?)""",
-                        (
-                            article_id,
-                            span.ordinal,
-                            span.start,
-                            span.end,
-                            span.text,
-                            np.asarray(vector, dtype=np.float32).tobytes(),
-                        ),
-                    )
-                    chunk_id = int(cur.lastrowid)
-                    db.execute(
-                        "INSERT INTO chunks_fts (rowid, title, text) VALUES (?, ?, ?)",
-                        (chunk_id, art.title, span.text),
-                    )
-                    chunk_ids.append(chunk_id)
-                out.append((article_id, chunk_ids))
+                out.append((article_id, _insert_chunks(db, article_id, art)))
+                _insert_minhash(db, collection_id, article_id, art)
             db.execute(
                 "UPDATE collections SET version = version + 1 WHERE id = ?", (collection_id,)
             )
         return out
+
+    def near_duplicate(
+        self, collection_id: int, signature: np.ndarray, bands: Sequence[int]
+    ) -> Match | None:
+        """A stored article telling the same story (MinHash over LSH band buckets)."""
+        from . import dedup
+
+        if not bands:
+            return None
+        clauses = " OR ".join("(band = ? AND bucket = ?)" for _ in bands)
+        params = [x for band, bucket in enumerate(bands) for x in (band, bucket)]
+        rows = self.db.execute(
+            f"""SELECT DISTINCT m.article_id, m.signature, a.title FROM minhash_bands b
+                JOIN article_minhash m ON m.article_id = b.article_id
+                JOIN articles a ON a.id = b.article_id
+                WHERE b.collection_id = ? AND ({clauses})""",
+            (collection_id, *params),
+        ).fetchall()
+        best: Match | None = None
+        for article_id, blob, title in rows:
+            sim = dedup.similarity(signature, dedup.from_blob(blob))
+            if sim >= dedup.NEAR_DUPLICATE and (best is None or sim > best.similarity):
+                best = Match(int(article_id), title, "near", sim)
+        return best
+
+    def add_source(
+        self,
+        article_id: int,
+        *,
+        source: str | None,
+        url: str | None,
+        title: str | None,
+        published_at: str | None,
+    ) -> None:
+        """Another outlet that ran the same story, listed beside the stored article."""
+        with self.transaction() as db:
+            exists = db.execute(
+                "SELECT 1 FROM article_sources WHERE article_id = ? AND url IS ? AND source IS ?",
+                (article_id, url, source),
+            ).fetchone()
+            if not exists:
+                db.execute(
+                    """INSERT INTO article_sources (article_id, source, url, title,
+                           published_at, added_at) VALUES (?, ?, ?, ?, ?, ?)""",
+                    (article_id, source, url, title, published_at, now_iso()),
+                )
+
+    def other_sources(self, article_id: int) -> list[tuple[str | None, str | None]]:
+        return [
+            (r[0], r[1])
+            for r in self.db.execute(
+                "SELECT source, url FROM article_sources WHERE article_id = ? ORDER BY rowid",
+                (article_id,),
+            )
+        ]
+
+    def replace_article(
+        self, collection_id: int, article_id: int, art: NewArticle
+    ) -> tuple[list[int], list[int], int]:
+        """A changed version of a stored article (same URL, new text): its chunks are replaced
+        in one transaction. Returns (new chunk ids, old chunk ids, new version)."""
+        with self.transaction() as db:
+            old = [
+                r[0]
+                for r in db.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))
+            ]
+            db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+            db.execute("DELETE FROM minhash_bands WHERE article_id = ?", (article_id,))
+            db.execute("DELETE FROM article_minhash WHERE article_id = ?", (article_id,))
+            db.execute(
+                """UPDATE articles SET title = ?, source = ?, published_at = ?, author = ?,
+                       text = ?, content_hash = ?, chunk_count = ?, version = version + 1
+                   WHERE id = ? AND collection_id = ?""",
+                (
+                    art.title,
+                    art.source,
+                    art.published_at,
+                    art.author,
+                    art.text,
+                    art.content_hash,
+                    len(art.chunks),
+                    article_id,
+                    collection_id,
+                ),
+            )
+            new = _insert_chunks(db, article_id, art)
+            _insert_minhash(db, collection_id, article_id, art)
+            version = db.execute(
+                "SELECT version FROM articles WHERE id = ?", (article_id,)
+            ).fetchone()[0]
+            db.execute(
+                "UPDATE collections SET version = version + 1 WHERE id = ?", (collection_id,)
+            )
+        return new, old, int(version)
 
     def delete_article(self, collection_id: int, article_id: int) -> tuple[Article, list[int]]:
         """Remove an article and its chunks; returns it and the chunk ids that went with it."""
@@ -679,6 +759,55 @@ class Store(FeedStore):
         if fts != total:
             problems.append(f"full-text index holds {fts} rows for {total} chunks")
         return problems
+
+
+@dataclass(frozen=True)
+class Match:
+    """An already stored article that a new one repeats, and how it was recognised."""
+
+    article_id: int
+    title: str
+    by: str  # "text", "url" or "near" (the same story, near-identical text)
+    similarity: float = 1.0
+
+
+def _insert_chunks(db: sqlite3.Connection, article_id: int, art: NewArticle) -> list[int]:
+    chunk_ids = []
+    for span, vector in zip(art.chunks, art.vectors, strict=True):
+        cur = db.execute(
+            """INSERT INTO chunks (article_id, ordinal, start, end, text, vector)
+               VALUES (?, ?, ?, ?, ?, ?)""",
+            (
+                article_id,
+                span.ordinal,
+                span.start,
+                span.end,
+                span.text,
+                np.asarray(vector, dtype=np.float32).tobytes(),
+            ),
+        )
+        chunk_id = int(cur.lastrowid)
+        db.execute(
+            "INSERT INTO chunks_fts (rowid, title, text) VALUES (?, ?, ?)",
+            (chunk_id, art.title, span.text),
+        )
+        chunk_ids.append(chunk_id)
+    return chunk_ids
+
+
+def _insert_minhash(
+    db: sqlite3.Connection, collection_id: int, article_id: int, art: NewArticle
+) -> None:
+    if art.minhash is None:
+        return
+    db.execute(
+        "INSERT OR REPLACE INTO article_minhash (article_id, signature) VALUES (?, ?)",
+        (article_id, art.minhash),
+    )
+    db.executemany(
+        "INSERT INTO minhash_bands (collection_id, band, bucket, article_id) VALUES (?, ?, ?, ?)",
+        [(collection_id, band, bucket, article_id) for band, bucket in enumerate(art.bands)],
+    )
 
 
 _ARTICLE_COLUMNS = (

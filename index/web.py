@@ -16,7 +16,13 @@ from .models import Document
 from .settings import CoreSettings
 from .sources import decode_text
 
-FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/feed+json"}
+FEED_TYPES = {
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/feed+json",
+    "application/rdf+xml",
+    "application/x-rss+xml",
+}
 _PAYWALL = re.compile(
     rb"paywall|subscribe to (continue|read)|subscribers only|already a subscriber|"
     rb"sign in to (continue|read)|this article is for subscribers|premium content",
@@ -54,7 +60,8 @@ def document_from_fetch(result: FetchResult) -> Document:
     kind = result.content_type
     body = result.body
     if kind in FEED_TYPES or (
-        kind in {"application/xml", "text/xml"} and re.search(rb"<(rss|feed)[\s>]", body[:2000])
+        kind in {"application/xml", "text/xml"}
+        and re.search(rb"<(rss|feed|rdf:RDF)[\s>]", body[:2000])
     ):
         raise NotAnArticleError(
             f"{origin} is a news feed, not an article; an admin can follow it as a feed"

@@ -100,6 +100,7 @@ async def test_identify_asks_for_message_content_and_registers_commands(fake, bo
         "rebuild-index",
         "forget",
         "stats",
+        "feeds",
     }
     assert commands["rebuild-index"]["default_member_permissions"] == str(MANAGE_GUILD)
     assert commands["forget"]["default_member_permissions"] == str(MANAGE_GUILD)

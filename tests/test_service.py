@@ -76,14 +76,16 @@ def test_duplicate_text_is_refused_and_names_the_existing_article(service: NewsS
     assert report.duplicates[0].title == VOLCANO.title
 
 
-def test_duplicate_canonical_url_is_refused(service: NewsService):
+def test_the_same_canonical_url_is_never_stored_twice(service: NewsService):
     service.ingest("news", [VOLCANO])
     other = doc(
         "Volcano update",
         "Completely different words about lava and the town.",
         url="https://example.com/volcano#comments",
     )
-    assert service.ingest("news", [other]).duplicates
+    report = service.ingest("news", [other])
+    assert report.added == [] and len(report.updated) == 1
+    assert len(service.sources("news")) == 1
 
 
 def test_duplicates_within_one_batch_are_stored_once(service: NewsService):
@@ -239,3 +241,66 @@ def test_a_version_1_database_is_migrated_in_place(settings, fake_embedder):
         svc.ingest("news", [VOLCANO])
         assert svc.store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert svc.check() == []
+
+
+def test_same_url_with_new_text_replaces_the_article_and_counts_versions(service):
+    first = service.ingest("news", [VOLCANO]).added[0]
+    before = service.stats("news")["chunks"]
+    corrected = doc(
+        "Volcano erupts in Iceland (updated)",
+        VOLCANO.text + "\n\nOn Tuesday the lava flow slowed, and residents were allowed back "
+        "briefly to collect belongings.",
+        source="Reuters",
+        published_at="2023-12-19",
+        url="https://example.com/volcano",
+    )
+    report = service.ingest("news", [corrected])
+    assert report.added == [] and report.duplicates == []
+    assert report.updated[0].article_id == first.article_id
+    assert "updated: version 2" in report.updated[0].notes
+    article = service.article("news", first.article_id)
+    assert "lava flow slowed" in article.text and article.title.endswith("(updated)")
+    assert len(service.sources("news")) == 1
+    stats = service.stats("news")
+    assert stats["indexed_vectors"] == stats["chunks"] >= before
+    assert service.check() == []
+    hits = service.search("news", "residents allowed back to collect belongings")
+    assert hits[0].article_id == first.article_id and "belongings" in hits[0].text + " ".join(
+        h.text for h in hits
+    )
+
+
+WIRE = (
+    "Officials in the coastal city said on Monday that the new sea wall, finished two years "
+    "late and far over budget, held back a storm surge of almost three metres overnight. "
+    "Engineers had warned that the old barrier would have failed at two metres, flooding "
+    "the harbour district where some 20,000 people live. The mayor thanked the crews who "
+    "worked through the night closing the flood gates and said the city would now ask the "
+    "national government to pay for a second wall along the river estuary. Residents "
+    "returned to their homes by mid-morning, and schools reopened on Tuesday."
+)
+
+
+def test_the_same_wire_story_on_two_sites_is_stored_once_with_both_sources(service):
+    first = doc(
+        "Sea wall holds back storm surge",
+        WIRE,
+        source="Coast Herald",
+        url="https://herald.example/sea-wall",
+    )
+    second = doc(
+        "City's new sea wall passes first test",
+        "HARBOURTOWN (Wire) — " + WIRE.replace("Residents", "Most residents"),
+        source="Daily Wire",
+        url="https://daily.example/2023/sea-wall-test",
+    )
+    stored = service.ingest("news", [first]).added[0]
+    report = service.ingest("news", [second])
+    assert report.added == []
+    dup = report.duplicates[0]
+    assert dup.article_id == stored.article_id and "the same story as" in dup.notes[0]
+    assert service.store.other_sources(stored.article_id) == [
+        ("Daily Wire", "https://daily.example/2023/sea-wall-test")
+    ]
+    hits = service.search("news", "storm surge sea wall", top_k=10)
+    assert len({h.article_id for h in hits}) == 1

@@ -76,6 +76,14 @@ def test_exact_search_is_exact(data) -> None:
         assert [s for _, s in hits] == pytest.approx(sorted((vecs @ q).tolist())[-10:][::-1])
 
 
+def test_search_leaves_thread_setting_alone(built, data) -> None:
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    built.search(data[1][0], 5)
+    assert faiss.omp_get_max_threads() == before
+
+
 def test_approximate_recall(data) -> None:
     ids, vecs = data
     index = make(KIND_IVF, ids, vecs)

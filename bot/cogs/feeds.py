@@ -1,0 +1,125 @@
+"""Following news feeds: /feeds add|list|remove|pause|resume for admins, and the poller that
+ingests new entries in the background (never on the event loop's time)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from index import web
+from index.errors import InputError
+from index.fetch import fetch
+
+from ..checks import collection_for, slash_admin
+from ..errors import UserError
+
+log = logging.getLogger("newsbot.feeds")
+
+
+def feed_line(feed) -> str:
+    state = "⏸️ paused" if feed.paused else (feed.last_status or "not polled yet")
+    name = discord.utils.escape_markdown(feed.title or feed.url)[:120]
+    return f"`{feed.id}` **{name}** <{feed.url}> — every {feed.interval_seconds // 60} min, {state}"
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class Feeds(
+    commands.GroupCog, group_name="feeds", group_description="News feeds this server follows"
+):
+    def __init__(self, bot) -> None:
+        self.bot = bot
+        self.stop = asyncio.Event()
+        self.task: asyncio.Task | None = None
+        super().__init__()
+
+    async def cog_load(self) -> None:
+        if self.bot.settings.poll_feeds:
+            from index.feeds import FeedPoller
+
+            self.task = asyncio.create_task(
+                FeedPoller(self.bot.service, lock=self.bot.writer).run(self.stop),
+                name="newsbot-feed-poller",
+            )
+
+    async def cog_unload(self) -> None:
+        self.stop.set()
+        if self.task is not None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self.task, 10)
+
+    @app_commands.command(name="add", description="Follow an RSS or Atom feed")
+    @app_commands.describe(url="The feed's address", every="Minutes between polls")
+    @slash_admin()
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        url: str,
+        every: app_commands.Range[int, 5, 1440] | None = None,
+    ) -> None:
+        if not web.is_url(url):
+            raise UserError("That is not a web address (it should start with https://).")
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        try:
+            result = await fetch(web.strip_url(url), web.policy_for(self.bot.service.settings))
+        except InputError as exc:
+            raise UserError(f"I couldn't read that feed: {exc}.") from None
+        async with self.bot.writer:
+            feed = await asyncio.to_thread(
+                self.bot.service.add_feed,
+                collection_for(interaction.guild_id),
+                url,
+                added_by=f"{interaction.user} ({interaction.user.id})",
+                fetched=result,
+                interval_minutes=every,
+            )
+        await interaction.followup.send(f"📰 Following {feed_line(feed)}", ephemeral=True)
+
+    @app_commands.command(name="list", description="The feeds this server follows")
+    @slash_admin()
+    async def list(self, interaction: discord.Interaction) -> None:
+        feeds = await asyncio.to_thread(
+            self.bot.service.feeds, collection_for(interaction.guild_id)
+        )
+        text = "\n".join(feed_line(f) for f in feeds) or "No feeds yet: `/feeds add url`."
+        await interaction.response.send_message(text[:1900], ephemeral=True)
+
+    @app_commands.command(name="remove", description="Stop following a feed")
+    @slash_admin()
+    async def remove(
+        self, interaction: discord.Interaction, feed_id: app_commands.Range[int, 1]
+    ) -> None:
+        async with self.bot.writer:
+            feed = await asyncio.to_thread(
+                self.bot.service.remove_feed, collection_for(interaction.guild_id), feed_id
+            )
+        await interaction.response.send_message(f"Stopped following <{feed.url}>.", ephemeral=True)
+
+    @app_commands.command(name="pause", description="Pause polling a feed")
+    @slash_admin()
+    async def pause(
+        self, interaction: discord.Interaction, feed_id: app_commands.Range[int, 1]
+    ) -> None:
+        feed = await asyncio.to_thread(
+            self.bot.service.pause_feed, collection_for(interaction.guild_id), feed_id, True
+        )
+        await interaction.response.send_message(feed_line(feed), ephemeral=True)
+
+    @app_commands.command(name="resume", description="Resume polling a feed")
+    @slash_admin()
+    async def resume(
+        self, interaction: discord.Interaction, feed_id: app_commands.Range[int, 1]
+    ) -> None:
+        feed = await asyncio.to_thread(
+            self.bot.service.pause_feed, collection_for(interaction.guild_id), feed_id, False
+        )
+        await interaction.response.send_message(feed_line(feed), ephemeral=True)
+
+
+async def setup(bot) -> None:
+    await bot.add_cog(Feeds(bot))
