@@ -425,3 +425,71 @@ async def test_slash_ingest_url_from_an_allow_listed_site(fake, tmp_path):
     finally:
         svc.close()
         await runner.cleanup()
+
+
+async def test_admin_follows_a_feed_and_its_entries_arrive(fake, tmp_path):
+    from aiohttp import web
+
+    state: dict = {}
+    paragraph = (
+        "The city council voted on Thursday to extend the night tram service to the "
+        "airport from next spring, after two years of trials that carried more "
+        "passengers than expected. "
+    )
+
+    async def rss(request):
+        base = state["base"]
+        return web.Response(
+            content_type="application/rss+xml",
+            text=(
+                "<?xml version='1.0'?><rss version='2.0' "
+                "xmlns:content='http://purl.org/rss/1.0/modules/content/'><channel>"
+                "<title>Tram Times</title><link>" + base + "</link><item><guid>tram-1</guid>"
+                "<title>Night trams to run to the airport</title><link>" + base + "/tram</link>"
+                "<content:encoded><![CDATA[<p>" + paragraph * 6 + "</p>]]></content:encoded>"
+                "</item></channel></rss>"
+            ),
+        )
+
+    app = web.Application()
+    app.router.add_get("/rss", rss)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    state["base"] = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    svc = NewsService(
+        CoreSettings(data_dir=tmp_path / "feeds", fetch_allow="127.0.0.1"), FakeEmbedder()
+    )
+    try:
+        client = NewsBot(BotSettings(token="t"), svc, guild_ready_timeout=0.05)
+        async with fake.run_client(client):
+            await fake.wait_commands(None)
+            refused = await fake.send_interaction(
+                guild_id=GUILD_A.id,
+                channel_id=2001,
+                member=MEMBER_A,
+                name="feeds",
+                subcommand="add",
+                options={"url": state["base"] + "/rss"},
+            )
+            assert "Manage Server" in (await refused.wait_response())["data"]["content"]
+            added = await fake.send_interaction(
+                guild_id=GUILD_A.id,
+                channel_id=2001,
+                member=ADMIN_A,
+                name="feeds",
+                subcommand="add",
+                options={"url": state["base"] + "/rss"},
+            )
+            final = await added.wait_final(timeout=20)
+            assert "Following `1` **Tram Times**" in final["content"]
+            assert final["flags"] & 64
+            async with asyncio.timeout(20):
+                while not svc.sources("guild-1001"):  # noqa: ASYNC110 - polls the store
+                    await asyncio.sleep(0.05)
+            assert svc.sources("guild-1001")[0].title == "Night trams to run to the airport"
+            assert svc.sources("guild-1002") == []
+    finally:
+        svc.close()
+        await runner.cleanup()

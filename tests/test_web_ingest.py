@@ -58,6 +58,21 @@ def site() -> Iterator[str]:
             content_type="application/rss+xml",
         )
 
+    async def rss(request: web.Request) -> web.Response:
+        base = state["base"]
+        body = (
+            "<?xml version='1.0' encoding='utf-8'?><rss version='2.0' "
+            "xmlns:content='http://purl.org/rss/1.0/modules/content/'><channel>"
+            "<title>Levante Daily</title><link>" + base + "</link>"
+            "<item><guid>valencia-floods</guid><title>Floods close schools in Valencia</title>"
+            "<link>" + base + "/news/valencia-floods</link>"
+            "<pubDate>Wed, 30 Oct 2024 08:00:00 GMT</pubDate>"
+            "<content:encoded><![CDATA["
+            + ARTICLE_HTML.split("<article>")[1].split("</article>")[0] * 3
+            + "]]></content:encoded></item></channel></rss>"
+        )
+        return web.Response(text=body, content_type="application/rss+xml")
+
     async def redirect(request: web.Request) -> web.Response:
         raise web.HTTPFound("http://127.0.0.2:9/secret")
 
@@ -67,6 +82,7 @@ def site() -> Iterator[str]:
         app.router.add_get("/paywall", paywall)
         app.router.add_get("/image", image)
         app.router.add_get("/feed", feed)
+        app.router.add_get("/rss", rss)
         app.router.add_get("/redirect", redirect)
         runner = web.AppRunner(app)
         await runner.setup()
@@ -139,3 +155,26 @@ def test_a_paywalled_page_is_flagged(site, tmp_path):
     with make_service(tmp_path, "127.0.0.1") as svc:
         report = svc.ingest_paths("news", [f"{site}/paywall"])
         assert report.added[0].notes == ("may be cut short by a paywall",)
+
+
+def test_feeds_from_the_command_line(site, tmp_path, monkeypatch, capsys):
+    from index import cli
+
+    def factory(args):
+        return make_service(tmp_path, "127.0.0.1")
+
+    monkeypatch.setattr(cli, "_service", factory)
+
+    def run(*argv: str) -> str:
+        assert cli.main(["-q", "-c", "guild-1", *argv]) == 0
+        return capsys.readouterr().out
+
+    assert "following feed 1  Levante Daily" in run("feeds", "add", f"{site}/rss")
+    assert "not polled yet" in run("feeds", "list")
+    assert "1 new" in run("feeds", "poll")
+    assert "No feed is due." in run("feeds", "poll")
+    assert "Floods close schools in Valencia" in run("sources")
+    assert "paused" in run("feeds", "pause", "1")
+    assert "stopped following feed 1" in run("feeds", "remove", "1")
+    assert cli.main(["-q", "feeds", "add", f"{site}/news/valencia-floods"]) == 1
+    assert "not an RSS or Atom feed" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from index import web
 from index.errors import InputError
+from index.feeds import FeedPoller
 from index.fetch import fetch
 
 from ..checks import collection_for, slash_admin
@@ -36,19 +37,18 @@ class Feeds(
         self.bot = bot
         self.stop = asyncio.Event()
         self.task: asyncio.Task | None = None
+        self.first_polls: set[asyncio.Task] = set()
+        self.poller = FeedPoller(bot.service, lock=bot.writer)
         super().__init__()
 
     async def cog_load(self) -> None:
         if self.bot.settings.poll_feeds:
-            from index.feeds import FeedPoller
-
-            self.task = asyncio.create_task(
-                FeedPoller(self.bot.service, lock=self.bot.writer).run(self.stop),
-                name="newsbot-feed-poller",
-            )
+            self.task = asyncio.create_task(self.poller.run(self.stop), name="newsbot-feeds")
 
     async def cog_unload(self) -> None:
         self.stop.set()
+        for task in list(self.first_polls):
+            task.cancel()
         if self.task is not None:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(self.task, 10)
@@ -79,6 +79,10 @@ class Feeds(
                 interval_minutes=every,
             )
         await interaction.followup.send(f"📰 Following {feed_line(feed)}", ephemeral=True)
+        if self.bot.settings.poll_feeds:  # its first entries now, not at the poller's next wake
+            task = asyncio.create_task(self.poller.poll_feed(feed))
+            self.first_polls.add(task)
+            task.add_done_callback(self.first_polls.discard)
 
     @app_commands.command(name="list", description="The feeds this server follows")
     @slash_admin()
