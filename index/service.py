@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -448,7 +448,14 @@ class NewsService:
         texts = {h.article_id: self.store.article_text(h.article_id) for h in hits}
         as_of = filters.as_of if filters else None
         bars = [self._bar(h, as_of) for h in hits]
-        return compose(question.strip(), hits, texts, min_score=bars)
+        answer = compose(question.strip(), hits, texts, min_score=bars)
+        for i, c in enumerate(answer.citations):  # the same story, also run by other outlets
+            others = [src for src, _ in self.store.other_sources(c.article_id) if src]
+            if others:
+                also = ", ".join(dict.fromkeys(o for o in others if o != c.source))
+                if also:
+                    answer.citations[i] = replace(c, source=f"{c.source or '?'} (also {also})")
+        return answer
 
     def _bar(self, hit: Hit, as_of: str | None) -> float:
         """The similarity a passage needs to be cited: a dated question is about recent news,

@@ -304,3 +304,5 @@ def test_the_same_wire_story_on_two_sites_is_stored_once_with_both_sources(servi
     ]
     hits = service.search("news", "storm surge sea wall", top_k=10)
     assert len({h.article_id for h in hits}) == 1
+    answer = service.ask("news", "What did the sea wall hold back?")
+    assert answer.citations[0].source == "Coast Herald (also Daily Wire)"
