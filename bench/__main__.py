@@ -243,7 +243,7 @@ def charts(result: dict, out: Path, samples: dict) -> list[str]:
     ax.set_xticks([j + 1.5 * width for j in range(len(metrics))], metrics)
     ax.set_ylim(0, 1)
     ax.set_title(f"Retrieval quality, {q['corpus']} ({q['questions']} questions)")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=4, fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "quality.png", dpi=110)
     files.append("quality.png")
@@ -350,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--full", action="store_true", help="score retrieval on the full corpus")
     ap.add_argument("--quick", action="store_true", help="200 articles, 60 questions (smoke)")
     ap.add_argument("--skip-scale", action="store_true", help="skip the 1 M-chunk run")
+    ap.add_argument("--scale-from", type=Path, help="report this bench.scale JSON instead")
     ap.add_argument("--eval-dir", type=Path, default=EVAL)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     a = ap.parse_args(argv)
@@ -427,7 +428,9 @@ def main(argv: list[str] | None = None) -> int:
     stage("rebuild from stored vectors")
     result["rebuild"] = rebuild_ratio(service, result["ingest"]["raw_encode_seconds"])
 
-    if not a.skip_scale and not a.quick:
+    if a.scale_from and a.scale_from.is_file():
+        result["scale"] = json.loads(a.scale_from.read_text())
+    elif not a.skip_scale and not a.quick:
         stage("scale: 1 M synthetic chunks (bench.scale, separate process)")
         scale_out = out / "scale.json"
         proc = subprocess.run(

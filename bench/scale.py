@@ -298,7 +298,9 @@ def run_worker(role: str, db: Path, work: Path, sweep: list[float]) -> dict[str,
 
 
 # -- the run ------------------------------------------------------------------------------------
-def run_one(n: int, dist: str, n_queries: int, base: Path, sweep: list[float]) -> dict[str, Any]:
+def run_one(
+    n: int, dist: str, n_queries: int, base: Path, sweep: list[float], keep: bool = False
+) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"scale-{dist}-", dir=base))
     try:
         print(f"{dist}: filling {n:,} chunks into {work}", file=sys.stderr, flush=True)
@@ -311,7 +313,10 @@ def run_one(n: int, dist: str, n_queries: int, base: Path, sweep: list[float]) -
         approx = run_worker("approx", db, work, sweep)
         approx.update(run_worker("approx-load", db, work, sweep))
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if keep:
+            print(f"  kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     raw = filled["chunks"] * DIM * 4
     # The target allows 1.3 × the raw vectors plus the model; these processes hold no model,
     # so their own peak is held to 1.3 × raw.
@@ -374,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--sweep", default="0.03125,0.0625,0.125,0.25,0.375,0.5,1", help="nprobe shares"
     )
+    ap.add_argument("--keep", action="store_true", help="keep the temp folder (database, indexes)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -404,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": [],
     }
     for dist in args.dist.split(","):
-        result = run_one(args.n, dist, args.queries, base, sweep)
+        result = run_one(args.n, dist, args.queries, base, sweep, args.keep)
         report["runs"].append(result)
         print(table(result), flush=True)
     report["loadavg_at_end"] = os.getloadavg()
