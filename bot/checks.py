@@ -56,10 +56,19 @@ def prefix_guild_only():
 
 
 def ask_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | None:
-    seconds = interaction.client.settings.ask_cooldown_seconds  # type: ignore[attr-defined]
-    return app_commands.Cooldown(1, seconds) if seconds > 0 else None
+    """A burst of questions, then a wait: people ask follow-ups in quick succession."""
+    s = interaction.client.settings  # type: ignore[attr-defined]
+    return (
+        app_commands.Cooldown(max(1, s.ask_burst), s.ask_cooldown_seconds)
+        if s.ask_cooldown_seconds > 0
+        else None
+    )
 
 
 def ingest_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | None:
-    seconds = interaction.client.settings.ingest_cooldown_seconds  # type: ignore[attr-defined]
-    return app_commands.Cooldown(1, seconds) if seconds > 0 else None
+    s = interaction.client.settings  # type: ignore[attr-defined]
+    return (
+        app_commands.Cooldown(max(1, s.ingest_burst), s.ingest_cooldown_seconds)
+        if s.ingest_cooldown_seconds > 0
+        else None
+    )

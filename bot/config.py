@@ -35,10 +35,18 @@ class BotSettings:
     )
     command_prefix: str = setting("NEWSBOT_PREFIX", "!", "Prefix of text commands like !ingest.")
     ask_cooldown_seconds: float = setting(
-        "NEWSBOT_ASK_COOLDOWN", 5.0, "Seconds a member waits between two questions."
+        "NEWSBOT_ASK_COOLDOWN",
+        30.0,
+        "Window, in seconds, of the per-member limit on /ask and /search (0: off).",
     )
+    ask_burst: int = setting("NEWSBOT_ASK_BURST", 5, "Questions a member may ask in that window.")
     ingest_cooldown_seconds: float = setting(
-        "NEWSBOT_INGEST_COOLDOWN", 10.0, "Seconds a member waits between two ingests."
+        "NEWSBOT_INGEST_COOLDOWN",
+        60.0,
+        "Window, in seconds, of the per-member limit on ingestion (0: off).",
+    )
+    ingest_burst: int = setting(
+        "NEWSBOT_INGEST_BURST", 5, "Ingest commands a member may run in that window."
     )
     max_attachments: int = setting(
         "NEWSBOT_MAX_ATTACHMENTS", 10, "Files read from one !ingest message."

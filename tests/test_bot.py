@@ -224,7 +224,7 @@ async def test_slash_ingest_text_and_forget(fake, bot, service):
 
 
 async def test_ask_cooldown_says_when_to_try_again(fake, service):
-    settings = BotSettings(token="t", ask_cooldown_seconds=30)
+    settings = BotSettings(token="t", ask_cooldown_seconds=30, ask_burst=1)
     client = NewsBot(settings, service, guild_ready_timeout=0.05)
     async with fake.run_client(client):
         await fake.wait_commands(None)

@@ -65,7 +65,9 @@ class Ingest(commands.Cog):
         self.bot = bot
         seconds = bot.settings.ingest_cooldown_seconds
         self.prefix_cooldown = (
-            commands.CooldownMapping.from_cooldown(1, seconds, commands.BucketType.user)
+            commands.CooldownMapping.from_cooldown(
+                max(1, bot.settings.ingest_burst), seconds, commands.BucketType.user
+            )
             if seconds > 0
             else None
         )
