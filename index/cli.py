@@ -408,10 +408,19 @@ def _feed_line(f) -> str:
 def cmd_feeds(service, args: argparse.Namespace) -> int:
     action = args.feeds_command
     if action == "add":
+        import asyncio
+
+        from .feeds import FeedPoller
+
         feed = service.add_feed(
             args.collection, args.url, added_by="cli", interval_minutes=args.every
         )
         print(f"following {_feed_line(feed)}")
+        report = asyncio.run(FeedPoller(service).poll_feed(feed))  # its entries, now
+        print(
+            f"feed {report.feed_id}: {report.status}; {report.new} new, "
+            f"{report.duplicates} already indexed, {report.failed} failed"
+        )
     elif action == "list":
         feeds = service.feeds(args.collection)
         if not feeds:

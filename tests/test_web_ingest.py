@@ -169,10 +169,11 @@ def test_feeds_from_the_command_line(site, tmp_path, monkeypatch, capsys):
         assert cli.main(["-q", "-c", "guild-1", *argv]) == 0
         return capsys.readouterr().out
 
-    assert "following feed 1  Levante Daily" in run("feeds", "add", f"{site}/rss")
-    assert "not polled yet" in run("feeds", "list")
-    assert "1 new" in run("feeds", "poll")
+    out = run("feeds", "add", f"{site}/rss")
+    assert "following feed 1  Levante Daily" in out and "1 new" in out
+    assert "ok: 1 new" in run("feeds", "list")
     assert "No feed is due." in run("feeds", "poll")
+    assert "0 new, 0 updated, 0 already indexed" in run("feeds", "poll", "--all")
     assert "Floods close schools in Valencia" in run("sources")
     assert "paused" in run("feeds", "pause", "1")
     assert "stopped following feed 1" in run("feeds", "remove", "1")
