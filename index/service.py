@@ -161,17 +161,22 @@ class NewsService:
     def _build_index(
         self, collection_id: int, progress: Callable[[int, int], None] | None = None
     ) -> VectorIndex:
-        index = VectorIndex(self.embedder.dim, self.embedder.name)
+        """Stream stored vectors into a new index; its kind (exact or IVF) follows the size."""
         total = self.store.chunk_count(collection_id)
-        done = 0
-        for ids, vectors in self.store.iter_vectors(collection_id):
-            if vectors.shape[1] != self.embedder.dim:
-                raise StoreError("stored vectors have another dimension; run `newsbot rebuild`")
-            index.add(ids, vectors)
-            done += len(ids)
-            if progress:
-                progress(done, total)
-        return index
+
+        def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            done = 0
+            for ids, vectors in self.store.iter_vectors(collection_id):
+                if vectors.shape[1] != self.embedder.dim:
+                    raise StoreError("stored vectors have another dimension; run `newsbot rebuild`")
+                yield ids, vectors
+                done += len(ids)
+                if progress:
+                    progress(done, total)
+
+        return VectorIndex.build(
+            batches(), dim=self.embedder.dim, model=self.embedder.name, total=total
+        )
 
     # -- ingestion ---------------------------------------------------------------------------
     def documents(self, paths: Iterable[str | Path]) -> Iterator[Document | Failed]:

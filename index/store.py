@@ -617,7 +617,10 @@ class Store(FeedStore):
         last = 0
         while True:
             rows = self.db.execute(
-                """SELECT ch.id, ch.vector FROM chunks ch JOIN articles a ON a.id = ch.article_id
+                # CROSS JOIN keeps SQLite walking chunks by row id; a plain JOIN let it sort
+                # every remaining row, vectors included, for each batch (quadratic at 1 M).
+                """SELECT ch.id, ch.vector FROM chunks ch CROSS JOIN articles a
+                   ON a.id = ch.article_id
                    WHERE a.collection_id = ? AND ch.id > ? ORDER BY ch.id LIMIT ?""",
                 (collection_id, last, batch),
             ).fetchall()

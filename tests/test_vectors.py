@@ -139,6 +139,19 @@ def test_allowed_restricts(built, data) -> None:
         assert np.mean(recall) >= (1.0 if built.kind == KIND_FLAT else 0.9)
 
 
+@pytest.mark.parametrize("kind", [KIND_FLAT, KIND_IVF])
+def test_allowed_with_sparse_ids(kind, data) -> None:
+    """Ids far apart take the other selector (a bitmap over their range would be huge)."""
+    ids, vecs = data
+    ids = ids * 1_000_003 + (1 << 40)
+    index = make(kind, ids, vecs)
+    allowed = ids[::7]
+    q = vecs[7 * 100]
+    hits = [i for i, _ in index.search(q, 10, allowed=allowed)]
+    assert hits[0] == ids[700]
+    assert set(hits) <= set(allowed.tolist())
+
+
 def test_grows_into_approximate(data) -> None:
     ids, vecs = data
     index = VectorIndex(DIM, MODEL, approx_threshold=THRESHOLD)
