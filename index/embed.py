@@ -163,3 +163,46 @@ class FakeEmbedder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(_WORD.findall(t)) for t in texts]
+
+
+class QueryBatcher:
+    """Embeds concurrent questions together: one forward pass for all who are waiting.
+
+    Eight people asking at once cost about one batched pass instead of eight passes fighting
+    over two cores; a lone question goes straight through (a thread hand-off, ~0.1 ms).
+    """
+
+    def __init__(self, embedder: Embedder, max_batch: int = 32) -> None:
+        import queue
+        from concurrent.futures import Future
+
+        self.embedder = embedder
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[str, Future]] = queue.SimpleQueue()
+        self._future = Future
+        self._thread = threading.Thread(target=self._run, name="newsbot-queries", daemon=True)
+        self._thread.start()
+
+    def embed_one(self, text: str) -> np.ndarray:
+        future = self._future()
+        self._queue.put((text, future))
+        return future.result()
+
+    def _run(self) -> None:
+        import queue
+
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                vectors = self.embedder.embed([text for text, _ in batch])
+            except BaseException as exc:  # the askers see it; this thread lives on
+                for _, future in batch:
+                    future.set_exception(exc)
+                continue
+            for (_, future), vector in zip(batch, vectors, strict=True):
+                future.set_result(vector)

@@ -14,7 +14,7 @@ from datetime import date
 
 import numpy as np
 
-from .embed import Embedder
+from .embed import Embedder, QueryBatcher
 from .models import Hit
 from .store import Store
 from .text import fts_query
@@ -58,9 +58,19 @@ class Retriever:
         params: RetrievalParams | None = None,
     ) -> None:
         self.store = store
-        self.embedder = embedder
+        self._embedder = embedder
         self.index_for = index_for
         self.params = params or RetrievalParams()
+        self.queries = QueryBatcher(embedder)
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder
+
+    @embedder.setter
+    def embedder(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+        self.queries = QueryBatcher(embedder)
 
     def search(
         self,
@@ -93,7 +103,7 @@ class Retriever:
             if match
             else None
         )
-        qvec = self.embedder.embed([query])[0]
+        qvec = self.queries.embed_one(query)
         allowed = None
         if filters.active:
             allowed = self.store.filtered_chunk_ids(
