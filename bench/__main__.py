@@ -287,6 +287,38 @@ def charts(result: dict, out: Path, samples: dict) -> list[str]:
     return files
 
 
+def scale_markdown(scale: dict) -> list[str]:
+    """The 1 M-chunk run (bench.scale) as a table: exact flat vs the IVF index newsbot uses."""
+    lines = [
+        f"## Scale: {scale.get('n', 0):,} synthetic chunks ({scale.get('dim')}-d), "
+        f"load average at start {scale.get('loadavg_at_start', ['?'])[0]}",
+        "",
+    ]
+    for run in scale.get("runs", []):
+        ex, ap = run.get("exact", {}), run.get("approx", {})
+        chosen = next((x for x in ap.get("sweep", []) if x.get("nprobe") == ap.get("nprobe")), {})
+        raw = run.get("raw_vector_bytes", 1)
+        lines += [
+            f"**{run.get('distribution')} vectors** (raw vector bytes {raw / 1e9:.2f} GB)",
+            "",
+            "| | exact flat | IVF (newsbot above 200k) |",
+            "|---|---|---|",
+            f"| build from SQLite | {ex.get('build_s')} s | {ap.get('build_s')} s |",
+            f"| load | {ex.get('load_s')} s | {ap.get('load_s')} s |",
+            f"| peak RSS (÷ raw vectors) | {ex.get('peak_rss', 0) / 1e9:.2f} GB "
+            f"({ex.get('peak_rss', 0) / raw:.2f}) | {ap.get('peak_rss_build', 0) / 1e9:.2f} GB "
+            f"({ap.get('peak_rss_build', 0) / raw:.2f}) |",
+            f"| search p50 / p95 | {ex.get('search', {}).get('p50_ms')} / "
+            f"{ex.get('search', {}).get('p95_ms')} ms | {chosen.get('near', {}).get('p50_ms')} / "
+            f"{chosen.get('near', {}).get('p95_ms')} ms |",
+            f"| recall@10 vs exact (near / fresh queries) | 1 | "
+            f"{chosen.get('near', {}).get('recall@10')} / "
+            f"{chosen.get('fresh', {}).get('recall@10')} |",
+            "",
+        ]
+    return lines
+
+
 def markdown(r: dict) -> str:
     q, a, t, lat, load, rb = (
         r["quality"],
@@ -354,7 +386,7 @@ def markdown(r: dict) -> str:
         f"{rb['reembed_seconds']} s: **{rb['speedup']}×** faster ({rb['vectors']} vectors).",
     ]
     if r.get("scale"):
-        lines += ["", "## Scale", "", "```", json.dumps(r["scale"], indent=1), "```"]
+        lines += ["", *scale_markdown(r["scale"])]
     lines += ["", "Charts: " + ", ".join(f"`{f}`" for f in r.get("charts", []))]
     return "\n".join(lines) + "\n"
 
@@ -369,10 +401,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="200 articles, 60 questions (smoke)")
     ap.add_argument("--skip-scale", action="store_true", help="skip the 1 M-chunk run")
     ap.add_argument("--scale-from", type=Path, help="report this bench.scale JSON instead")
+    ap.add_argument(
+        "--render",
+        type=Path,
+        metavar="LATEST.json",
+        help="only rewrite latest.md from an earlier run's JSON",
+    )
     ap.add_argument("--eval-dir", type=Path, default=EVAL)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     a = ap.parse_args(argv)
     out = a.out
+    if a.render:
+        (out / "latest.md").write_text(markdown(json.loads(a.render.read_text())))
+        return 0
     work = out / "work"
     out.mkdir(parents=True, exist_ok=True)
     rtq = a.eval_dir / "realtimeqa-2023q4"
