@@ -291,7 +291,7 @@ def scale_markdown(scale: dict) -> list[str]:
     """The 1 M-chunk run (bench.scale) as a table: exact flat vs the IVF index newsbot uses."""
     lines = [
         f"## Scale: {scale.get('n', 0):,} synthetic chunks ({scale.get('dim')}-d), "
-        f"load average at start {scale.get('loadavg_at_start', ['?'])[0]}",
+        f"load average at start {scale.get('loadavg_at_start', [0.0])[0]:.1f}",
         "",
     ]
     for run in scale.get("runs", []):
