@@ -43,7 +43,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from .errors import InputError, NewsbotError, NotAnArticleError, NotFoundError
-from .fetch import FetchPolicy, FetchResult, fetch
+from .fetch import FetchResult, fetch
 from .models import Document
 from .sources import Failed
 from .store import Feed, content_hash
@@ -395,18 +395,6 @@ def _json_time(raw: Any) -> str | None:
 def _json_timestamp(raw: Any) -> float | None:
     moment = _json_datetime(raw)
     return moment.timestamp() if moment is not None and moment.tzinfo is not None else None
-
-
-async def probe_feed(
-    url: str, policy: FetchPolicy, *, fetcher: Fetcher = fetch
-) -> tuple[FetchResult, str | None, list[FeedEntry]]:
-    """Fetch and parse a feed once (for ``/feeds add``): raises an :class:`InputError` whose
-    text can be shown to the user."""
-    result = await fetcher(url, policy)
-    title, entries = await asyncio.to_thread(
-        parse_feed, result.body, url=result.url, headers=result.headers
-    )
-    return result, title, entries
 
 
 # -- polling ---------------------------------------------------------------------------------

@@ -85,8 +85,8 @@ class Retriever:
         filters = filters or Filters()
         p = self.params
         cap = per_article or p.per_article
-        # BM25 runs in SQLite while the model embeds the question: both release the GIL, so
-        # the lexical side costs (almost) no wall time on top of the query embedding.
+        # BM25 runs in SQLite while the model embeds the question (both release the GIL); on 2
+        # busy cores they still share CPU, so the BM25 query itself is kept cheap (store.lexical).
         match = fts_query(query)
         lexical_job = (
             _POOL.submit(
