@@ -247,7 +247,10 @@ def answer_json(answer: Answer) -> dict:
         "question": answer.question,
         "found": answer.found,
         "answer": answer.text,
-        "sentences": [{"text": s.text, "citations": list(s.citations)} for s in answer.sentences],
+        "sentences": [
+            {"text": s.text, "citations": list(s.citations), "headline": s.headline}
+            for s in answer.sentences
+        ],
         "citations": [asdict(c) for c in answer.citations],
         "best_score": round(answer.best_score, 4),
     }

@@ -3,7 +3,9 @@
 Pure: the article texts come in as a mapping, so every snippet is cut from the stored text and
 is an exact substring of it by construction. No model runs here: sentence choice is lexical
 overlap with the question, weighted by the retrieval rank of the chunk it comes from, which keeps
-``ask`` within a few milliseconds of ``search``.
+``ask`` within a few milliseconds of ``search``. A matched article's headline competes with its
+sentences on the same terms: headlines name what the body later calls "the company" or "the
+kingdom", and quoting one, cited to its article, is how a reader would answer too.
 """
 
 from __future__ import annotations
@@ -41,15 +43,18 @@ class _Candidate:
     end: int
     text: str
     score: float
+    headline: bool = False
 
 
-def _novel(question: str, sentence: str) -> bool:
+def _novel(question: str, sentence: str, *, headline: bool = False) -> bool:
     """Does the sentence hold what the question asks for (a number, or a name) that the
-    question itself does not already say? Quiz-like questions rarely repeat their answer."""
+    question itself does not already say? Quiz-like questions rarely repeat their answer.
+    A headline's first word is as likely a name as any other."""
     asked = {w.lower() for w in re.findall(r"[\w’'\-]+", question)}
     if _NUMBER_QUESTION.search(question):
         return any(_NUMBER.search(tok) and tok.lower() not in asked for tok in sentence.split())
-    return any(m.group().lower() not in asked for m in _NAME.finditer(sentence))
+    names = _NAME.finditer(f"x {sentence}" if headline else sentence)
+    return any(m.group().lower() not in asked for m in names)
 
 
 def _overlap(question_terms: Sequence[str], sentence: str) -> float:
@@ -79,19 +84,41 @@ def compose(
     bars = [min_score] * len(hits) if isinstance(min_score, int | float) else list(min_score)
     best = max(h.similarity for h in hits)
     q_terms = content_terms(question)
+
+    def score(text: str, hit: Hit, rank: int, *, headline: bool = False) -> float:
+        value = _overlap(q_terms, text) + SIM_WEIGHT * hit.similarity - RANK_PENALTY * rank
+        if NOVELTY_BONUS and _novel(question, text, headline=headline):
+            value += NOVELTY_BONUS
+        return value
+
     candidates: list[_Candidate] = []
+    headlined: set[int] = set()
     for rank, (hit, bar) in enumerate(zip(hits[:5], bars, strict=False)):
         if hit.similarity < bar:
             continue
-        for s, e in sentence_spans(hit.text):
+        spans = [(s, e) for s, e in sentence_spans(hit.text) if len(hit.text[s:e].split()) >= 4]
+        if not spans:
+            continue
+        if hit.article_id not in headlined and len((hit.title or "").split()) >= 4:
+            # Cited with the passage that matched; the headline itself shows in the citation.
+            headlined.add(hit.article_id)
+            s, e = spans[0]
+            candidates.append(
+                _Candidate(
+                    rank,
+                    hit,
+                    hit.start + s,
+                    hit.start + e,
+                    hit.title,
+                    score(hit.title, hit, rank, headline=True),
+                    headline=True,
+                )
+            )
+        for s, e in spans:
             text = hit.text[s:e]
-            if len(text.split()) < 4:
-                continue
-            overlap = _overlap(q_terms, text)
-            score = overlap + SIM_WEIGHT * hit.similarity - RANK_PENALTY * rank
-            if NOVELTY_BONUS and _novel(question, text):
-                score += NOVELTY_BONUS
-            candidates.append(_Candidate(rank, hit, hit.start + s, hit.start + e, text, score))
+            candidates.append(
+                _Candidate(rank, hit, hit.start + s, hit.start + e, text, score(text, hit, rank))
+            )
     if not candidates:
         return Answer(question=question, found=False, best_score=best)
     candidates.sort(key=lambda c: c.score, reverse=True)
@@ -111,10 +138,11 @@ def compose(
     sentences: list[AnswerSentence] = []
     for cand in chosen:
         text = article_texts.get(cand.hit.article_id) or ""
-        if text[cand.start : cand.end] != cand.text:  # stale chunk offsets: never cite them
-            continue
+        anchor = text[cand.start : cand.end]
+        if anchor != (cand.hit.text[cand.start - cand.hit.start : cand.end - cand.hit.start]):
+            continue  # stale chunk offsets: never cite them
         n = _cite(citations, cand, text)
-        sentences.append(AnswerSentence(text=cand.text, citations=(n,)))
+        sentences.append(AnswerSentence(text=cand.text, citations=(n,), headline=cand.headline))
     if not sentences:
         return Answer(question=question, found=False, best_score=best)
     return Answer(

@@ -82,6 +82,7 @@ class Citation:
 class AnswerSentence:
     text: str
     citations: tuple[int, ...]
+    headline: bool = False  # the cited article's headline, quoted, rather than a body sentence
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,8 @@ class Answer:
         parts = []
         for s in self.sentences:
             marks = "".join(f"[{n}]" for n in s.citations)
-            parts.append(f"{s.text} {marks}".rstrip())
+            text = f"“{s.text}”" if s.headline else s.text
+            parts.append(f"{text} {marks}".rstrip())
         return " ".join(parts)
 
 

@@ -112,3 +112,33 @@ def test_hits_embed_lists_passages_within_limits():
     embed = hits_embed("bridge", hits)
     assert isinstance(embed, discord.Embed)
     assert len(embed.fields) == 10 and len(embed) <= 6000
+
+
+def test_a_headline_that_names_the_answer_is_quoted_and_cited():
+    body = (
+        "The streaming giant said on Tuesday that its basic plan will cost two dollars more. "
+        "The company has raised prices twice in three years. Analysts expect few to cancel."
+    )
+    h = Hit(
+        chunk_id=1,
+        article_id=7,
+        score=1.0,
+        text=body,
+        start=0,
+        end=len(body),
+        title="Netflix raises prices for millions of subscribers",
+        source="Daily",
+        published_at="2023-10-18",
+        url="https://example.com/n",
+        similarity=0.6,
+    )
+    answer = compose(
+        "Which streaming service raised its prices this week?", [h], {7: body}, min_score=0.3
+    )
+    assert answer.sentences[0].headline
+    assert answer.text.startswith("“Netflix raises prices for millions of subscribers” [1]")
+    citation = answer.citations[0]
+    assert citation.title == "Netflix raises prices for millions of subscribers"
+    assert body[citation.start : citation.end] == citation.snippet  # still a verbatim snippet
+    assert all(s.text in body for s in answer.sentences if not s.headline)
+
