@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -206,3 +207,39 @@ class QueryBatcher:
                 continue
             for (_, future), vector in zip(batch, vectors, strict=True):
                 future.set_result(vector)
+
+
+class BackgroundLane:
+    """Bulk embedding (ingest, re-embed) on one thread the OS runs at a lower priority.
+
+    On two cores an ingest's forward passes would otherwise take an equal share of the CPU from
+    the questions asked meanwhile. Linux keeps a nice value per thread and the model's worker
+    threads inherit it from the thread that first runs the model, so a question's pass, at normal
+    priority, gets the cores whenever it is ready and the ingest runs in what is left. Elsewhere
+    (or with ``nice`` 0) this is a plain hand-off to one thread.
+    """
+
+    def __init__(self, nice: int = 10) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.nice = nice
+        self.lowered = False
+        self._executor = ThreadPoolExecutor(
+            1, thread_name_prefix="newsbot-bulk-embed", initializer=self._lower_priority
+        )
+
+    def _lower_priority(self) -> None:
+        if self.nice <= 0 or not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
+            return
+        try:  # on Linux, PRIO_PROCESS with a thread id applies to that thread alone
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + self.nice)
+            self.lowered = True
+        except OSError:
+            pass
+
+    def embed(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+        return self._executor.submit(embedder.embed, list(texts)).result()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

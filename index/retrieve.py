@@ -39,7 +39,7 @@ class Filters:
 class RetrievalParams:
     """Knobs measured on the dev set (see README, "How retrieval works")."""
 
-    candidates: int = 50
+    candidates: int = 300  # per side; a dated question re-ranks this whole pool by date
     rrf_k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 0.5
@@ -123,19 +123,23 @@ class Retriever:
         if not fused:
             return []
         ranked = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
-        hits = self.store.hits(ranked[: max(top_k * 4, p.candidates)])
+        meta = self.store.chunk_dates([cid for cid, _ in ranked])
         if filters.as_of and p.recency_weight > 0:
-            hits = _recency(hits, filters.as_of, p)
-        similarity = dict(dense)
-        out: list[Hit] = []
+            ranked = _recency(ranked, meta, filters.as_of, p)
+        chosen: list[tuple[int, float]] = []
         per_article: dict[int, int] = {}
-        for hit in hits:
-            if per_article.get(hit.article_id, 0) >= cap:
+        for cid, score in ranked:
+            if cid not in meta:  # removed since the index was built
                 continue
-            per_article[hit.article_id] = per_article.get(hit.article_id, 0) + 1
-            out.append(hit)
-            if len(out) >= top_k:
+            article_id = meta[cid][0]
+            if per_article.get(article_id, 0) >= cap:
+                continue
+            per_article[article_id] = per_article.get(article_id, 0) + 1
+            chosen.append((cid, score))
+            if len(chosen) >= top_k:
                 break
+        out = self.store.hits(chosen)
+        similarity = dict(dense)
         missing = [h.chunk_id for h in out if h.chunk_id not in similarity]
         if missing:
             similarity.update(self._similarities(missing, qvec))
@@ -153,19 +157,25 @@ def _with(hit: Hit, **changes: float) -> Hit:
     return Hit(**{**hit.__dict__, **changes})
 
 
-def _recency(hits: list[Hit], as_of: str, p: RetrievalParams) -> list[Hit]:
-    """Nudge hits published shortly before the question's date above older ones."""
+def _recency(
+    ranked: list[tuple[int, float]],
+    meta: dict[int, tuple[int, str | None]],
+    as_of: str,
+    p: RetrievalParams,
+) -> list[tuple[int, float]]:
+    """Nudge chunks published shortly before the question's date above older ones."""
     ref = date.fromisoformat(as_of)
     scored = []
-    for h in hits:
+    for cid, score in ranked:
         bonus = 0.0
-        if h.published_at:
+        published = meta.get(cid, (0, None))[1]
+        if published:
             try:
-                age = (ref - date.fromisoformat(h.published_at[:10])).days
+                age = (ref - date.fromisoformat(published[:10])).days
             except ValueError:
                 age = None
             if age is not None and age >= 0:
                 bonus = p.recency_weight * max(0.0, 1.0 - age / p.recency_days)
-        scored.append(_with(h, score=h.score + bonus / (p.rrf_k + 1)))
-    scored.sort(key=lambda h: h.score, reverse=True)
+        scored.append((cid, score + bonus / (p.rrf_k + 1)))
+    scored.sort(key=lambda kv: kv[1], reverse=True)
     return scored

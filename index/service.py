@@ -19,7 +19,7 @@ import numpy as np
 from . import dedup, web
 from .chunk import chunk_text, embedding_prefix
 from .compose import compose
-from .embed import Embedder, SentenceTransformerEmbedder
+from .embed import BackgroundLane, Embedder, SentenceTransformerEmbedder
 from .errors import BusyError, InputError, NotFoundError, StoreError
 from .fetch import FetchResult, fetch_sync
 from .models import Answer, Article, Document, Hit, IngestResult
@@ -95,6 +95,7 @@ class NewsService:
             threads=settings.torch_threads,
         )
         self.store = Store(settings.data_dir / "newsbot.sqlite3")
+        self.bulk = BackgroundLane(settings.ingest_nice)
         self._indexes: dict[int, VectorIndex] = {}
         self._rebuild_lock = threading.Lock()
         params = params or RetrievalParams(recency_days=float(settings.recent_days))
@@ -107,6 +108,7 @@ class NewsService:
         self.stored_model = stored_model
 
     def close(self) -> None:
+        self.bulk.close()
         self.store.close()
 
     def __enter__(self) -> NewsService:
@@ -346,7 +348,7 @@ class NewsService:
         added_by: str | None,
     ) -> None:
         texts = [t for p in group for t in p.prefixed]
-        vectors = self.embedder.embed(texts)
+        vectors = self.bulk.embed(self.embedder, texts)
         new: list[NewArticle] = []
         offset = 0
         for p in group:
@@ -583,7 +585,8 @@ class NewsService:
                 for _, text, title, source, published in rows:
                     prefix = embedding_prefix(title, source, published)
                     texts.append(f"{prefix}\n{text}" if prefix else text)
-                self.store.replace_vectors([r[0] for r in rows], self.embedder.embed(texts))
+                vectors = self.bulk.embed(self.embedder, texts)
+                self.store.replace_vectors([r[0] for r in rows], vectors)
                 done += len(rows)
                 if progress:
                     progress(f"re-embed {name}", done, total)

@@ -42,6 +42,11 @@ class CoreSettings:
     torch_threads: int = setting(
         "NEWSBOT_TORCH_THREADS", 0, "CPU threads for the model; 0 lets torch decide."
     )
+    ingest_nice: int = setting(
+        "NEWSBOT_INGEST_NICE",
+        10,
+        "How much lower the OS priority of ingest embedding is than questions' (Linux; 0: same).",
+    )
     chunk_tokens: int = setting(
         "NEWSBOT_CHUNK_TOKENS",
         180,

@@ -704,6 +704,19 @@ class Store(FeedStore):
             )
         return out
 
+    def chunk_dates(self, chunk_ids: Sequence[int]) -> dict[int, tuple[int, str | None]]:
+        """Article id and publication date of each chunk: enough to re-rank a large pool by
+        date before any text is read."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self.db.execute(
+            f"""SELECT ch.id, ch.article_id, a.published_at FROM chunks ch
+                JOIN articles a ON a.id = ch.article_id WHERE ch.id IN ({marks})""",
+            list(chunk_ids),
+        ).fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
     def filtered_chunk_ids(
         self,
         collection_id: int,
