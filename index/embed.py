@@ -118,6 +118,17 @@ class SentenceTransformerEmbedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def use_threads(self, threads: int) -> None:
+        """CPU threads for this thread's next passes (0: the configured count, or all cores).
+
+        torch's OpenMP thread count is kept per calling thread, so a question's pass on one
+        thread and an ingest's on all cores can run side by side without resetting each other.
+        """
+        import torch
+
+        torch.get_num_threads()  # torch sets a thread's count from the shared one on first use
+        torch.set_num_threads(threads or self.threads or os.cpu_count() or 1)
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
@@ -166,6 +177,12 @@ class FakeEmbedder:
         return [len(_WORD.findall(t)) for t in texts]
 
 
+def _use_threads(embedder: Embedder, threads: int) -> None:
+    use = getattr(embedder, "use_threads", None)
+    if use is not None:
+        use(threads)
+
+
 class QueryBatcher:
     """Embeds concurrent questions together: one forward pass for all who are waiting.
 
@@ -173,12 +190,13 @@ class QueryBatcher:
     over two cores; a lone question goes straight through (a thread hand-off, ~0.1 ms).
     """
 
-    def __init__(self, embedder: Embedder, max_batch: int = 32) -> None:
+    def __init__(self, embedder: Embedder, max_batch: int = 32, threads: int = 1) -> None:
         import queue
         from concurrent.futures import Future
 
         self.embedder = embedder
         self.max_batch = max_batch
+        self.threads = threads
         self._queue: queue.SimpleQueue[tuple[str, Future]] = queue.SimpleQueue()
         self._future = Future
         self._thread = threading.Thread(target=self._run, name="newsbot-queries", daemon=True)
@@ -200,6 +218,7 @@ class QueryBatcher:
                 except queue.Empty:
                     break
             try:
+                _use_threads(self.embedder, self.threads)
                 vectors = self.embedder.embed([text for text, _ in batch])
             except BaseException as exc:  # the askers see it; this thread lives on
                 for _, future in batch:
@@ -239,7 +258,11 @@ class BackgroundLane:
             pass
 
     def embed(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
-        return self._executor.submit(embedder.embed, list(texts)).result()
+        def run() -> np.ndarray:
+            _use_threads(embedder, 0)
+            return embedder.embed(list(texts))
+
+        return self._executor.submit(run).result()
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -39,7 +39,8 @@ class Filters:
 class RetrievalParams:
     """Knobs measured on the dev set (see README, "How retrieval works")."""
 
-    candidates: int = 300  # per side; a dated question re-ranks this whole pool by date
+    candidates: int = 50  # per side
+    dated_candidates: int = 300  # per side, when a dated question re-ranks the pool by date
     rrf_k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 0.5
@@ -56,12 +57,15 @@ class Retriever:
         embedder: Embedder,
         index_for: Callable[[int], VectorIndex],
         params: RetrievalParams | None = None,
+        *,
+        query_threads: int = 1,
     ) -> None:
         self.store = store
         self._embedder = embedder
         self.index_for = index_for
         self.params = params or RetrievalParams()
-        self.queries = QueryBatcher(embedder)
+        self.query_threads = query_threads
+        self.queries = QueryBatcher(embedder, threads=query_threads)
 
     @property
     def embedder(self) -> Embedder:
@@ -70,7 +74,7 @@ class Retriever:
     @embedder.setter
     def embedder(self, embedder: Embedder) -> None:
         self._embedder = embedder
-        self.queries = QueryBatcher(embedder)
+        self.queries = QueryBatcher(embedder, threads=self.query_threads)
 
     def search(
         self,
@@ -85,6 +89,8 @@ class Retriever:
         filters = filters or Filters()
         p = self.params
         cap = per_article or p.per_article
+        dated = bool(filters.as_of and p.recency_weight > 0)
+        pool = p.dated_candidates if dated else p.candidates
         # BM25 runs in SQLite while the model embeds the question (both release the GIL); on 2
         # busy cores they still share CPU, so the BM25 query itself is kept cheap (store.lexical).
         match = fts_query(query)
@@ -93,7 +99,7 @@ class Retriever:
                 self.store.lexical,
                 collection_id,
                 match,
-                p.candidates,
+                pool,
                 source=filters.source,
                 since=filters.since,
                 until=filters.until,
@@ -113,7 +119,7 @@ class Retriever:
                 until=filters.until,
                 as_of=filters.as_of,
             )
-        dense = self.index_for(collection_id).search(qvec, p.candidates, allowed)
+        dense = self.index_for(collection_id).search(qvec, pool, allowed)
         lexical: list[tuple[int, float]] = lexical_job.result() if lexical_job else []
         fused: dict[int, float] = {}
         for rank, (cid, _) in enumerate(dense):
@@ -124,7 +130,7 @@ class Retriever:
             return []
         ranked = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
         meta = self.store.chunk_dates([cid for cid, _ in ranked])
-        if filters.as_of and p.recency_weight > 0:
+        if dated:
             ranked = _recency(ranked, meta, filters.as_of, p)
         chosen: list[tuple[int, float]] = []
         per_article: dict[int, int] = {}

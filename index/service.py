@@ -99,7 +99,9 @@ class NewsService:
         self._indexes: dict[int, VectorIndex] = {}
         self._rebuild_lock = threading.Lock()
         params = params or RetrievalParams(recency_days=float(settings.recent_days))
-        self.retriever = Retriever(self.store, self.embedder, self._index, params)
+        self.retriever = Retriever(
+            self.store, self.embedder, self._index, params, query_threads=settings.query_threads
+        )
         stored_model = self.store.get_meta("embedding_model")
         if stored_model is None:
             self.store.set_meta("embedding_model", self.embedder.name)

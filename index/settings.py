@@ -42,6 +42,12 @@ class CoreSettings:
     torch_threads: int = setting(
         "NEWSBOT_TORCH_THREADS", 0, "CPU threads for the model; 0 lets torch decide."
     )
+    query_threads: int = setting(
+        "NEWSBOT_QUERY_THREADS",
+        1,
+        "CPU threads for embedding a question: one stays fast while an ingest or a neighbour"
+        " is busy (0: as many as NEWSBOT_TORCH_THREADS).",
+    )
     ingest_nice: int = setting(
         "NEWSBOT_INGEST_NICE",
         10,
@@ -77,7 +83,7 @@ class CoreSettings:
     )
     min_answer_score_stale: float = setting(
         "NEWSBOT_MIN_ANSWER_SCORE_STALE",
-        0.58,
+        0.63,
         "Same, for older passages when the question has a date: stale news must match better.",
     )
     fetch_allow: str = setting(

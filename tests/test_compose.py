@@ -141,4 +141,3 @@ def test_a_headline_that_names_the_answer_is_quoted_and_cited():
     assert citation.title == "Netflix raises prices for millions of subscribers"
     assert body[citation.start : citation.end] == citation.snippet  # still a verbatim snippet
     assert all(s.text in body for s in answer.sentences if not s.headline)
-
