@@ -337,6 +337,15 @@ def markdown(r: dict) -> str:
         "",
         f"## Retrieval quality ({q['corpus']}, {q['questions']} questions, score.py)",
         "",
+    ]
+    if r.get("full_corpus"):
+        fc = r["full_corpus"]
+        lines += [
+            f"Stored: {fc['chunks']:,} chunks ({fc['added']} articles added in this run, "
+            f"{fc['already_stored']} already stored or duplicates).",
+            "",
+        ]
+    lines += [
         "| system | Hits@1 | Hits@4 | Hits@10 | MRR@10 |",
         "|---|---|---|---|---|",
     ]
@@ -352,7 +361,7 @@ def markdown(r: dict) -> str:
         f"MRR@10 newsbot (as_of) / tutorial: **{q['mrr_ratio_vs_tutorial']}×**; "
         f"without as_of: {q['mrr_ratio_vs_tutorial_no_as_of']}×.",
         "",
-        "## Answers",
+        f"## Answers ({q['corpus']}; off-period: offperiod-2024.jsonl)",
         "",
         f"- gold answer inside the composed answer: **{a['gold_in_answer']}** of "
         f"{a['phrase_questions']} name/phrase questions",

@@ -12,6 +12,7 @@ import re
 import sys
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Protocol
 
@@ -257,12 +258,17 @@ class BackgroundLane:
         except OSError:
             pass
 
-    def embed(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    def submit(self, embedder: Embedder, texts: Sequence[str]) -> Future[np.ndarray]:
+        texts = list(texts)
+
         def run() -> np.ndarray:
             _use_threads(embedder, 0)
-            return embedder.embed(list(texts))
+            return embedder.embed(texts)
 
-        return self._executor.submit(run).result()
+        return self._executor.submit(run)
+
+    def embed(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+        return self.submit(embedder, texts).result()
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -230,37 +231,55 @@ class NewsService:
         state = Progress(docs_total=docs_total)
         group: list[_Pending] = []
         group_chunks = 0
-        for item in documents:
-            pending = None
-            if isinstance(item, Failed):
-                report.failed.append(item)
-            else:
-                try:
-                    pending = self._prepare(item)
-                except InputError as exc:
-                    report.failed.append(Failed(item.origin, str(exc)))
-            if pending is not None:
-                match = self._match(cid, pending, group)
-                if match is not None and match.by == "url" and match.article_id > 0:
-                    pending.replaces = match.article_id  # same page, new text: an update
-                    match = None
-                if match is None:
-                    group.append(pending)
-                    group_chunks += len(pending.chunks)
+        # One group is embedded (on the bulk lane) while the next is read and chunked here; it is
+        # stored before the next one is sent, so articles still land in order, group by group.
+        inflight: tuple[list[_Pending], Future[np.ndarray]] | None = None
+
+        def send(batch: list[_Pending]) -> None:
+            nonlocal inflight
+            if inflight is not None:
+                self._flush(cid, inflight[0], inflight[1].result(), report, state, added_by)
+                if progress:
+                    progress(state)
+            inflight = None
+            if batch:
+                texts = [t for p in batch for t in p.prefixed]
+                inflight = (batch, self.bulk.submit(self.embedder, texts))
+
+        try:
+            for item in documents:
+                pending = None
+                if isinstance(item, Failed):
+                    report.failed.append(item)
                 else:
-                    self._record_duplicate(cid, pending, match, report)
-                    pending = None
-            if pending is None:
-                state.docs_done += 1
-            if group_chunks >= EMBED_GROUP:
-                self._flush(cid, group, report, state, added_by)
-                group, group_chunks = [], 0
-            if progress:
-                progress(state)
-        if group:
-            self._flush(cid, group, report, state, added_by)
-            if progress:
-                progress(state)
+                    try:
+                        pending = self._prepare(item)
+                    except InputError as exc:
+                        report.failed.append(Failed(item.origin, str(exc)))
+                if pending is not None:
+                    waiting = group + (inflight[0] if inflight else [])
+                    match = self._match(cid, pending, waiting)
+                    if match is not None and match.by == "url" and match.article_id > 0:
+                        pending.replaces = match.article_id  # same page, new text: an update
+                        match = None
+                    if match is None:
+                        group.append(pending)
+                        group_chunks += len(pending.chunks)
+                    else:
+                        self._record_duplicate(cid, pending, match, report)
+                        pending = None
+                if pending is None:
+                    state.docs_done += 1
+                if group_chunks >= EMBED_GROUP:
+                    send(group)
+                    group, group_chunks = [], 0
+                if progress:
+                    progress(state)
+            send(group)
+            send([])
+        finally:
+            if inflight is not None:  # stopped part-way: nothing half-stored, the rest dropped
+                inflight[1].cancel()
         if report.added or report.updated:
             self._save_index(cid)
         report.seconds = time.perf_counter() - started
@@ -345,12 +364,11 @@ class NewsService:
         self,
         cid: int,
         group: list[_Pending],
+        vectors: np.ndarray,
         report: IngestReport,
         state: Progress,
         added_by: str | None,
     ) -> None:
-        texts = [t for p in group for t in p.prefixed]
-        vectors = self.bulk.embed(self.embedder, texts)
         new: list[NewArticle] = []
         offset = 0
         for p in group:
@@ -416,7 +434,7 @@ class NewsService:
             if index is not None:
                 index.version = self.store.collection_version(cid)
         state.docs_done += len(group)
-        state.chunks_done += len(texts)
+        state.chunks_done += len(vectors)
 
     def _save_index(self, cid: int) -> None:
         with self.store.write_lock:

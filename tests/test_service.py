@@ -306,3 +306,23 @@ def test_the_same_wire_story_on_two_sites_is_stored_once_with_both_sources(servi
     assert len({h.article_id for h in hits}) == 1
     answer = service.ask("news", "What did the sea wall hold back?")
     assert answer.citations[0].source == "Coast Herald (also Daily Wire)"
+
+
+def test_duplicates_are_caught_while_the_earlier_group_is_still_embedding(service, monkeypatch):
+    """Every article its own embedding group: the copy arrives while the original is in flight."""
+    monkeypatch.setattr("index.service.EMBED_GROUP", 1)
+    near = doc(
+        "City's new sea wall passes first test",
+        "HARBOURTOWN (Wire) — " + WIRE.replace("Residents", "Most residents"),
+        source="Daily Wire",
+    )
+    first = doc("Sea wall holds back storm surge", WIRE, source="Coast Herald")
+    report = service.ingest("news", [first, VOLCANO, VOLCANO, near, STRIKE])
+    assert [r.title for r in report.added] == [
+        "Sea wall holds back storm surge",
+        "Volcano erupts in Iceland",
+        "Auto workers end strike",
+    ]
+    assert len(report.duplicates) == 2
+    assert service.store.integrity_problems() == []
+    assert len(service.sources("news")) == 3
