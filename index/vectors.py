@@ -11,8 +11,9 @@ Two kinds, chosen by size (measured by ``python -m bench.scale``: 384-d, 2 busy 
   ~0.06 ms per 1,000 on one thread: ~13 ms at 200k, ~60 ms at 1M (over the 50 ms budget).
 * ``ivf`` — from ``APPROX_THRESHOLD`` vectors on: an inverted file (``IndexIVFScalarQuantizer``:
   ~sqrt(n) spherical k-means lists, vectors kept as float16, ``NPROBE_FRACTION`` of the lists
-  visited a search). At 1M: ~20 s to train and fill (plus reading SQLite), recall@10 ≈ 0.98
-  of exact at p95 ≈ 16 ms, 0.83× the raw vectors' bytes at peak. Supports ``remove_ids``
+  visited a search, or more when the build's own recall check asks for it). At 1M: ~20 s to
+  train and fill (plus reading SQLite), recall@10 ≈ 0.98 of exact at p95 ≈ 16 ms on
+  embedding-like vectors, 0.83× the raw vectors' bytes at peak. Supports ``remove_ids``
   (news gets forgotten) and id selectors (filtered search). float16 halves memory and scan time
   against float32 lists at no measurable recall cost (scores move by < 1e-4). HNSW was measured
   and rejected: 100k vectors took 100 s to build here (1M: 20+ minutes on every stale start), its
@@ -42,6 +43,11 @@ APPROX_THRESHOLD = 200_000
 # MiniLM news chunks (bench/scale.py), recall@10 against exact at 1M: 1/8 → 0.95, 3/16 → 0.97,
 # 1/4 → 0.98 (p95 16 ms on a busy machine); 1/4 leaves a margin for real data being harder.
 NPROBE_FRACTION = 1 / 4
+# An approximate index checks, when built, that visiting NPROBE_FRACTION of its lists finds this
+# share of a full scan's top 10 for queries near its own vectors, and visits more lists until it
+# does: vectors without cluster structure (uniform random ones) need nearly all of them.
+RECALL_TARGET = 0.95
+CALIBRATION_QUERIES = 100
 # k-means training points per list: faiss wants ≥ 39; more buys little and costs build time.
 TRAIN_PER_LIST = 50
 # Vectors handed to FAISS at once when moving a flat index over, to bound the temporary copy.
@@ -61,6 +67,7 @@ class Manifest:
     built_at: float
     kind: str = KIND_FLAT
     nlist: int = 0
+    nprobe: int = 0  # lists a search visits, as calibrated when the index was built
 
 
 def _checksum(ids: np.ndarray) -> int:
@@ -133,6 +140,36 @@ def _train_ivf(dim: int, sample: np.ndarray, nlist: int) -> faiss.IndexIVFScalar
     index = _new_ivf(dim, nlist)
     index.train(np.ascontiguousarray(sample, dtype=np.float32))
     return index
+
+
+def calibrate_nprobe(index: faiss.IndexIVF, sample: np.ndarray) -> int:
+    """The fewest lists (from ``NPROBE_FRACTION`` of them, doubling) whose recall@10 against a
+    full scan reaches ``RECALL_TARGET``, for queries at cosine ≈ 0.7 from stored vectors (a
+    question sits about that far from the passage that answers it). Sets and returns it."""
+    nlist = int(index.nlist)
+    start = nprobe_for(nlist)
+    if len(sample) == 0 or index.ntotal == 0 or start >= nlist:
+        index.nprobe = start
+        return start
+    rng = np.random.default_rng(0)
+    pick = rng.choice(len(sample), size=min(CALIBRATION_QUERIES, len(sample)), replace=False)
+    rows = sample[pick]
+    noise = rng.standard_normal(rows.shape).astype(np.float32) / np.sqrt(rows.shape[1])
+    queries = rows + noise
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    k = min(10, int(index.ntotal))
+    index.nprobe = nlist
+    _, truth = index.search(queries, k)
+    nprobe = start
+    while nprobe < nlist:
+        index.nprobe = nprobe
+        _, found = index.search(queries, k)
+        recall = np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth, strict=True)])
+        if recall >= RECALL_TARGET:
+            break
+        nprobe = min(nlist, nprobe * 2)
+    index.nprobe = nprobe
+    return nprobe
 
 
 def _ivf_ids(index: faiss.IndexIVF) -> np.ndarray:
@@ -228,6 +265,7 @@ class VectorIndex:
                 np.ascontiguousarray(xb[start : start + _MOVE_BATCH]),
                 ids[start : start + _MOVE_BATCH],
             )
+        calibrate_nprobe(ivf, np.ascontiguousarray(xb[pick[:: max(1, len(pick) // 400)]]))
         self._index = ivf
 
     @classmethod
@@ -280,6 +318,7 @@ class VectorIndex:
             return out
         sample = np.concatenate(held)
         ivf = _train_ivf(dim, sample, nlist)
+        probe = sample[:: max(1, len(sample) // (4 * CALIBRATION_QUERIES))].copy()
         del sample
         for ids, vectors in zip(held_ids, held, strict=True):
             ivf.add_with_ids(vectors, ids)
@@ -291,6 +330,7 @@ class VectorIndex:
                     np.ascontiguousarray(vectors, dtype=np.float32),
                     np.asarray(ids, dtype=np.int64),
                 )
+        calibrate_nprobe(ivf, probe)
         out._index = ivf
         return out
 
@@ -349,6 +389,7 @@ class VectorIndex:
                 built_at=time.time(),
                 kind=self.kind,
                 nlist=int(self._index.nlist) if self.kind == KIND_IVF else 0,
+                nprobe=int(self._index.nprobe) if self.kind == KIND_IVF else 0,
             )
         _fsync_file(tmp)
         os.replace(tmp, path)
@@ -401,7 +442,7 @@ class VectorIndex:
             and isinstance(index, faiss.IndexIVFScalarQuantizer)
             and index.metric_type == faiss.METRIC_INNER_PRODUCT
         ):
-            index.nprobe = nprobe_for(int(index.nlist))  # today's tuning, not the file's
+            index.nprobe = manifest.nprobe or nprobe_for(int(index.nlist))
             ids = _ivf_ids(index)
         else:
             return None

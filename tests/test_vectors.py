@@ -232,3 +232,24 @@ def test_load_rejects_damage(kind, data, tmp_path: Path) -> None:
     assert not loads()
     manifest_path(path).write_text(good_manifest)
     assert loads()
+
+
+def test_vectors_without_clusters_make_the_index_visit_more_lists() -> None:
+    """Uniform random 64-d vectors: the quarter of the lists that serves clustered data would
+    miss most neighbours, so the build raises nprobe until recall@10 reaches the target."""
+    rng = np.random.default_rng(3)
+    dim, n = 64, 8_000
+    ids = np.arange(n, dtype=np.int64)
+    vecs = unit(rng.standard_normal((n, dim), dtype=np.float32))
+    index = VectorIndex.build(
+        batches(ids, vecs), dim=dim, model=MODEL, total=n, approx_threshold=1_000
+    )
+    assert index.kind == KIND_IVF and index.nprobe > nlist_for(n) // 4
+    near = unit(vecs[rng.choice(n, 100, replace=False)] + rng.standard_normal((100, dim)) / 8)
+    recall = np.mean(
+        [
+            len({i for i, _ in index.search(q, 10)} & set(exact_top(vecs, ids, q, 10))) / 10
+            for q in near
+        ]
+    )
+    assert recall >= 0.9
