@@ -134,6 +134,19 @@ def compose(
         seen_text.add(key)
         chosen.append(cand)
 
+    # A quoted headline shares its article's citation with a body sentence chosen beside it.
+    body = {c.hit.article_id: c for c in reversed(chosen) if not c.headline}
+    chosen = [
+        replace(
+            c,
+            hit=body[c.hit.article_id].hit,
+            start=body[c.hit.article_id].start,
+            end=body[c.hit.article_id].end,
+        )
+        if c.headline and c.hit.article_id in body
+        else c
+        for c in chosen
+    ]
     citations: list[Citation] = []
     sentences: list[AnswerSentence] = []
     for cand in chosen:

@@ -141,3 +141,29 @@ def test_a_headline_that_names_the_answer_is_quoted_and_cited():
     assert citation.title == "Netflix raises prices for millions of subscribers"
     assert body[citation.start : citation.end] == citation.snippet  # still a verbatim snippet
     assert all(s.text in body for s in answer.sentences if not s.headline)
+
+
+def test_a_quoted_headline_shares_the_citation_of_its_articles_sentence():
+    body = (
+        "Photos by the agency staff.\n\n"
+        "The late-night host has been tapped to host the Academy Awards in March, the Academy "
+        "announced on Wednesday. He hosted the Academy Awards three times before."
+    )
+    h = Hit(
+        chunk_id=1,
+        article_id=3,
+        score=1.0,
+        text=body,
+        start=0,
+        end=len(body),
+        title="Jimmy Kimmel set to host the Academy Awards",
+        source="Daily",
+        published_at="2023-11-15",
+        url="https://example.com/k",
+        similarity=0.6,
+    )
+    answer = compose("Which comedian will host the Academy Awards?", [h], {3: body}, min_score=0.3)
+    assert [s.headline for s in answer.sentences][:2] == [True, False]
+    assert len(answer.citations) == 1 and all(s.citations == (1,) for s in answer.sentences)
+    assert "tapped to host" in answer.citations[0].snippet
+    assert "Photos" not in answer.citations[0].snippet  # not the chunk's unrelated first line
