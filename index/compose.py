@@ -136,17 +136,10 @@ def compose(
 
     # A quoted headline shares its article's citation with a body sentence chosen beside it.
     body = {c.hit.article_id: c for c in reversed(chosen) if not c.headline}
-    chosen = [
-        replace(
-            c,
-            hit=body[c.hit.article_id].hit,
-            start=body[c.hit.article_id].start,
-            end=body[c.hit.article_id].end,
-        )
-        if c.headline and c.hit.article_id in body
-        else c
-        for c in chosen
-    ]
+    for i, c in enumerate(chosen):
+        beside = body.get(c.hit.article_id) if c.headline else None
+        if beside is not None:
+            chosen[i] = replace(c, hit=beside.hit, start=beside.start, end=beside.end)
     citations: list[Citation] = []
     sentences: list[AnswerSentence] = []
     for cand in chosen:

@@ -31,6 +31,23 @@ def hit(start: int, end: int, similarity: float, article_id: int = 1) -> Hit:
     )
 
 
+def whole(body: str, title: str, article_id: int) -> Hit:
+    """A hit that is a whole short article, under its headline."""
+    return Hit(
+        chunk_id=article_id,
+        article_id=article_id,
+        score=1.0,
+        text=body,
+        start=0,
+        end=len(body),
+        title=title,
+        source="Daily",
+        published_at="2023-10-18",
+        url=f"https://example.com/{article_id}",
+        similarity=0.6,
+    )
+
+
 def test_answer_sentences_are_cited_and_snippets_are_verbatim():
     para = TEXT.index("\n\n")
     answer = compose(
@@ -119,19 +136,7 @@ def test_a_headline_that_names_the_answer_is_quoted_and_cited():
         "The streaming giant said on Tuesday that its basic plan will cost two dollars more. "
         "The company has raised prices twice in three years. Analysts expect few to cancel."
     )
-    h = Hit(
-        chunk_id=1,
-        article_id=7,
-        score=1.0,
-        text=body,
-        start=0,
-        end=len(body),
-        title="Netflix raises prices for millions of subscribers",
-        source="Daily",
-        published_at="2023-10-18",
-        url="https://example.com/n",
-        similarity=0.6,
-    )
+    h = whole(body, "Netflix raises prices for millions of subscribers", 7)
     answer = compose(
         "Which streaming service raised its prices this week?", [h], {7: body}, min_score=0.3
     )
@@ -149,19 +154,7 @@ def test_a_quoted_headline_shares_the_citation_of_its_articles_sentence():
         "The late-night host has been tapped to host the Academy Awards in March, the Academy "
         "announced on Wednesday. He hosted the Academy Awards three times before."
     )
-    h = Hit(
-        chunk_id=1,
-        article_id=3,
-        score=1.0,
-        text=body,
-        start=0,
-        end=len(body),
-        title="Jimmy Kimmel set to host the Academy Awards",
-        source="Daily",
-        published_at="2023-11-15",
-        url="https://example.com/k",
-        similarity=0.6,
-    )
+    h = whole(body, "Jimmy Kimmel set to host the Academy Awards", 3)
     answer = compose("Which comedian will host the Academy Awards?", [h], {3: body}, min_score=0.3)
     assert [s.headline for s in answer.sentences][:2] == [True, False]
     assert len(answer.citations) == 1 and all(s.citations == (1,) for s in answer.sentences)
