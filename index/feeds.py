@@ -47,6 +47,7 @@ from .fetch import FetchResult, fetch
 from .models import Document
 from .sources import Failed
 from .store import Feed, content_hash
+from .web import same_site, site_label
 
 log = logging.getLogger("newsbot.feeds")
 
@@ -540,7 +541,7 @@ class FeedPoller:
         source = title or feed.title or _site(feed.url)
         retry_later = False
         for item in work:
-            failed = await self._entry(feed, item, source, report)
+            failed = await self._entry(feed, item, source, report, result.url)
             retry_later |= failed and item.attempts + 1 < MAX_ENTRY_ATTEMPTS
 
         fields: dict[str, object] = {
@@ -592,22 +593,35 @@ class FeedPoller:
         return work, waiting
 
     # -- one entry ---------------------------------------------------------------------------
-    async def _entry(self, feed: Feed, item: _Work, source: str | None, report: PollReport) -> bool:
+    async def _entry(
+        self, feed: Feed, item: _Work, source: str | None, report: PollReport, feed_url: str
+    ) -> bool:
         """Ingest one entry; True when it failed. Entry-level refusals are counted, not raised;
-        a service that cannot ingest at all (StoreError…) fails the whole poll."""
+        a service that cannot ingest at all (StoreError…) fails the whole poll.
+
+        A feed speaks only for its own site: an entry's full text is used when its link is on
+        the feed's site (or it has none); an entry linking elsewhere is read from that page, so
+        a text is never stored under an address that did not serve it.
+        """
         entry = item.entry
         try:
-            if entry.content is not None:
-                counter, error = await self._ingest(
-                    feed, item, None, self._document(entry, source, feed), source
-                )
+            if entry.content is not None and (entry.url is None or same_site(entry.url, feed_url)):
+                doc = self._document(entry, source, feed, feed_url)
             elif entry.url:
                 result = await self.fetcher(entry.url, self.policy)
-                counter, error = await self._ingest(feed, item, result, None, source)
+                # Extraction (CPU, possibly slow) in a worker thread before the writer is taken.
+                doc = await asyncio.to_thread(self._page_document, entry, result, source, feed_url)
             else:
                 raise InputError("the entry has no link and no article text")
+            counter, error = await self._ingest(feed, item, doc)
         except InputError as exc:
             counter, error = None, f"{entry.url or entry.title or entry.guid}: {exc}"
+            await asyncio.to_thread(self._mark_failed, feed.id, item)
+        except NewsbotError:
+            raise  # the store cannot be used: the whole poll fails and backs off
+        except Exception:  # one hostile entry must not stop the feed's other entries
+            log.exception("feed %s entry %s failed", feed.id, entry.guid)
+            counter, error = None, f"{entry.url or entry.title or entry.guid}: internal error"
             await asyncio.to_thread(self._mark_failed, feed.id, item)
         if counter is None:
             report.failed += 1
@@ -618,37 +632,25 @@ class FeedPoller:
         return False
 
     async def _ingest(
-        self,
-        feed: Feed,
-        item: _Work,
-        fetched: FetchResult | None,
-        doc: Document | None,
-        source: str | None,
+        self, feed: Feed, item: _Work, doc: Document | Failed
     ) -> tuple[str | None, str | None]:
-        """Extract (if fetched), ingest and remember in a worker thread, under the writer lock
+        """Ingest an extracted entry and remember it, in a worker thread, under the writer lock
         when one was given. Returns (PollReport counter to bump, None) or (None, failure)."""
         if self.lock is None:
-            return await asyncio.to_thread(self._ingest_sync, feed, item, fetched, doc, source)
+            return await asyncio.to_thread(self._ingest_sync, feed, item, doc)
         async with self.lock:
-            return await asyncio.to_thread(self._ingest_sync, feed, item, fetched, doc, source)
+            return await asyncio.to_thread(self._ingest_sync, feed, item, doc)
 
     def _ingest_sync(
-        self,
-        feed: Feed,
-        item: _Work,
-        fetched: FetchResult | None,
-        doc: Document | Failed | None,
-        source: str | None,
+        self, feed: Feed, item: _Work, doc: Document | Failed
     ) -> tuple[str | None, str | None]:
         entry = item.entry
-        if fetched is not None:
-            doc = self._page_document(entry, fetched, source)
-        if doc is None:
-            raise InputError("the entry has no article text")
         if isinstance(doc, Failed):
             self._mark_failed(feed.id, item)
             return None, doc.reason
-        ingest = self.service.ingest(feed.collection, [doc], added_by=f"feed {feed.id}")
+        ingest = self.service.ingest(
+            feed.collection, [doc], added_by=f"feed {feed.id}", feed_id=feed.id
+        )
         if ingest.failed:
             self._mark_failed(feed.id, item)
             return None, ingest.failed[0].reason
@@ -675,7 +677,8 @@ class FeedPoller:
         self.store.mark_entry(feed_id, item.entry.guid, item.article_id, f"{_FAILED}{attempts}")
 
     @staticmethod
-    def _document(entry: FeedEntry, source: str | None, feed: Feed) -> Document:
+    def _document(entry: FeedEntry, source: str | None, feed: Feed, feed_url: str) -> Document:
+        """An entry's own full text; the feed (as fetched) is where it came from."""
         assert entry.content is not None
         return Document(
             text=entry.content,
@@ -685,10 +688,11 @@ class FeedPoller:
             url=entry.url,
             author=entry.author,
             origin=entry.url or f"{feed.url} entry {entry.guid}"[:300],
+            fetched_url=feed_url,
         )
 
     def _page_document(
-        self, entry: FeedEntry, fetched: FetchResult, source: str | None
+        self, entry: FeedEntry, fetched: FetchResult, source: str | None, feed_url: str
     ) -> Document | Failed:
         doc = self.service.document_from_fetched(fetched)
         if isinstance(doc, Failed):
@@ -696,10 +700,15 @@ class FeedPoller:
         title = doc.title
         if entry.title and (not title or title in (fetched.url, fetched.requested_url)):
             title = entry.title
+        page_source = doc.source
+        if source and page_source == site_label(fetched.url) and same_site(fetched.url, feed_url):
+            # The page could not name itself, but it is on the site of the feed an admin chose
+            # to follow: that feed's name is the site's.
+            page_source = source
         return replace(
             doc,
             title=title,
-            source=doc.source or source,
+            source=page_source or source,
             published_at=doc.published_at or entry.published_at,
             author=doc.author or entry.author,
         )

@@ -21,6 +21,9 @@ class Document:
     author: str | None = None
     origin: str = ""  # where it came from, for messages: a file name, "stdin", a URL
     notes: tuple[str, ...] = ()  # caveats a user should see, e.g. "may be truncated"
+    # The address the text was actually fetched from (after redirects): a page, or the feed that
+    # carried the text. None for files and pasted text. Decides who may update the article.
+    fetched_url: str | None = None
 
 
 @dataclass(frozen=True)

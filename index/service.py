@@ -220,10 +220,15 @@ class NewsService:
         documents: Iterable[Document | Failed],
         *,
         added_by: str | None = None,
+        feed_id: int | None = None,
         progress: ProgressFn | None = None,
         docs_total: int | None = None,
     ) -> IngestReport:
-        """Chunk, embed and store documents; each article is stored whole or not at all."""
+        """Chunk, embed and store documents; each article is stored whole or not at all.
+
+        ``added_by`` and ``feed_id`` (with each document's ``fetched_url``) are recorded with
+        every version stored; they decide whether "same URL, new text" may replace an article.
+        """
         started = time.perf_counter()
         self._require_current_model()
         cid = self._collection(collection, create=True)
@@ -238,7 +243,9 @@ class NewsService:
         def send(batch: list[_Pending]) -> None:
             nonlocal inflight
             if inflight is not None:
-                self._flush(cid, inflight[0], inflight[1].result(), report, state, added_by)
+                self._flush(
+                    cid, inflight[0], inflight[1].result(), report, state, added_by, feed_id
+                )
                 if progress:
                     progress(state)
             inflight = None
@@ -259,7 +266,12 @@ class NewsService:
                 if pending is not None:
                     waiting = group + (inflight[0] if inflight else [])
                     match = self._match(cid, pending, waiting)
-                    if match is not None and match.by == "url" and match.article_id > 0:
+                    if (
+                        match is not None
+                        and match.by == "url"
+                        and match.article_id > 0
+                        and self._may_update(match.article_id, pending.doc, feed_id)
+                    ):
                         pending.replaces = match.article_id  # same page, new text: an update
                         match = None
                     if match is None:
@@ -309,11 +321,27 @@ class NewsService:
                 return Match(-1, other.title, "near", sim)
         return None
 
+    def _may_update(self, article_id: int, doc: Document, feed_id: int | None) -> bool:
+        """May this text replace a stored article with the same URL? Only when it comes from
+        the feed or the site its current version came from: a URL is a claim anyone can make
+        (a page's canonical link, a file's "url"), a fetch from the site is not."""
+        current = self.store.latest_version(article_id)
+        if current is None:
+            return False
+        if feed_id is not None and current.feed_id == feed_id:
+            return True
+        return doc.fetched_url is not None and web.same_site(doc.fetched_url, current.fetched_url)
+
     def _record_duplicate(
         self, cid: int, pending: _Pending, match: Match, report: IngestReport
     ) -> None:
         doc = pending.doc
         notes: tuple[str, ...] = ()
+        if match.by == "url":
+            notes = (
+                "different text under the same address; not replaced: only the site or "
+                "feed it came from can update it",
+            )
         if match.by == "near":
             notes = (f"the same story as “{match.title}” ({match.similarity:.0%} alike)",)
             if match.article_id > 0 and (doc.source or doc.url):
@@ -368,6 +396,7 @@ class NewsService:
         report: IngestReport,
         state: Progress,
         added_by: str | None,
+        feed_id: int | None = None,
     ) -> None:
         new: list[NewArticle] = []
         offset = 0
@@ -388,6 +417,8 @@ class NewsService:
                     added_by=added_by,
                     minhash=dedup.to_blob(p.minhash_sig),
                     bands=p.bands,
+                    fetched_url=p.doc.fetched_url,
+                    feed_id=feed_id,
                 )
             )
             offset += n
@@ -397,7 +428,12 @@ class NewsService:
             for p, art in zip(group, new, strict=True):
                 # Another writer may have stored the same article while we were embedding.
                 match = self.store.find_duplicate(cid, art.content_hash, art.url)
-                if p.replaces is not None and (match is None or match.by == "url"):
+                if (
+                    p.replaces is not None
+                    and match is not None
+                    and match.by == "url"
+                    and match.article_id == p.replaces
+                ):
                     updates.append((p, art))
                 elif match is not None:
                     self._record_duplicate(cid, p, match, report)

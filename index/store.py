@@ -23,7 +23,7 @@ import numpy as np
 from .errors import NotFoundError, StoreError
 from .models import Article, ChunkSpan, Hit
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -121,6 +121,34 @@ MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (feed_id, guid)
     );
     """,
+    # Provenance of every version of an article: who added it, the address its text was fetched
+    # from, the feed that carried it. An update is allowed only from the same feed or site.
+    # Stores from before know only the current version: its first adder (for version 1), and
+    # the feed that added it when that feed's entry still holds the current text.
+    3: """
+    CREATE TABLE article_versions (
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        added_by TEXT,
+        added_at TEXT NOT NULL,
+        fetched_url TEXT,
+        feed_id INTEGER,
+        PRIMARY KEY (article_id, version)
+    );
+    INSERT INTO article_versions
+        (article_id, version, content_hash, added_by, added_at, fetched_url, feed_id)
+    SELECT a.id, a.version, a.content_hash,
+           CASE WHEN a.version = 1 OR f.feed_id IS NOT NULL THEN a.added_by END,
+           a.added_at, NULL, f.feed_id
+    FROM articles a LEFT JOIN (
+        SELECT e.article_id, MIN(e.feed_id) AS feed_id
+        FROM feed_entries e JOIN articles x ON x.id = e.article_id
+        WHERE x.added_by = 'feed ' || e.feed_id
+          AND (e.content_hash = x.content_hash OR e.content_hash LIKE x.content_hash || '@%')
+        GROUP BY e.article_id
+    ) f ON f.article_id = a.id;
+    """,
 }
 
 
@@ -171,6 +199,21 @@ class NewArticle:
     added_by: str | None = None
     minhash: bytes | None = None  # near-duplicate signature (index.dedup)
     bands: Sequence[int] = ()  # its LSH band keys
+    fetched_url: str | None = None  # where the text was fetched from (a page or a feed)
+    feed_id: int | None = None  # the feed that carried it
+
+
+@dataclass(frozen=True)
+class ArticleVersion:
+    """One stored version of an article and where it came from."""
+
+    article_id: int
+    version: int
+    content_hash: str
+    added_by: str | None
+    added_at: str
+    fetched_url: str | None
+    feed_id: int | None
 
 
 @dataclass(frozen=True)
@@ -461,6 +504,7 @@ class Store(FeedStore):
                 article_id = int(cur.lastrowid)
                 out.append((article_id, _insert_chunks(db, article_id, art)))
                 _insert_minhash(db, collection_id, article_id, art)
+                _insert_version(db, article_id, 1, art, added)
             db.execute(
                 "UPDATE collections SET version = version + 1 WHERE id = ?", (collection_id,)
             )
@@ -512,6 +556,23 @@ class Store(FeedStore):
                     (article_id, source, url, title, published_at, now_iso()),
                 )
 
+    def article_versions(self, article_id: int) -> list[ArticleVersion]:
+        """Every recorded version of an article, oldest first."""
+        rows = self.db.execute(
+            f"SELECT {_VERSION_COLUMNS} FROM article_versions WHERE article_id = ?"
+            " ORDER BY version",
+            (article_id,),
+        )
+        return [ArticleVersion(*r) for r in rows]
+
+    def latest_version(self, article_id: int) -> ArticleVersion | None:
+        row = self.db.execute(
+            f"SELECT {_VERSION_COLUMNS} FROM article_versions WHERE article_id = ?"
+            " ORDER BY version DESC LIMIT 1",
+            (article_id,),
+        ).fetchone()
+        return ArticleVersion(*row) if row else None
+
     def other_sources(self, article_id: int) -> list[tuple[str | None, str | None]]:
         return [
             (r[0], r[1])
@@ -555,6 +616,7 @@ class Store(FeedStore):
             version = db.execute(
                 "SELECT version FROM articles WHERE id = ?", (article_id,)
             ).fetchone()[0]
+            _insert_version(db, article_id, int(version), art, now_iso())
             db.execute(
                 "UPDATE collections SET version = version + 1 WHERE id = ?", (collection_id,)
             )
@@ -829,6 +891,27 @@ def _insert_chunks(db: sqlite3.Connection, article_id: int, art: NewArticle) -> 
         )
         chunk_ids.append(chunk_id)
     return chunk_ids
+
+
+_VERSION_COLUMNS = "article_id, version, content_hash, added_by, added_at, fetched_url, feed_id"
+
+
+def _insert_version(
+    db: sqlite3.Connection, article_id: int, version: int, art: NewArticle, added_at: str
+) -> None:
+    db.execute(
+        f"INSERT OR REPLACE INTO article_versions ({_VERSION_COLUMNS})"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            article_id,
+            version,
+            art.content_hash,
+            art.added_by,
+            added_at,
+            art.fetched_url,
+            art.feed_id,
+        ),
+    )
 
 
 def _insert_minhash(

@@ -6,8 +6,12 @@ fetch itself runs on whichever event loop the caller has.
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import unicodedata
 from dataclasses import replace
+from functools import lru_cache
+from urllib.parse import urlsplit
 
 from . import extract
 from .errors import NotAnArticleError
@@ -54,8 +58,102 @@ def strip_url(text: str) -> str:
     return m.group(1) if m else text.strip()
 
 
+@lru_cache(maxsize=4096)
+def _site_parts(host: str) -> tuple[str, str | None]:
+    """(site, its name label): ``news.bbc.co.uk`` → ``("bbc.co.uk", "bbc")``. An address, or a
+    host under no suffix of the public suffix list shipped with ``tld``, is its own site."""
+    try:
+        ipaddress.ip_address(host)
+        return host, None
+    except ValueError:
+        pass
+    from tld import get_tld  # the list ships inside the package: no lookup at run time
+
+    found = get_tld(host, fix_protocol=True, as_object=True, fail_silently=True)
+    if found is None or not getattr(found, "domain", ""):
+        return host, None
+    return str(found.fld), str(found.domain)
+
+
+def _host(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        host = urlsplit(url.strip()).hostname
+    except ValueError:
+        return None
+    if not host:
+        return None
+    return host.rstrip(".").lower() or None
+
+
+def site_of(url: str | None) -> str | None:
+    """The registrable domain (eTLD+1) of a URL's host: who controls what is published there."""
+    host = _host(url)
+    return _site_parts(host)[0] if host else None
+
+
+def same_site(a: str | None, b: str | None) -> bool:
+    site = site_of(a)
+    return site is not None and site == site_of(b)
+
+
+def _name_words(name: str) -> list[str]:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.findall(r"[a-z0-9]+", ascii_name.casefold())
+
+
+def site_name_fits(name: str | None, url: str | None) -> bool:
+    """Does a page's claimed site name ("BBC News", "Reuters") belong to the host it came from?
+
+    Only when the domain's own label is the name's first word(s) run together ("bbc" for
+    bbc.co.uk, "theguardian" for theguardian.com, "lemonde" for "Le Monde.fr"): anyone can
+    write ``og:site_name``, only the domain's owner can publish under its name.
+    """
+    host = _host(url)
+    if not name or not host:
+        return False
+    label = _site_parts(host)[1]
+    if not label:
+        return False
+    label = re.sub(r"[^a-z0-9]", "", label.casefold())
+    words = _name_words(name)
+    for start in (0, 1) if words[:1] == ["the"] else (0,):
+        joined = ""
+        for word in words[start:]:
+            joined += word
+            if len(joined) >= 2 and joined == label:
+                return True
+            if len(joined) >= len(label):
+                break
+    return False
+
+
+def site_label(url: str | None) -> str | None:
+    """How a citation names a site it cannot name better: its domain, readable."""
+    site = site_of(url)
+    if site is None:
+        return None
+    try:
+        return site.encode("ascii").decode("idna")
+    except UnicodeError:
+        return site
+
+
+def checked_source(claimed: str | None, fetched_url: str) -> str | None:
+    """The source a fetched text is cited as: its own site name when that fits the host it
+    came from, else the host's site. A page cannot pass itself off as another outlet."""
+    if claimed and site_name_fits(claimed, fetched_url):
+        return claimed
+    return site_label(fetched_url) or claimed
+
+
 def document_from_fetch(result: FetchResult) -> Document:
-    """Extract the article a fetched page holds; feeds and empty pages are refused."""
+    """Extract the article a fetched page holds; feeds and empty pages are refused.
+
+    Provenance is the fetched address, not what the page says of itself: its canonical URL
+    counts only on the same site, and its site name only when it fits the host.
+    """
     origin = result.url
     kind = result.content_type
     body = result.body
@@ -78,6 +176,12 @@ def document_from_fetch(result: FetchResult) -> Document:
         notes.append("may be cut short by a paywall")
     elif words < 80:
         notes.append("very short: the page may hold only a summary")
+    url = doc.url if doc.url and same_site(doc.url, result.url) else result.url
     return replace(
-        doc, url=doc.url or result.url, title=doc.title or result.url, notes=tuple(notes)
+        doc,
+        url=url,
+        title=doc.title or result.url,
+        source=checked_source(doc.source, result.url),
+        notes=tuple(notes),
+        fetched_url=result.url,
     )

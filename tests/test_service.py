@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 
 import pytest
 
@@ -84,7 +85,9 @@ def test_the_same_canonical_url_is_never_stored_twice(service: NewsService):
         url="https://example.com/volcano#comments",
     )
     report = service.ingest("news", [other])
-    assert report.added == [] and len(report.updated) == 1
+    # Not fetched from example.com, so not an update either (tests/test_provenance.py).
+    assert report.added == [] and report.updated == [] and len(report.duplicates) == 1
+    assert "not replaced" in report.duplicates[0].notes[0]
     assert len(service.sources("news")) == 1
 
 
@@ -244,7 +247,8 @@ def test_a_version_1_database_is_migrated_in_place(settings, fake_embedder):
 
 
 def test_same_url_with_new_text_replaces_the_article_and_counts_versions(service):
-    first = service.ingest("news", [VOLCANO]).added[0]
+    fetched = "https://www.example.com/volcano"  # both versions fetched from the article's site
+    first = service.ingest("news", [replace(VOLCANO, fetched_url=fetched)]).added[0]
     before = service.stats("news")["chunks"]
     corrected = doc(
         "Volcano erupts in Iceland (updated)",
@@ -253,6 +257,7 @@ def test_same_url_with_new_text_replaces_the_article_and_counts_versions(service
         source="Reuters",
         published_at="2023-12-19",
         url="https://example.com/volcano",
+        fetched_url=fetched,
     )
     report = service.ingest("news", [corrected])
     assert report.added == [] and report.duplicates == []
