@@ -32,7 +32,6 @@ import contextlib
 import email.utils
 import hashlib
 import io
-import json
 import logging
 import re
 import time
@@ -45,7 +44,7 @@ from urllib.parse import urljoin, urlsplit
 from .errors import InputError, NewsbotError, NotAnArticleError, NotFoundError
 from .fetch import FetchResult, fetch
 from .models import Document
-from .sources import Failed
+from .sources import TOO_DEEP, Failed, load_json_pruned
 from .store import Feed, content_hash
 from .web import same_site, site_label
 
@@ -111,6 +110,7 @@ def html_to_text(html: str) -> str:
     """
     if not html or not html.strip():
         return ""
+    html = html.replace("\x00", "")  # lxml refuses NUL; no text needs it
     if "<" not in html and "&" not in html:
         return _plain_paragraphs(html)
     import lxml.html
@@ -156,6 +156,7 @@ def html_to_text(html: str) -> str:
 
 
 def _plain_paragraphs(text: str) -> str:
+    text = text.replace("\x00", "")
     blocks = re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n"))
     return "\n\n".join(p for p in (_WS.sub(" ", b).strip() for b in blocks) if p)
 
@@ -171,7 +172,7 @@ def _detail_text(value: Any, kind: str | None) -> str:
 
 
 def _one_line(text: str | None, limit: int = 300) -> str | None:
-    line = _WS.sub(" ", text or "").strip()
+    line = _WS.sub(" ", (text or "").replace("\x00", "")).strip()
     return line[:limit] or None
 
 
@@ -186,11 +187,11 @@ def _publisher_date(raw: Any, parsed: Any) -> str | None:
         text = raw.strip()
         try:
             day = email.utils.parsedate_to_datetime(text).date()
-        except (TypeError, ValueError, IndexError):
-            with contextlib.suppress(ValueError):
+        except (TypeError, ValueError, IndexError, OverflowError):
+            with contextlib.suppress(ValueError, OverflowError):
                 day = datetime.fromisoformat(text.replace("Z", "+00:00")).date()
     if day is None and parsed:
-        with contextlib.suppress(TypeError, ValueError):
+        with contextlib.suppress(TypeError, ValueError, OverflowError):
             day = date(*tuple(parsed)[:3])
     if day is None or not 1990 <= day.year <= 2100:
         return None
@@ -200,7 +201,7 @@ def _publisher_date(raw: Any, parsed: Any) -> str | None:
 def _iso_utc(parsed: Any) -> str | None:
     try:
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", parsed) if parsed else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -229,6 +230,7 @@ def _web_url(base: str, link: Any) -> str | None:
 
 def _guid(raw: Any, url: str | None, *fallback: Any) -> str | None:
     guid = raw.strip() if isinstance(raw, str) else str(raw) if raw is not None else ""
+    guid = guid.replace("\x00", "")
     guid = guid or url or ""
     if not guid:
         basis = "\x1f".join(str(f or "") for f in fallback)
@@ -287,37 +289,53 @@ def parse_feed(
 
     entries: list[tuple[FeedEntry, float | None]] = []
     seen: set[str] = set()
-    for e in raw_entries:  # "updated" read with dict.get: feedparser maps it to "published"
-        link = _web_url(url, e.get("link"))
-        entry_title = _one_line(
-            _detail_text(e.get("title"), (e.get("title_detail") or {}).get("type"))
-        )
-        summary = _detail_text(e.get("summary"), (e.get("summary_detail") or {}).get("type"))
-        contents = [
-            _detail_text(c.get("value"), c.get("type"))
-            for c in e.get("content") or []
-            if isinstance(c, Mapping)
-        ]
-        published_parsed = e.get("published_parsed") or dict.get(e, "updated_parsed")
-        guid = _guid(e.get("id"), link, entry_title, e.get("published"), summary)
-        if guid is None or guid in seen:
+    for e in raw_entries:
+        try:
+            found = _xml_entry(e, url)
+        except Exception as exc:  # one hostile entry must not cost the feed its others
+            _skipped(url, exc)
             continue
-        seen.add(guid)
-        author = (e.get("author_detail") or {}).get("name") or e.get("author")
-        entry = FeedEntry(
-            guid=guid,
-            url=link,
-            title=entry_title,
-            published_at=_publisher_date(
-                e.get("published") or dict.get(e, "updated"), published_parsed
-            ),
-            content=_full_text(contents, summary),
-            summary=summary or None,
-            author=_one_line(author, 200),
-            updated=_iso_utc(dict.get(e, "updated_parsed") or e.get("published_parsed")),
-        )
-        entries.append((entry, _timestamp(published_parsed)))
+        if found is None or found[0].guid in seen:
+            continue
+        seen.add(found[0].guid)
+        entries.append(found)
     return title, _newest_first(entries)
+
+
+def _skipped(url: str, exc: BaseException) -> None:
+    reason = str(exc) if isinstance(exc, NewsbotError) else type(exc).__name__
+    log.warning("feed %s: skipped an entry: %s", url, reason)
+
+
+def _xml_entry(e: Any, url: str) -> tuple[FeedEntry, float | None] | None:
+    """One feedparser entry, or None when it names nothing to read."""
+    # "updated" is read with dict.get: feedparser maps it to "published"
+    link = _web_url(url, e.get("link"))
+    entry_title = _one_line(_detail_text(e.get("title"), (e.get("title_detail") or {}).get("type")))
+    summary = _detail_text(e.get("summary"), (e.get("summary_detail") or {}).get("type"))
+    contents = [
+        _detail_text(c.get("value"), c.get("type"))
+        for c in e.get("content") or []
+        if isinstance(c, Mapping)
+    ]
+    published_parsed = e.get("published_parsed") or dict.get(e, "updated_parsed")
+    guid = _guid(e.get("id"), link, entry_title, e.get("published"), summary)
+    if guid is None:
+        return None
+    author = (e.get("author_detail") or {}).get("name") or e.get("author")
+    entry = FeedEntry(
+        guid=guid,
+        url=link,
+        title=entry_title,
+        published_at=_publisher_date(
+            e.get("published") or dict.get(e, "updated"), published_parsed
+        ),
+        content=_full_text(contents, summary),
+        summary=summary or None,
+        author=_one_line(author, 200),
+        updated=_iso_utc(dict.get(e, "updated_parsed") or e.get("published_parsed")),
+    )
+    return entry, _timestamp(published_parsed)
 
 
 def _newest_first(entries: list[tuple[FeedEntry, float | None]]) -> list[FeedEntry]:
@@ -327,54 +345,92 @@ def _newest_first(entries: list[tuple[FeedEntry, float | None]]) -> list[FeedEnt
 
 
 def _parse_json_feed(body: bytes, url: str) -> tuple[str | None, list[FeedEntry]]:
-    """JSON Feed 1.x (feedparser 6 does not read it)."""
+    """JSON Feed 1.x (feedparser 6 does not read it). An item nested too deeply to read is
+    cut out and skipped with the others that fail; the feed's other items are read."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = load_json_pruned(body, _MAX_JSON_DEPTH)
+    except (ValueError, UnicodeDecodeError, InputError):
         raise NotAFeedError("that address is not an RSS, Atom or JSON feed") from None
     if (
         not isinstance(data, dict)
-        or not str(data.get("version", "")).startswith("https://jsonfeed.org/version/")
+        or not isinstance(data.get("version"), str)
+        or not data["version"].startswith("https://jsonfeed.org/version/")
         or not isinstance(data.get("items", []), list)
     ):
         raise NotAFeedError("that address is not an RSS, Atom or JSON feed")
-    title = _one_line(str(data.get("title") or ""))
+    raw_title = data.get("title")
+    title = _one_line(raw_title if isinstance(raw_title, str) else "")
     entries: list[tuple[FeedEntry, float | None]] = []
     seen: set[str] = set()
     for item in data.get("items") or []:
-        if not isinstance(item, dict):
+        try:
+            found = _json_entry(item, url)
+        except Exception as exc:  # one hostile item must not cost the feed its others
+            _skipped(url, exc)
             continue
-        link = _web_url(url, item.get("url")) or _web_url(url, item.get("external_url"))
-        if item.get("content_html"):
-            content = html_to_text(str(item["content_html"]))
-        else:
-            content = _plain_paragraphs(str(item.get("content_text") or ""))
-        summary = _plain_paragraphs(str(item.get("summary") or ""))
-        entry_title = _one_line(str(item.get("title") or ""))
-        published = item.get("date_published") or item.get("date_modified")
-        guid = _guid(item.get("id"), link, entry_title, published, summary or content)
-        if guid is None or guid in seen:
+        if found is None or found[0].guid in seen:
             continue
-        seen.add(guid)
-        authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
-        names = [str(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")]
-        stamp = _json_time(item.get("date_modified") or published)
-        entries.append(
-            (
-                FeedEntry(
-                    guid=guid,
-                    url=link,
-                    title=entry_title,
-                    published_at=_publisher_date(published, None),
-                    content=_full_text([content], summary),
-                    summary=summary or (content[:500] if content else None),
-                    author=_one_line(", ".join(names), 200),
-                    updated=stamp,
-                ),
-                _json_timestamp(published),
-            )
-        )
+        seen.add(found[0].guid)
+        entries.append(found)
     return title, _newest_first(entries)
+
+
+_MAX_JSON_DEPTH = 32  # a JSON Feed item is 3 deep; a hostile one thousands
+
+
+class _TooDeepItemError(InputError):
+    pass
+
+
+def _check_depth(value: Any, limit: int = 16) -> None:
+    """Refuse an item holding a part cut for depth, or deeper than ``limit`` (so nothing
+    below recurses: ``str()`` of a 900-deep list raises RecursionError)."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit or node == TOO_DEEP:
+            raise _TooDeepItemError("nested too deeply")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
+def _json_entry(item: Any, url: str) -> tuple[FeedEntry, float | None] | None:
+    """One JSON Feed item, or None when it is not an object or names nothing to read."""
+    if not isinstance(item, dict):
+        return None
+    _check_depth(item)
+    link = _web_url(url, item.get("url")) or _web_url(url, item.get("external_url"))
+    if item.get("content_html"):
+        content = html_to_text(_text(item["content_html"]))
+    else:
+        content = _plain_paragraphs(_text(item.get("content_text") or ""))
+    summary = _plain_paragraphs(_text(item.get("summary") or ""))
+    entry_title = _one_line(_text(item.get("title") or ""))
+    published = item.get("date_published") or item.get("date_modified")
+    guid = _guid(item.get("id"), link, entry_title, published, summary or content)
+    if guid is None:
+        return None
+    authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+    if not isinstance(authors, list):
+        authors = []
+    names = [_text(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")]
+    entry = FeedEntry(
+        guid=guid,
+        url=link,
+        title=entry_title,
+        published_at=_publisher_date(published, None),
+        content=_full_text([content], summary),
+        summary=summary or (content[:500] if content else None),
+        author=_one_line(", ".join(names), 200),
+        updated=_json_time(item.get("date_modified") or published),
+    )
+    return entry, _json_timestamp(published)
 
 
 def _json_datetime(raw: Any) -> datetime | None:
@@ -390,12 +446,20 @@ def _json_time(raw: Any) -> str | None:
     moment = _json_datetime(raw)
     if moment is None or moment.tzinfo is None:
         return None
-    return _iso_utc(moment.utctimetuple())
+    try:  # 0001-01-01T00:00:00+14:00 is a valid date whose UTC time is before year 1
+        return _iso_utc(moment.utctimetuple())
+    except (OverflowError, ValueError):
+        return None
 
 
 def _json_timestamp(raw: Any) -> float | None:
     moment = _json_datetime(raw)
-    return moment.timestamp() if moment is not None and moment.tzinfo is not None else None
+    if moment is None or moment.tzinfo is None:
+        return None
+    try:
+        return moment.timestamp()
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 # -- polling ---------------------------------------------------------------------------------

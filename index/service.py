@@ -81,6 +81,19 @@ class _Pending:
 
 ProgressFn = Callable[[Progress], None]
 
+_TEXT_FIELDS = ("text", "title", "source", "url", "author", "published_at")
+
+
+def _without_nul(doc: Document) -> Document:
+    """Every document passes here before it is stored: NUL characters (from JSON escapes, a
+    file past its sniffed head, a PDF) carry no news, break C tools and hide text, so they go."""
+    changed = {
+        name: value.replace("\x00", "")
+        for name in _TEXT_FIELDS
+        if isinstance(value := getattr(doc, name), str) and "\x00" in value
+    }
+    return replace(doc, **changed) if changed else doc
+
 
 class NewsService:
     def __init__(
@@ -359,6 +372,7 @@ class NewsService:
         )
 
     def _prepare(self, doc: Document) -> _Pending:
+        doc = _without_nul(doc)
         text = doc.text.strip("\n")
         if not text.strip():
             raise InputError(f"{doc.origin or 'the input'} has no text")

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import InputError
 from .models import Document
@@ -74,6 +75,55 @@ def document_from_record(record: dict, origin: str) -> Document:
     )
 
 
+class TooDeepError(InputError):
+    """JSON nested deeper than a parser can follow; never a news article."""
+
+
+def load_json(text: str | bytes, origin: str = "the input") -> Any:
+    """``json.loads`` where nesting too deep to read (a ``RecursionError`` inside the parser,
+    which no ``ValueError`` handler catches) is a plain refusal of that one input."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise TooDeepError(f"{origin}: nested too deeply") from None
+
+
+# A JSON string or one bracket; strings are skipped whole so brackets inside them don't count.
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+TOO_DEEP = "\u0000newsbot: nested too deeply"  # stands in for what was cut; NUL: no real text
+
+
+def load_json_pruned(data: str | bytes, max_depth: int = 32) -> Any:
+    """Parse JSON whose parts may be nested too deeply, replacing every value deeper than
+    ``max_depth`` with the string ``TOO_DEEP``, so one hostile part (a feed item) can be
+    skipped while the rest is read. The scan only runs when plain parsing fails that way."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        pass
+    text = data if isinstance(data, str) else data.decode(json.detect_encoding(data))
+    out: list[str] = []
+    depth, last, cut = 0, 0, -1
+    for m in _JSON_TOKEN.finditer(text):
+        token = m.group()
+        if token[0] == '"':
+            continue
+        if token in "[{":
+            depth += 1
+            if depth == max_depth + 1:
+                cut = m.start()
+        else:
+            if depth == max_depth + 1 and cut >= 0:
+                out += [text[last:cut], json.dumps(TOO_DEEP)]
+                last, cut = m.end(), -1
+            depth -= 1
+    out.append(text[last:] if cut < 0 else text[last:cut] + json.dumps(TOO_DEEP))
+    try:
+        return json.loads("".join(out))
+    except RecursionError:  # unbalanced brackets can still confuse the scan
+        raise TooDeepError("nested too deeply") from None
+
+
 def _sniff(data: bytes) -> str:
     head = data[:2048].lstrip().lower()
     if head.startswith(b"%pdf"):
@@ -83,7 +133,9 @@ def _sniff(data: bytes) -> str:
     if head.startswith(b"{"):
         first = data.lstrip().split(b"\n", 1)[0]
         try:
-            obj = json.loads(first)
+            obj = load_json(first)
+        except TooDeepError:
+            return ".jsonl"  # JSON, too deep to read: refused line by line, with the reason
         except ValueError:
             return ".txt"
         if isinstance(obj, dict) and ("body" in obj or "text" in obj):
@@ -136,7 +188,7 @@ def _jsonl(lines: Iterator[bytes] | list[bytes], name: str, max_bytes: int):
             yield Failed(origin, f"{origin} is too large ({len(raw):,} bytes)")
             continue
         try:
-            record = json.loads(decode_text(raw, origin))
+            record = load_json(decode_text(raw, origin), origin)
             if not isinstance(record, dict):
                 raise InputError(f"{origin}: not a JSON object")
             yield document_from_record(record, origin)
