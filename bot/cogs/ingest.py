@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePath
 
 import discord
@@ -21,6 +22,8 @@ from ..errors import UserError
 
 ACCEPTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
 MAX_PASTE_CHARS = 100_000
+# Messages whose attachments and pages are read at once (each bounded: index.extract).
+EXTRACT_THREADS = 3
 
 
 def describe(report: IngestReport) -> str:
@@ -31,9 +34,15 @@ def describe(report: IngestReport) -> str:
             f"✅ Added `#{r.article_id}` **{_safe(r.title)}** "
             f"({r.published_at or 'no date'}) — {r.chunk_count} chunks"
         )
+    for r in report.updated:
+        lines.append(
+            f"🔄 Updated `#{r.article_id}` **{_safe(r.title)}** "
+            f"({r.published_at or 'no date'}) — {r.chunk_count} chunks"
+        )
     for r in report.duplicates:
         ref = f"`#{r.article_id}` " if r.article_id > 0 else ""
-        lines.append(f"↩️ Already indexed: {ref}**{_safe(r.title)}**")
+        why = f" ({_safe('; '.join(r.notes))})" if r.notes else ""
+        lines.append(f"↩️ Already indexed: {ref}**{_safe(r.title)}**{why}")
     for f in report.failed:
         lines.append(f"⚠️ {f.reason}")
     text = "\n".join(lines) or "Nothing to add."
@@ -71,6 +80,11 @@ class Ingest(commands.Cog):
             if seconds > 0
             else None
         )
+        # Its own threads, so pages being read never take the ones questions are answered in.
+        self.extractor = ThreadPoolExecutor(EXTRACT_THREADS, thread_name_prefix="newsbot-extract")
+
+    async def cog_unload(self) -> None:
+        self.extractor.shutdown(wait=False, cancel_futures=True)
 
     async def _ingest(
         self,
@@ -78,24 +92,30 @@ class Ingest(commands.Cog):
         author: discord.abc.User,
         items: list[tuple[str, bytes] | Failed | Document],
     ) -> IngestReport:
-        """Extract, embed and store off the event loop, one writer at a time."""
+        """Extract first, in the extraction threads and outside the writer lock (a slow page
+        then delays only its sender), then embed and store, one writer at a time."""
         service = self.bot.service
 
-        def documents():
+        def extract() -> list[Document | Failed]:
+            documents: list[Document | Failed] = []
             for item in items:
                 if isinstance(item, Failed | Document):
-                    yield item
+                    documents.append(item)
                 elif isinstance(item, FetchResult):
-                    yield service.document_from_fetched(item)  # extraction, in this thread
+                    documents.append(service.document_from_fetched(item))
                 else:
                     name, data = item
-                    yield from service.documents_from_bytes(data, name)
+                    documents.extend(service.documents_from_bytes(data, name))
+            return documents
 
+        documents = await asyncio.get_running_loop().run_in_executor(self.extractor, extract)
+        if all(isinstance(d, Failed) for d in documents):
+            return IngestReport(failed=[d for d in documents if isinstance(d, Failed)])
         async with self.bot.writer:
             return await asyncio.to_thread(
                 service.ingest,
                 collection_for(guild_id),
-                documents(),
+                documents,
                 added_by=f"{author} ({author.id})",
             )
 
