@@ -576,8 +576,6 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str = "") -> Do
     trafilatura gets the bytes (it detects the encoding; lxml alone mis-reads UTF-8). Its
     extensive date search is off: it turns a footer's "© 2024" into 2024-01-01.
     """
-    import trafilatura  # here, so that the plain-text path does not pay for the import
-
     where = _where(origin or url or "")
     if not data.strip():
         raise InputError(f"{where} is empty")
@@ -586,6 +584,8 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str = "") -> Do
             f"{where} is too complex to read (over {MAX_HTML_TAGS:,} HTML tags); "
             "no news article needs that many"
         )
+    import trafilatura  # here, so that the plain-text path does not pay for the import
+
     try:
         tree = trafilatura.load_html(data)
         doc = None

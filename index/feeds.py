@@ -44,7 +44,7 @@ from urllib.parse import urljoin, urlsplit
 from .errors import InputError, NewsbotError, NotAnArticleError, NotFoundError
 from .fetch import FetchResult, fetch
 from .models import Document
-from .sources import TOO_DEEP, Failed, load_json_pruned
+from .sources import TOO_DEEP, Failed, TooDeepError, load_json_pruned
 from .store import Feed, content_hash
 from .web import same_site, site_label
 
@@ -378,10 +378,6 @@ def _parse_json_feed(body: bytes, url: str) -> tuple[str | None, list[FeedEntry]
 _MAX_JSON_DEPTH = 32  # a JSON Feed item is 3 deep; a hostile one thousands
 
 
-class _TooDeepItemError(InputError):
-    pass
-
-
 def _check_depth(value: Any, limit: int = 16) -> None:
     """Refuse an item holding a part cut for depth, or deeper than ``limit`` (so nothing
     below recurses: ``str()`` of a 900-deep list raises RecursionError)."""
@@ -389,7 +385,7 @@ def _check_depth(value: Any, limit: int = 16) -> None:
     while stack:
         node, depth = stack.pop()
         if depth > limit or node == TOO_DEEP:
-            raise _TooDeepItemError("nested too deeply")
+            raise TooDeepError("nested too deeply")
         if isinstance(node, dict):
             stack.extend((v, depth + 1) for v in node.values())
         elif isinstance(node, list):

@@ -350,3 +350,63 @@ async def test_a_slow_page_holds_up_no_other_members_ingest_or_question(slow_bot
     service.release.set()
     reply = await fake.wait_channel_message(2001, predicate=reply_to(slow), timeout=10)
     assert "Added `#2`" in reply["content"]
+
+
+class SlowFetchedPageService(NewsService):
+    """A service whose extraction of fetched pages waits until the test lets it go."""
+
+    def __init__(self, *a, **kw) -> None:
+        super().__init__(*a, **kw)
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def document_from_fetched(self, result):
+        self.entered.set()
+        self.release.wait(30)
+        return super().document_from_fetched(result)
+
+
+async def test_a_feed_reads_its_pages_before_taking_the_writer(tmp_path):
+    from index.feeds import FeedPoller
+
+    async def atom(request: web.Request) -> web.Response:
+        body = (
+            "<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'>"
+            "<title>Larkmouth Gazette</title><id>urn:lg</id><entry><id>urn:lg:1</id>"
+            "<title>Ferry returns</title><link rel='alternate' href='/ferry'/>"
+            "<updated>2031-05-01T08:00:00Z</updated><summary>Teaser.</summary></entry></feed>"
+        )
+        return web.Response(text=body, content_type="application/atom+xml")
+
+    async def page(request: web.Request) -> web.Response:
+        html = f"<html><body><article><h1>Ferry returns</h1><p>{STORY}</p></article></body></html>"
+        return web.Response(text=html, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/atom.xml", atom)
+    app.router.add_get("/ferry", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    service = SlowFetchedPageService(
+        CoreSettings(data_dir=tmp_path / "data", fetch_allow="127.0.0.1"), FakeEmbedder()
+    )
+    try:
+        cid = service.store.collection_id(COLLECTION, create=True)
+        feed = service.store.add_feed(cid, f"{base}/atom.xml", added_by="t", interval_seconds=600)
+        writer = asyncio.Lock()
+        poll = asyncio.create_task(FeedPoller(service, lock=writer).poll_feed(feed))
+        assert await asyncio.to_thread(service.entered.wait, 10)
+        assert not writer.locked()  # the page is being read, and the writer is free
+        async with asyncio.timeout(2), writer:
+            pass  # another member's ingest would get it now
+        service.release.set()
+        async with asyncio.timeout(20):
+            report = await poll
+        assert (report.status, report.new) == ("ok", 1), report.errors
+    finally:
+        service.release.set()
+        service.close()
+        await runner.cleanup()

@@ -22,7 +22,8 @@ from ..errors import UserError
 
 ACCEPTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
 MAX_PASTE_CHARS = 100_000
-# Messages whose attachments and pages are read at once (each bounded: index.extract).
+# How many messages' files and pages are read at the same time (each one bounded in size and
+# tags: index.extract), in threads of their own.
 EXTRACT_THREADS = 3
 
 
