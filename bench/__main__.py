@@ -19,14 +19,16 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 
 from bench.baselines import BM25Baseline, DenseBaseline, corpus_windows
-from bench.quality import EVAL, evaluate, load_scorer, read_jsonl
+from bench.quality import EVAL, MODES, evaluate, load_scorer, read_jsonl
 from index.chunk import embedding_prefix
 from index.embed import SentenceTransformerEmbedder
+from index.retrieve import Filters
 from index.service import NewsService
 from index.settings import CoreSettings
 from index.sources import document_from_record
@@ -148,11 +150,13 @@ def baseline_quality(
 
 
 def latency(service: NewsService, queries: list[dict], repeats: int = 1) -> dict:
+    """Questions asked as members ask them: today, no date given."""
     questions = [q["question"] for q in queries]
+    now = Filters(as_of=date.today().isoformat())
     cid = service.store.collection_id("default")
     index = service._index(cid)
     for q in questions[:20]:  # warm caches, the model and SQLite pages
-        service.ask("default", q)
+        service.ask("default", q, filters=now)
     ask, search, floor = [], [], []
     for _ in range(repeats):
         for q in questions:
@@ -161,10 +165,10 @@ def latency(service: NewsService, queries: list[dict], repeats: int = 1) -> dict
             index.search(vec, 50)
             floor.append(time.perf_counter() - t)
             t = time.perf_counter()
-            service.search("default", q)
+            service.search("default", q, filters=now)
             search.append(time.perf_counter() - t)
             t = time.perf_counter()
-            service.ask("default", q)
+            service.ask("default", q, filters=now)
             ask.append(time.perf_counter() - t)
     out = {"ask": ms(ask), "search": ms(search), "floor": ms(floor)}
     out["ask_p95_over_floor_p95"] = round(percentile(ask, 95) / percentile(floor, 95), 3)
@@ -200,7 +204,7 @@ def ask_under_load(
             q = queries[i % len(queries)]["question"]
             t = time.perf_counter()
             try:
-                service.ask("default", q)
+                service.ask("default", q, filters=Filters(as_of=date.today().isoformat()))
             except Exception as exc:  # counted, not raised: the point is to see them
                 with lock:
                     errors.append(f"{type(exc).__name__}: {exc}")
@@ -246,22 +250,21 @@ def charts(result: dict, out: Path, samples: dict) -> list[str]:
     files = []
     q = result["quality"]
     systems = {
-        "newsbot (as_of)": q["newsbot_as_of"],
-        "newsbot": q["newsbot_no_as_of"],
+        **{f"newsbot ({mode})": q["newsbot"][mode] for mode in MODES},
         "tutorial dense": q["baselines"]["tutorial_dense"],
         "BM25": q["baselines"]["bm25"],
     }
     fig, ax = plt.subplots(figsize=(8, 4))
     metrics = ["hits@1", "hits@4", "hits@10", "mrr@10"]
-    width = 0.2
+    width = 0.8 / len(systems)
     for i, (name, m) in enumerate(systems.items()):
         ax.bar(
             [j + i * width for j in range(len(metrics))], [m[k] for k in metrics], width, label=name
         )
-    ax.set_xticks([j + 1.5 * width for j in range(len(metrics))], metrics)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(metrics))], metrics)
     ax.set_ylim(0, 1)
     ax.set_title(f"Retrieval quality, {q['corpus']} ({q['questions']} questions)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=4, fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3, fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "quality.png", dpi=110)
     files.append("quality.png")
@@ -346,27 +349,40 @@ def markdown(r: dict) -> str:
             "",
         ]
     lines += [
-        "| system | Hits@1 | Hits@4 | Hits@10 | MRR@10 |",
-        "|---|---|---|---|---|",
+        f'Asked on {q["asked_today"]} for the "today" and "month" rows. dated: on each'
+        " question's quiz date (`--as-of`); today: no date given, as `/ask` and a bare `newsbot"
+        ' ask` do; month: "In October 2023, …" (the month of its quiz date) asked today;'
+        " undated: `--undated`.",
+        "",
+        "| system | Hits@1 | Hits@4 | Hits@10 | MRR@10 | MRR / tutorial |",
+        "|---|---|---|---|---|---|",
     ]
-    for name, m in (
-        ("newsbot, with as_of", q["newsbot_as_of"]),
-        ("newsbot, without as_of", q["newsbot_no_as_of"]),
-        ("tutorial dense bot", b["tutorial_dense"]),
-        ("BM25 alone", b["bm25"]),
-    ):
-        lines.append(f"| {name} | {m['hits@1']} | {m['hits@4']} | {m['hits@10']} | {m['mrr@10']} |")
+    for mode, m in q["newsbot"].items():
+        lines.append(
+            f"| newsbot, {mode} | {m['hits@1']} | {m['hits@4']} | {m['hits@10']} | "
+            f"{m['mrr@10']} | {q['mrr_ratio_vs_tutorial'][mode]}× |"
+        )
+    for name, m in (("tutorial dense bot", b["tutorial_dense"]), ("BM25 alone", b["bm25"])):
+        lines.append(
+            f"| {name} | {m['hits@1']} | {m['hits@4']} | {m['hits@10']} | {m['mrr@10']} | |"
+        )
     lines += [
         "",
-        f"MRR@10 newsbot (as_of) / tutorial: **{q['mrr_ratio_vs_tutorial']}×**; "
-        f"without as_of: {q['mrr_ratio_vs_tutorial_no_as_of']}×.",
+        f"## Answers ({q['corpus']}; off-period: offperiod-2024.jsonl, asked the same way)",
         "",
-        f"## Answers ({q['corpus']}; off-period: offperiod-2024.jsonl)",
+        '| asked | gold answer in the answer | in-period answered | off-period "nothing'
+        ' relevant" | off-period answers marked old |',
+        "|---|---|---|---|---|",
+    ]
+    for mode, x in a.items():
+        lines.append(
+            f"| {mode} | {x['gold_in_answer']} ({x['phrase_questions']} questions) | "
+            f"{x['answered_in_period']} | {x['abstained_off_period']} | "
+            f"{x['off_period_answers_marked_old']} |"
+        )
+    lines += [
         "",
-        f"- gold answer inside the composed answer: **{a['gold_in_answer']}** of "
-        f"{a['phrase_questions']} name/phrase questions",
-        f"- in-period questions answered: **{a['answered_in_period']}**",
-        f'- off-period questions answered "nothing relevant": **{a["abstained_off_period"]}**',
+        "Every answer of the run is in `work/answers.jsonl` (`ask --json` fields, `id`, `mode`).",
         "",
         "## Ingest throughput (corpus-small, end to end vs raw encode of the same texts)",
         "",
@@ -465,31 +481,51 @@ def main(argv: list[str] | None = None) -> int:
     else:
         quality_service, corpus, corpus_name = service, small, "corpus-small.jsonl"
 
-    stage("quality and answers: newsbot")
-    with_as_of = evaluate(quality_service, "default", queries, offperiod, scorer)
-    without = evaluate(quality_service, "default", queries, [], scorer, use_as_of=False)
+    stage("quality and answers: newsbot, each way a question is asked")
+    today = date.today().isoformat()
+    by_mode: dict[str, dict] = {}
+    answers: list[dict] = []
+    for mode in MODES:
+        stage(f"  {mode}")
+        m = evaluate(
+            quality_service,
+            "default",
+            queries,
+            offperiod,
+            scorer,
+            mode=mode,
+            today=today,
+            answers_out=answers,
+        )
+        m.pop("_in_scores"), m.pop("_off_scores")
+        by_mode[mode] = m
+    (work / "answers.jsonl").write_text(
+        "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in answers)
+    )
     stage("quality: baselines (BM25, tutorial dense)")
     baselines = baseline_quality(corpus, queries, scorer, embedder, work / "cache")
     keys = ("hits@1", "hits@4", "hits@10", "mrr@10")
+    tutorial = baselines["tutorial_dense"]["mrr@10"]
     result["quality"] = {
         "corpus": corpus_name,
         "questions": len(queries),
-        "newsbot_as_of": {k: with_as_of[k] for k in keys},
-        "newsbot_no_as_of": {k: without[k] for k in keys},
+        "asked_today": today,
+        "newsbot": {mode: {k: by_mode[mode][k] for k in keys} for mode in MODES},
         "baselines": baselines,
-        "mrr_ratio_vs_tutorial": ratio(with_as_of["mrr@10"], baselines["tutorial_dense"]["mrr@10"]),
-        "mrr_ratio_vs_tutorial_no_as_of": ratio(
-            without["mrr@10"], baselines["tutorial_dense"]["mrr@10"]
-        ),
+        "mrr_ratio_vs_tutorial": {mode: ratio(by_mode[mode]["mrr@10"], tutorial) for mode in MODES},
     }
     result["answers"] = {
-        k: with_as_of[k]
-        for k in (
-            "gold_in_answer",
-            "phrase_questions",
-            "answered_in_period",
-            "abstained_off_period",
-        )
+        mode: {
+            k: by_mode[mode][k]
+            for k in (
+                "gold_in_answer",
+                "phrase_questions",
+                "answered_in_period",
+                "abstained_off_period",
+                "off_period_answers_marked_old",
+            )
+        }
+        for mode in MODES
     }
 
     stage("latency")

@@ -1,6 +1,6 @@
 """Retrieval and answer quality on the shared eval set, against an already ingested data dir.
 
-  python -m bench.quality --data-dir DIR [--no-as-of] [--param name=value ...]
+  python -m bench.quality --data-dir DIR [--mode dated|today|month|undated] [--param name=value ...]
 
 Scores retrieval with ../shared/eval/score.py (imported, not copied), then reports how often the
 composed answer holds the gold answer, how many in-period questions get an answer, and how many
@@ -11,11 +11,13 @@ abstention threshold is calibrated from.
 from __future__ import annotations
 
 import argparse
+import calendar
 import importlib.util
 import json
 import re
 import sys
 from dataclasses import fields, replace
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +49,26 @@ def norm(text: str) -> str:
     return " " + " ".join(re.findall(r"[a-z0-9]+", text.lower().replace("’", "'"))) + " "
 
 
+# How a dev question is asked (README, "Benchmarks"):
+#   dated   – on its quiz date (as_of), as the data set intends;
+#   today   – today, with no date given: what a member's /ask and a bare `newsbot ask` do;
+#   month   – today, phrased "In October 2023, …" with the month of its as_of: dates in words;
+#   undated – with no date at all (`--undated`): no recency preference, no stale bar.
+MODES = ("dated", "today", "month", "undated")
+
+
+def asked(q: dict, mode: str, today: str) -> tuple[str, Filters]:
+    """The question as put in ``mode``, and the filters it is asked with."""
+    if mode == "dated":
+        return q["question"], Filters(as_of=q.get("as_of"))
+    if mode == "today":
+        return q["question"], Filters(as_of=today)
+    if mode == "month":
+        d = date.fromisoformat(q["as_of"])
+        return f"In {calendar.month_name[d.month]} {d.year}, {q['question']}", Filters(as_of=today)
+    return q["question"], Filters()
+
+
 def evaluate(
     service: NewsService,
     collection: str,
@@ -54,16 +76,26 @@ def evaluate(
     offperiod: list[dict],
     scorer,
     *,
-    use_as_of: bool = True,
+    mode: str = "dated",
+    today: str | None = None,
     top_k: int = 10,
+    answers_out: list[dict] | None = None,
 ) -> dict:
+    """Retrieval (score.py), and what the answers do: hold the gold answer, get given at all
+    for in-period questions, are refused for off-period ones — and when an off-period one is
+    answered anyway, whether the answer says its evidence is old."""
+    from index.cli import answer_json
+
+    today = today or date.today().isoformat()
     run: dict[str, list[dict]] = {}
     in_scores, answered, contains, phrase_total = [], 0, 0, 0
     for q in queries:
-        filters = Filters(as_of=q.get("as_of") if use_as_of else None)
-        hits = service.search(collection, q["question"], top_k=top_k, filters=filters)
+        question, filters = asked(q, mode, today)
+        hits = service.search(collection, question, top_k=top_k, filters=filters)
         run[q["id"]] = [{"text": h.text} for h in hits]
-        answer = service.ask(collection, q["question"], filters=filters)
+        answer = service.ask(collection, question, filters=filters)
+        if answers_out is not None:
+            answers_out.append({"id": q["id"], "mode": mode, **answer_json(answer)})
         in_scores.append(answer.best_score)
         answered += answer.found
         if is_phrase_answer(q.get("answer", "")):
@@ -72,19 +104,27 @@ def evaluate(
                 " ".join(s.text for s in answer.sentences)
             ):
                 contains += 1
-    off_scores, abstained = [], 0
+    off_scores, abstained, marked = [], 0, 0
     for q in offperiod:
-        filters = Filters(as_of=q.get("as_of") if use_as_of else None)
-        answer = service.ask(collection, q["question"], filters=filters)
+        question, filters = asked(q, mode, today)
+        answer = service.ask(collection, question, filters=filters)
+        if answers_out is not None:
+            answers_out.append({"id": q["id"], "mode": f"{mode}-offperiod", **answer_json(answer)})
         off_scores.append(answer.best_score)
         abstained += not answer.found
+        marked += answer.found and bool(answer.lead or any(s.dated for s in answer.sentences))
     result = scorer.score(queries, run)
+    off_answered = len(offperiod) - abstained
     result.update(
         {
+            "mode": mode,
             "answered_in_period": round(answered / len(queries), 4),
             "gold_in_answer": round(contains / max(phrase_total, 1), 4),
             "phrase_questions": phrase_total,
             "abstained_off_period": round(abstained / max(len(offperiod), 1), 4),
+            "off_period_answers_marked_old": round(marked / off_answered, 4)
+            if off_answered
+            else None,
             "in_score_quantiles": np.quantile(in_scores, [0.05, 0.1, 0.25, 0.5]).round(3).tolist(),
             "off_score_quantiles": np.quantile(off_scores, [0.5, 0.75, 0.8, 0.9]).round(3).tolist()
             if off_scores
@@ -106,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--collection", default="default")
     ap.add_argument("--eval-dir", type=Path, default=EVAL)
-    ap.add_argument("--no-as-of", action="store_true")
+    ap.add_argument("--mode", choices=MODES, default="dated", help="how questions are asked")
     ap.add_argument("--param", action="append", default=[], help="RetrievalParams name=value")
     ap.add_argument("--limit", type=int, default=0)
     a = ap.parse_args(argv)
@@ -127,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             queries,
             offperiod,
             load_scorer(a.eval_dir),
-            use_as_of=not a.no_as_of,
+            mode=a.mode,
         )
     in_scores, off_scores = result.pop("_in_scores"), result.pop("_off_scores")
     threshold = calibrate(in_scores, off_scores)

@@ -13,10 +13,11 @@ import argparse
 import json
 import sys
 from dataclasses import fields, replace
+from datetime import date
 from pathlib import Path
 
-from bench.quality import EVAL, load_scorer, read_jsonl
-from index.retrieve import Filters, RetrievalParams
+from bench.quality import EVAL, MODES, asked, load_scorer, read_jsonl
+from index.retrieve import RetrievalParams
 from index.service import NewsService
 from index.settings import CoreSettings, load_settings
 
@@ -43,13 +44,14 @@ class CachedEmbedder:
 
 
 def run(
-    service: NewsService, queries: list[dict], scorer, params: RetrievalParams, use_as_of: bool
+    service: NewsService, queries: list[dict], scorer, params: RetrievalParams, mode: str
 ) -> dict:
     service.retriever.params = params
     out = {}
+    today = date.today().isoformat()
     for q in queries:
-        filters = Filters(as_of=q.get("as_of") if use_as_of else None)
-        hits = service.search("default", q["question"], top_k=10, filters=filters)
+        question, filters = asked(q, mode, today)
+        hits = service.search("default", question, top_k=10, filters=filters)
         out[q["id"]] = [{"text": h.text} for h in hits]
     return scorer.score(queries, out)
 
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--eval-dir", type=Path, default=EVAL)
-    ap.add_argument("--no-as-of", action="store_true")
+    ap.add_argument("--mode", choices=MODES, default="dated", help="how questions are asked")
     ap.add_argument("grid", nargs="*")
     a = ap.parse_args(argv)
     queries = read_jsonl(a.eval_dir / "realtimeqa-2023q4" / "queries.jsonl")
@@ -68,13 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     with NewsService(settings) as service:
         service.embedder = service.retriever.embedder = CachedEmbedder(service.embedder)
         base = RetrievalParams()
-        print("baseline", json.dumps(run(service, queries, scorer, base, not a.no_as_of)))
+        print("baseline", json.dumps(run(service, queries, scorer, base, a.mode)))
         for spec in a.grid:
             name, values = spec.split("=", 1)
             cast = int if kinds[name] in ("int", int) else float
             for v in values.split(","):
                 params = replace(base, **{name: cast(v)})
-                result = run(service, queries, scorer, params, not a.no_as_of)
+                result = run(service, queries, scorer, params, a.mode)
                 print(f"{name}={v}", json.dumps(result), flush=True)
     return 0
 

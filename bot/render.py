@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import discord
 
-from index.models import Answer, Article, Hit
+from index.models import Answer, Article, Citation, Found
+from index.when import Window
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096
@@ -49,14 +50,36 @@ def _meta(source: str | None, published_at: str | None) -> str:
     return " · ".join(x for x in (source, published_at) if x) or "no source or date"
 
 
+def nothing_found(window: Window | None) -> str:
+    if window is None:
+        return NOTHING_FOUND
+    return (
+        f"I couldn't find anything relevant in this server's {window.description}. "
+        "Ask without the date to search everything, or add articles with `/ingest`."
+    )
+
+
+def _snippets(c: Citation, limit: int) -> str:
+    """The citation's verbatim passages, quoted, sharing ``limit`` characters."""
+    texts = [" ".join(s.text.split()) for s in c.snippets]
+    share = max(limit // len(texts) - 4, 1)
+    return "\n".join(f"“{cut(t, share)}”" for t in texts)
+
+
 def answer_embed(answer: Answer) -> discord.Embed:
-    """The answer with [n] markers, then each numbered source with its verbatim snippet."""
+    """The answer with [n] markers, then each numbered source with its verbatim snippets.
+
+    An answer from old news opens with the date of the newest evidence, in bold, so nobody
+    reads a 2023 story as this week's; a question that named a time says which it searched.
+    """
     embed = discord.Embed(title=cut(answer.question, TITLE_MAX), colour=COLOUR)
     if not answer.found:
-        embed.description = NOTHING_FOUND
+        embed.description = nothing_found(answer.window)
         return embed
     citations = answer.citations[:FIELDS_MAX]
     footer = f"{len(citations)} source{'s' * (len(citations) != 1)} · snippets are verbatim"
+    if answer.window is not None and not answer.outside_window:
+        footer += f" · searched {answer.window.description}"
     embed.set_footer(text=footer)
     heads = [_link(c.title, c.url) for c in citations]
     heads = [
@@ -67,7 +90,8 @@ def answer_embed(answer: Answer) -> discord.Embed:
     # Every source keeps room for its link and some snippet; the answer gets the rest.
     reserved = sum(len(n) + len(h) + 1 + MIN_SNIPPET for n, h in zip(names, heads, strict=True))
     room = EMBED_TOTAL_MAX - len(embed.title) - len(footer) - reserved
-    embed.description = cut(answer.text, max(min(DESCRIPTION_MAX, room), 1))
+    lead = f"**{answer.lead}**\n" if answer.lead else ""
+    embed.description = lead + cut(answer.body, max(min(DESCRIPTION_MAX, room) - len(lead), 1))
     spare = (
         EMBED_TOTAL_MAX
         - len(embed)
@@ -76,18 +100,23 @@ def answer_embed(answer: Answer) -> discord.Embed:
     share = spare // max(len(citations), 1)
     for c, head, name in zip(citations, heads, names, strict=True):
         limit = min(FIELD_VALUE_MAX - len(head) - 1, share)
-        embed.add_field(
-            name=name, value=f"{head}\n{cut(' '.join(c.snippet.split()), limit)}", inline=False
-        )
+        embed.add_field(name=name, value=f"{head}\n{_snippets(c, limit)}", inline=False)
     return embed
 
 
-def hits_embed(query: str, hits: list[Hit]) -> discord.Embed:
+def hits_embed(query: str, found: Found) -> discord.Embed:
     """The top passages themselves, for people who want to read rather than be told."""
     embed = discord.Embed(title=cut(f"Passages for: {query}", TITLE_MAX), colour=COLOUR)
+    hits, window = found.hits, found.window
     if not hits:
-        embed.description = NOTHING_FOUND
+        embed.description = nothing_found(window)
         return embed
+    if window is not None:
+        embed.set_footer(
+            text=f"Nothing in {window.description}: showing all news"
+            if found.outside_window
+            else f"Searched {window.description}"
+        )
     hits = hits[:10]
     share = (EMBED_TOTAL_MAX - len(embed.title) - 64) // len(hits)
     for i, h in enumerate(hits, 1):

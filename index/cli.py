@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -21,6 +21,10 @@ from .settings import CoreSettings, load_settings
 
 SAMPLE_ARTICLE = Path(__file__).resolve().parent.parent / "examples" / "capitalway-nk-shells.txt"
 SAMPLE_QUESTION = "What does the NIS claim about satellite launches?"
+
+
+def today() -> str:
+    return date.today().isoformat()
 
 
 def _date(value: str) -> str:
@@ -62,24 +66,36 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--source", help="only articles from this source")
         p.add_argument("--since", type=_date, help="only articles published on or after")
         p.add_argument("--until", type=_date, help="only articles published on or before")
-        p.add_argument("--as-of", type=_date, help="the date the question is asked")
+        when = p.add_mutually_exclusive_group()
+        when.add_argument(
+            "--as-of", type=_date, help="the day the question is asked (default: today)"
+        )
+        when.add_argument(
+            "--undated",
+            action="store_true",
+            help="ask with no date: no preference for recent news (archives, scripts)",
+        )
+
+    def batch(p: argparse.ArgumentParser, what: str) -> None:
+        p.add_argument(
+            "--batch",
+            type=Path,
+            metavar="FILE.jsonl",
+            help=f'questions, one {{"id", "question", "as_of"?}} a line; {what}',
+        )
+        p.add_argument("--output", "-o", type=Path, help="write the batch here, not stdout")
 
     p = sub.add_parser("ask", help="answer a question with cited snippets")
-    p.add_argument("question")
+    p.add_argument("question", nargs="?")
     p.add_argument("--json", action="store_true", help="print JSON")
+    batch(p, "one JSON answer a line out")
     filters(p)
 
     p = sub.add_parser("search", help="the passages that best match a query")
     p.add_argument("query", nargs="?")
-    p.add_argument(
-        "--batch",
-        type=Path,
-        metavar="FILE.jsonl",
-        help='queries, one {"id", "question", "as_of"?} a line; JSONL out',
-    )
     p.add_argument("--top-k", type=_positive, default=10)
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--output", "-o", type=Path, help="write the batch run here, not stdout")
+    batch(p, "the run format score.py reads out")
     filters(p)
 
     p = sub.add_parser("sources", help="the articles in the collection, newest first")
@@ -143,8 +159,20 @@ def _service(args: argparse.Namespace):
     return NewsService(settings)
 
 
-def _filters(args: argparse.Namespace) -> Filters:
-    return Filters(source=args.source, since=args.since, until=args.until, as_of=args.as_of)
+def _as_of(args: argparse.Namespace) -> str | None:
+    """The day a question is asked: --as-of, else today, unless --undated."""
+    if args.undated:
+        return None
+    return args.as_of or today()
+
+
+def _filters(args: argparse.Namespace, as_of: str | None = None) -> Filters:
+    return Filters(
+        source=args.source,
+        since=args.since,
+        until=args.until,
+        as_of=as_of if as_of is not None else _as_of(args),
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -247,22 +275,50 @@ def answer_json(answer: Answer) -> dict:
         "question": answer.question,
         "found": answer.found,
         "answer": answer.text,
+        "as_of": answer.as_of,
+        "window": answer.window.as_json() if answer.window else None,
+        "stale": answer.stale,
+        "evidence_date": answer.evidence_date if answer.found else None,
         "sentences": [
-            {"text": s.text, "citations": list(s.citations), "headline": s.headline}
+            {
+                "text": s.text,
+                "citations": list(s.citations),
+                "headline": s.headline,
+                "published_at": s.published_at,
+                "dated": s.dated,
+            }
             for s in answer.sentences
         ],
-        "citations": [asdict(c) for c in answer.citations],
+        "citations": [
+            {
+                "n": c.n,
+                "article_id": c.article_id,
+                "title": c.title,
+                "source": c.source,
+                "published_at": c.published_at,
+                "url": c.url,
+                "snippet": c.snippet,  # the first passage, for scripts that read one
+                "snippets": [asdict(x) for x in c.snippets],
+            }
+            for c in answer.citations
+        ],
         "best_score": round(answer.best_score, 4),
     }
 
 
 def format_answer(answer: Answer) -> str:
     if not answer.found:
+        where = f" in {answer.window.description}" if answer.window else ""
         return (
-            "Nothing relevant found in this collection. Add articles about it with "
+            f"Nothing relevant found{where} in this collection. Add articles about it with "
             "`newsbot ingest`."
         )
-    lines = [answer.text, "", "Sources:"]
+    searched = answer.window and not answer.outside_window
+    lines = [
+        answer.text,
+        "",
+        f"Sources (searched {answer.window.description}):" if searched else "Sources:",
+    ]
     for c in answer.citations:
         meta = ", ".join(x for x in (c.source, c.published_at) if x)
         lines.append(
@@ -270,11 +326,22 @@ def format_answer(answer: Answer) -> str:
         )
         if c.url:
             lines.append(f"    {c.url}")
-        lines.append(f"    “{' '.join(c.snippet.split())}”")
+        for snip in c.snippets:
+            lines.append(f"    “{' '.join(snip.text.split())}”")
     return "\n".join(lines)
 
 
 def cmd_ask(service, args: argparse.Namespace) -> int:
+    if args.batch is not None:
+        if args.question:
+            raise NewsbotError("give a question or --batch FILE.jsonl, not both")
+
+        def one(question: str, filters: Filters) -> dict:
+            return answer_json(service.ask(args.collection, question, filters=filters))
+
+        return _run_batch(args, one)
+    if not args.question:
+        raise NewsbotError("give a question, or --batch FILE.jsonl")
     answer = service.ask(args.collection, args.question, filters=_filters(args))
     if args.json:
         print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
@@ -297,56 +364,98 @@ def hit_json(rank: int, hit: Hit) -> dict:
     }
 
 
-def cmd_search(service, args: argparse.Namespace) -> int:
-    if args.batch is None:
-        if not args.query:
-            raise NewsbotError("give a query, or --batch FILE.jsonl")
-        hits = service.search(args.collection, args.query, top_k=args.top_k, filters=_filters(args))
-        if args.json:
-            print(
-                json.dumps(
-                    [hit_json(i, h) for i, h in enumerate(hits, 1)], ensure_ascii=False, indent=2
-                )
-            )
-        elif not hits:
-            print("Nothing found.")
-        for i, h in enumerate(hits if not args.json else [], 1):
-            meta = ", ".join(x for x in (h.source, h.published_at) if x)
-            print(f"{i}. [{h.score:.4f}] {h.title}" + (f" ({meta})" if meta else ""))
-            print(f"   {' '.join(h.text.split())[:400]}")
-        return 0
-    if not args.batch.is_file():
-        raise NewsbotError(f"{args.batch}: no such file")
-    out = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
-    try:
-        for number, line in enumerate(args.batch.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
+def _batch_lines(path: Path) -> Iterator[tuple[int, object, str | None, str | None, str | None]]:
+    """(line number, id, question, as_of, error) for each non-blank line: a bad line is an
+    error for that line only, never for the batch."""
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, 1):
+            if not raw.strip():
                 continue
             try:
-                query = json.loads(line)
-                qid, question = query["id"], query["question"]
-            except (ValueError, KeyError, TypeError):
-                raise NewsbotError(
-                    f'{args.batch}:{number}: expected {{"id", "question"}}'
-                ) from None
-            as_of = query.get("as_of") or args.as_of
-            filters = Filters(
-                source=args.source,
-                since=args.since,
-                until=args.until,
-                as_of=_date(as_of) if as_of else None,
-            )
-            hits = service.search(args.collection, question, top_k=args.top_k, filters=filters)
-            out.write(
-                json.dumps(
-                    {"id": qid, "hits": [hit_json(i, h) for i, h in enumerate(hits, 1)]},
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
+                query = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                yield number, None, None, None, "the line is not UTF-8 text"
+                continue
+            except (ValueError, RecursionError):
+                yield number, None, None, None, 'expected a JSON object {"id", "question"}'
+                continue
+            if not isinstance(query, dict) or "id" not in query:
+                yield number, None, None, None, 'expected a JSON object {"id", "question"}'
+                continue
+            qid, question, as_of = query["id"], query.get("question"), query.get("as_of")
+            if not isinstance(question, str) or not question.strip():
+                yield number, qid, None, None, "question: expected text"
+                continue
+            if as_of is not None:
+                try:
+                    if not isinstance(as_of, str):
+                        raise argparse.ArgumentTypeError("expected a date like 2023-10-26")
+                    as_of = _date(as_of)
+                except argparse.ArgumentTypeError as exc:
+                    yield number, qid, None, None, f"as_of: {exc}"
+                    continue
+            yield number, qid, question, as_of, None
+
+
+def _run_batch(args: argparse.Namespace, one) -> int:
+    """One JSON line out for each question in: the answer, or {"id", "error"}."""
+    if not args.batch.is_file():
+        raise NewsbotError(f"{args.batch}: no such file")
+    if args.output is not None and not args.output.parent.is_dir():
+        raise NewsbotError(f"{args.output}: its folder {args.output.parent} does not exist")
+    out = args.output.open("w", encoding="utf-8") if args.output else sys.stdout
+    errors = 0
+    try:
+        for number, qid, question, as_of, error in _batch_lines(args.batch):
+            if error is None:
+                try:
+                    result = {"id": qid, **one(question, _filters(args, as_of))}
+                except NewsbotError as exc:
+                    error = str(exc)
+            if error is not None:
+                errors += 1
+                result = {"id": qid, "line": number, "error": error}
+                print(f"newsbot: {args.batch}:{number}: {error}", file=sys.stderr)
+            out.write(json.dumps(result, ensure_ascii=False) + "\n")
+            out.flush()
     finally:
         if out is not sys.stdout:
             out.close()
+    return 1 if errors else 0
+
+
+def cmd_search(service, args: argparse.Namespace) -> int:
+    if args.batch is not None:
+        if args.query:
+            raise NewsbotError("give a query or --batch FILE.jsonl, not both")
+
+        def one(question: str, filters: Filters) -> dict:
+            hits = service.search(args.collection, question, top_k=args.top_k, filters=filters)
+            return {"hits": [hit_json(i, h) for i, h in enumerate(hits, 1)]}
+
+        return _run_batch(args, one)
+    if not args.query:
+        raise NewsbotError("give a query, or --batch FILE.jsonl")
+    found = service.find(args.collection, args.query, top_k=args.top_k, filters=_filters(args))
+    if args.json:
+        print(
+            json.dumps(
+                [hit_json(i, h) for i, h in enumerate(found.hits, 1)], ensure_ascii=False, indent=2
+            )
+        )
+        return 0
+    if found.window is not None:
+        print(
+            f"(nothing in {found.window.description}; searched all news)"
+            if found.outside_window
+            else f"(searched {found.window.description})"
+        )
+    if not found.hits:
+        print("Nothing found.")
+    for i, h in enumerate(found.hits, 1):
+        meta = ", ".join(x for x in (h.source, h.published_at) if x)
+        print(f"{i}. [{h.score:.4f}] {h.title}" + (f" ({meta})" if meta else ""))
+        print(f"   {' '.join(h.text.split())[:400]}")
     return 0
 
 
@@ -485,7 +594,7 @@ def cmd_demo(service, args: argparse.Namespace) -> int:
     for r in report.duplicates:
         print(f"  already indexed as #{r.article_id} “{r.title}”")
     print(f"\nQ: {SAMPLE_QUESTION}\n")
-    print(format_answer(service.ask(collection, SAMPLE_QUESTION)))
+    print(format_answer(service.ask(collection, SAMPLE_QUESTION, filters=Filters(as_of=today()))))
     return 0
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from .chunk import sentence_spans
-from .models import Answer, AnswerSentence, Citation, Hit
+from .models import Answer, AnswerSentence, Citation, Hit, Snippet
 from .text import content_terms
 
 MAX_SENTENCES = 3
@@ -44,6 +44,73 @@ class _Candidate:
     text: str
     score: float
     headline: bool = False
+
+
+# Page debris that reads like a sentence: link lines, credits, prompts, list items.
+_DEBRIS_START = re.compile(
+    r"^\s*(?:\d{1,2}[.)]\s|[•·▪►▶*\-–—]\s"
+    # a label and a colon: "Related: …", "Photo: …", "More: …"
+    r"|(?:related|more|watch|listen|photos?|images?|video|credit|caption|advertisement"
+    r"|sponsored|summary|editor'?s note|see also|recommended|trending|most read|top stories"
+    r"|latest|update|file)\s*[:|\-–—]"
+    # prompts that are never prose
+    r"|(?:read more|sign up|subscribe|follow us|click|tap here|share this|copyright|©"
+    r"|ai-assisted summary|find out more)\b)",
+    re.IGNORECASE,
+)
+_DEBRIS_ANYWHERE = re.compile(
+    r"https?://|www\.|\(AP Photo|\bAP Photo/|Getty Images|\(Photo by|Photo:|\bReuters/|/AFP\b"
+    r"|\(Image credit|Image credit:|Photograph:|Illustration:|\bclick here\b|\bsign up\b"
+    r"|\bsubscribe to\b|\bnewsletter\b|\bpodcast\b|this week'?s episode|cookies?\b",
+    re.IGNORECASE,
+)
+_ENDS_LIKE_PROSE = re.compile(r"[.!?…][\"'”’)\]]*$")
+
+
+def is_prose(sentence: str) -> bool:
+    """Is this a sentence of the article's prose, fit to quote as an answer? Not a photo
+    caption or credit, a "Related:" or "Read more" link line, a list item, a newsletter or
+    podcast prompt, or a heading (no closing punctuation, or nearly every word capitalised)."""
+    words = sentence.split()
+    if len(words) < 5 or not _ENDS_LIKE_PROSE.search(sentence.strip()):
+        return False
+    if _DEBRIS_START.search(sentence) or _DEBRIS_ANYWHERE.search(sentence):
+        return False
+    letters = [w for w in words if w[:1].isalpha()]
+    capitalised = sum(1 for w in letters if w[0].isupper())
+    return not (len(letters) >= 5 and capitalised / len(letters) > 0.75)
+
+
+_CUT = re.compile(r"(?:\.\.\.|…)\s*$")
+_TWO_SENTENCES = re.compile(r"[.?!]\s+[A-Z\"“‘']")
+# "… | CNN Politics", "… - BBC News": the site's name after the headline.
+_SITE_SUFFIX = re.compile(r"\s+(?:[|•]|[-–—])\s+[^|•]{1,40}$")
+_TITLE_WORD = re.compile(r"[A-Za-z][\w’'\-]*")
+
+
+def headline_text(title: str | None) -> str:
+    """The headline without the site name some pages append to it."""
+    title = (title or "").strip()
+    short = _SITE_SUFFIX.sub("", title)
+    return short if len(short.split()) >= 4 else title
+
+
+def reads_as_headline(title: str | None, body: str = "") -> bool:
+    """Is the title a headline a person wrote, fit to quote? Not one cut short ("…"), two
+    stacked ("Who won? What next?"), or one made from the URL (``Cnn polls trump biden
+    michigan``: no capital after the first word, and names the article writes capitalised
+    appear in lower case)."""
+    title = headline_text(title)
+    words = title.split()
+    if not 4 <= len(words) <= 25 or _CUT.search(title) or _TWO_SENTENCES.search(title):
+        return False
+    rest = _TITLE_WORD.findall(title)[1:]
+    if body and rest and all(w.islower() for w in rest):
+        capitalised = {m.group().lower() for m in re.finditer(r"\b[A-Z][a-z][\w’'\-]*", body)}
+        in_lower = {m.group() for m in re.finditer(r"\b[a-z][\w’'\-]*", body)}
+        if any(w in capitalised and w not in in_lower for w in rest):
+            return False
+    return True
 
 
 def _novel(question: str, sentence: str, *, headline: bool = False) -> bool:
@@ -96,21 +163,24 @@ def compose(
     for rank, (hit, bar) in enumerate(zip(hits[:5], bars, strict=False)):
         if hit.similarity < bar:
             continue
-        spans = [(s, e) for s, e in sentence_spans(hit.text) if len(hit.text[s:e].split()) >= 4]
+        spans = [(s, e) for s, e in sentence_spans(hit.text) if is_prose(hit.text[s:e])]
         if not spans:
             continue
-        if hit.article_id not in headlined and len((hit.title or "").split()) >= 4:
+        if hit.article_id not in headlined and reads_as_headline(
+            hit.title, article_texts.get(hit.article_id, "")
+        ):
             # Cited with the passage that matched; the headline itself shows in the citation.
             headlined.add(hit.article_id)
             s, e = spans[0]
+            headline = headline_text(hit.title)
             candidates.append(
                 _Candidate(
                     rank,
                     hit,
                     hit.start + s,
                     hit.start + e,
-                    hit.title,
-                    score(hit.title, hit, rank, headline=True),
+                    headline,
+                    score(headline, hit, rank, headline=True),
                     headline=True,
                 )
             )
@@ -148,7 +218,14 @@ def compose(
         if anchor != (cand.hit.text[cand.start - cand.hit.start : cand.end - cand.hit.start]):
             continue  # stale chunk offsets: never cite them
         n = _cite(citations, cand, text)
-        sentences.append(AnswerSentence(text=cand.text, citations=(n,), headline=cand.headline))
+        sentences.append(
+            AnswerSentence(
+                text=cand.text,
+                citations=(n,),
+                headline=cand.headline,
+                published_at=cand.hit.published_at,
+            )
+        )
     if not sentences:
         return Answer(question=question, found=False, best_score=best)
     return Answer(
@@ -157,21 +234,28 @@ def compose(
 
 
 def _cite(citations: list[Citation], cand: _Candidate, text: str) -> int:
-    """Reuse a citation whose snippet holds or touches the sentence (widening it), else add one.
+    """The article's number: one per article, however many of its passages are used.
 
-    Two sentences a line apart in one article read better as one snippet than as two
-    overlapping ones.
+    A sentence inside a passage already shown reuses it; one touching it widens it (two
+    sentences a line apart read better as one passage); any other becomes a further passage
+    under the same number.
     """
     start, end = snippet_bounds(text, cand.start, cand.end)
     for i, c in enumerate(citations):
         if c.article_id != cand.hit.article_id:
             continue
-        if c.start <= cand.start and cand.end <= c.end:
-            return c.n
-        lo, hi = min(c.start, start), max(c.end, end)
-        if start <= c.end and c.start <= end and hi - lo <= 2 * SNIPPET_CONTEXT_CHARS:
-            citations[i] = replace(c, snippet=text[lo:hi], start=lo, end=hi)
-            return c.n
+        snippets = list(c.snippets)
+        for j, snip in enumerate(snippets):
+            if snip.start <= cand.start and cand.end <= snip.end:
+                return c.n
+            lo, hi = min(snip.start, start), max(snip.end, end)
+            if start <= snip.end and snip.start <= end and hi - lo <= 2 * SNIPPET_CONTEXT_CHARS:
+                snippets[j] = Snippet(text[lo:hi], lo, hi)
+                break
+        else:
+            snippets.append(Snippet(text[start:end], start, end))
+        citations[i] = replace(c, snippets=tuple(snippets))
+        return c.n
     hit = cand.hit
     citation = Citation(
         n=len(citations) + 1,
@@ -180,9 +264,7 @@ def _cite(citations: list[Citation], cand: _Candidate, text: str) -> int:
         source=hit.source,
         published_at=hit.published_at,
         url=hit.url,
-        snippet=text[start:end],
-        start=start,
-        end=end,
+        snippets=(Snippet(text[start:end], start, end),),
     )
     citations.append(citation)
     return citation.n

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .when import Window
 
 
 @dataclass(frozen=True)
@@ -69,16 +75,38 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Snippet:
+    """A verbatim passage of an article: ``text == article.text[start:end]``."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Citation:
+    """One cited article, numbered once however many of its passages the answer uses."""
+
     n: int
     article_id: int
     title: str
     source: str | None
     published_at: str | None
     url: str | None
-    snippet: str  # an exact substring of the article text
-    start: int
-    end: int
+    snippets: tuple[Snippet, ...]
+
+    @property
+    def snippet(self) -> str:
+        """The first passage (the one the first sentence citing this article came from)."""
+        return self.snippets[0].text
+
+    @property
+    def start(self) -> int:
+        return self.snippets[0].start
+
+    @property
+    def end(self) -> int:
+        return self.snippets[0].end
 
 
 @dataclass(frozen=True)
@@ -86,6 +114,8 @@ class AnswerSentence:
     text: str
     citations: tuple[int, ...]
     headline: bool = False  # the cited article's headline, quoted, rather than a body sentence
+    published_at: str | None = None  # the date of the article it comes from
+    dated: bool = False  # not from the last days: shown with its date, so "Wednesday" reads right
 
 
 @dataclass(frozen=True)
@@ -95,16 +125,75 @@ class Answer:
     sentences: list[AnswerSentence] = field(default_factory=list)
     citations: list[Citation] = field(default_factory=list)
     best_score: float = 0.0
+    as_of: str | None = None  # the day the question was asked (None: asked undated)
+    window: Window | None = None  # the time the question named, searched instead of all news
+    outside_window: bool = False  # nothing in the window cleared the bar: all news was searched
+    stale: bool = False  # the newest evidence is older than the recent days, and not asked for
+    evidence_date: str | None = None  # the newest cited article's date
+
+    @property
+    def lead(self) -> str:
+        """What the answer says before its sentences: that it found nothing in the time asked
+        about, or that the news it has is old."""
+        if not self.found or not self.evidence_date:
+            return ""
+        when = long_date(self.evidence_date)
+        if self.outside_window and self.window is not None:
+            return f"Nothing in {self.window.description}; the closest I have is from {when}:"
+        if self.stale:
+            return f"The latest I have on this is from {when}:"
+        return ""
 
     @property
     def text(self) -> str:
-        """The answer as one paragraph, every sentence followed by its [n] markers."""
+        """The lead, then the sentences."""
+        return f"{self.lead} {self.body}" if self.lead else self.body
+
+    @property
+    def body(self) -> str:
+        """The sentences as one paragraph, each followed by its [n] markers, and by its date
+        when that is not from the last days (and not already said by the lead)."""
         parts = []
         for s in self.sentences:
             marks = "".join(f"[{n}]" for n in s.citations)
             text = f"“{s.text}”" if s.headline else s.text
+            if (
+                s.dated
+                and s.published_at
+                and not (self.stale and s.published_at == self.evidence_date)
+            ):
+                marks += f" ({short_date(s.published_at)})"
             parts.append(f"{text} {marks}".rstrip())
         return " ".join(parts)
+
+
+def long_date(iso: str) -> str:
+    """2023-03-02 → "2 March 2023" (unambiguous in every locale)."""
+    try:
+        d = date.fromisoformat(iso[:10])
+    except ValueError:
+        return iso
+    return f"{d.day} {calendar.month_name[d.month]} {d.year}"
+
+
+def short_date(iso: str) -> str:
+    """2023-03-02 → "2 Mar 2023"."""
+    try:
+        d = date.fromisoformat(iso[:10])
+    except ValueError:
+        return iso
+    return f"{d.day} {calendar.month_abbr[d.month]} {d.year}"
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a search found, and in which time: ``outside_window`` when the time the question
+    named held nothing relevant and all news was searched instead."""
+
+    hits: list[Hit]
+    window: Window | None
+    outside_window: bool
+    words: str  # the question as searched, without its date words
 
 
 @dataclass(frozen=True)

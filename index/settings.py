@@ -83,8 +83,9 @@ class CoreSettings:
     )
     min_answer_score_stale: float = setting(
         "NEWSBOT_MIN_ANSWER_SCORE_STALE",
-        0.63,
-        "Same, for older passages when the question has a date: stale news must match better.",
+        0.70,
+        "Same, for older passages (similarity + 0.3 × the share of the question's words they"
+        " hold), unless the question asked for their time: old news must match clearly.",
     )
     fetch_allow: str = setting(
         "NEWSBOT_FETCH_ALLOW",

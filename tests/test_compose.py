@@ -6,7 +6,7 @@ import discord
 
 from bot.render import answer_embed, cut, hits_embed
 from index.compose import compose
-from index.models import Answer, AnswerSentence, Citation, Hit
+from index.models import Answer, AnswerSentence, Citation, Found, Hit, Snippet
 
 TEXT = (
     "The council met on Monday. It approved a new bridge over the river for 40 million euros. "
@@ -97,9 +97,7 @@ def test_answer_embed_stays_within_discord_limits():
             source="S" * 300,
             published_at="2023-10-02",
             url="https://example.com/" + "p" * 100,
-            snippet=long_snippet,
-            start=0,
-            end=len(long_snippet),
+            snippets=(Snippet(long_snippet, 0, len(long_snippet)),),
         )
         for i in range(1, 31)
     ]
@@ -115,7 +113,7 @@ def test_answer_embed_stays_within_discord_limits():
     assert all(len(f.name) <= 256 and len(f.value) <= 1024 for f in embed.fields)
     assert len(embed) <= 6000
     snippet_line = embed.fields[0].value.split("\n", 1)[1]
-    assert snippet_line.endswith("…") and snippet_line[:-1].strip() in long_snippet
+    assert snippet_line.endswith("…”") and snippet_line[1:-2].strip() in long_snippet
 
 
 def test_not_found_embed_says_how_to_add_articles():
@@ -126,7 +124,7 @@ def test_not_found_embed_says_how_to_add_articles():
 
 def test_hits_embed_lists_passages_within_limits():
     hits = [hit(0, len(TEXT), 0.5, article_id=i) for i in range(1, 12)]
-    embed = hits_embed("bridge", hits)
+    embed = hits_embed("bridge", Found(hits, None, False, "bridge"))
     assert isinstance(embed, discord.Embed)
     assert len(embed.fields) == 10 and len(embed) <= 6000
 

@@ -243,7 +243,7 @@ def test_the_same_site_updates_its_article_and_every_version_records_its_fetch(s
     code, out, err = run("ingest", f"{sites.a}/news/harbour", "--added-by", "bob")
     assert code == 0 and "updated #1" in out and "version 2" in out, out + err
     answer = ask(run, "What did the correction say about the cost of the repairs?")
-    assert any("Correction" in c["snippet"] for c in answer["citations"])
+    assert any("Correction" in s["text"] for c in answer["citations"] for s in c["snippets"])
 
     with run.service(None) as svc:
         versions = svc.store.article_versions(1)

@@ -19,6 +19,12 @@ from ..errors import UserError
 PER_PAGE = 10
 
 
+def asked_on(interaction: discord.Interaction) -> str:
+    """The day a member asked (UTC, from the interaction's own id): news questions are about
+    the news of their days, so it ranks and bars the evidence (see README)."""
+    return interaction.created_at.date().isoformat()
+
+
 def _since(value: str | None) -> str | None:
     if not value:
         return None
@@ -48,9 +54,7 @@ class Ask(commands.Cog):
         source: app_commands.Range[str, 1, 100] | None = None,
         since: str | None = None,
     ) -> None:
-        # No as_of: a server's corpus may be an archive, and a question about last year's story
-        # must not need a stronger match than one about this week's (see README).
-        filters = Filters(source=source, since=_since(since))
+        filters = Filters(source=source, since=_since(since), as_of=asked_on(interaction))
         await interaction.response.defer(thinking=True)
         answer = await asyncio.to_thread(
             self.bot.service.ask, collection_for(interaction.guild_id), question, filters=filters
@@ -66,10 +70,14 @@ class Ask(commands.Cog):
         self, interaction: discord.Interaction, query: app_commands.Range[str, 2, 500]
     ) -> None:
         await interaction.response.defer(thinking=True)
-        hits = await asyncio.to_thread(
-            self.bot.service.search, collection_for(interaction.guild_id), query, top_k=5
+        found = await asyncio.to_thread(
+            self.bot.service.find,
+            collection_for(interaction.guild_id),
+            query,
+            top_k=5,
+            filters=Filters(as_of=asked_on(interaction)),
         )
-        await interaction.followup.send(embed=render.hits_embed(query, hits))
+        await interaction.followup.send(embed=render.hits_embed(query, found))
 
     @app_commands.command(name="sources", description="The articles this server has added")
     @app_commands.describe(page="Page number, newest articles first")
