@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 
 from .chunk import sentence_spans
 from .models import Answer, AnswerSentence, Citation, Hit, Snippet
@@ -95,17 +96,31 @@ def headline_text(title: str | None) -> str:
     return short if len(short.split()) >= 4 else title
 
 
-def reads_as_headline(title: str | None, body: str = "") -> bool:
+def _slug_words(url: str | None) -> list[str]:
+    """The words of a URL's last meaningful path segment: ``…/hottest-summer-record/index.html``
+    → hottest, summer, record."""
+    path = urlsplit(url or "").path
+    segments = [seg for seg in path.split("/") if seg and not re.fullmatch(r"index\.\w+|\d+", seg)]
+    if not segments:
+        return []
+    last = re.sub(r"\.\w{2,5}$", "", segments[-1])
+    return [w for w in re.split(r"[-_+]+", last.lower()) if w and not w.isdigit()]
+
+
+def reads_as_headline(title: str | None, body: str = "", url: str | None = None) -> bool:
     """Is the title a headline a person wrote, fit to quote? Not one cut short ("…"), two
     stacked ("Who won? What next?"), or one made from the URL (``Cnn polls trump biden
-    michigan``: no capital after the first word, and names the article writes capitalised
-    appear in lower case)."""
+    michigan``: no capital after the first word, and either its words are the URL's, or names
+    the article writes capitalised appear in lower case)."""
     title = headline_text(title)
     words = title.split()
     if not 4 <= len(words) <= 25 or _CUT.search(title) or _TWO_SENTENCES.search(title):
         return False
     rest = _TITLE_WORD.findall(title)[1:]
-    if body and rest and all(w.islower() for w in rest):
+    plain = bool(rest) and all(w.islower() for w in rest)
+    if plain and url and re.findall(r"[a-z0-9]+", title.lower()) == _slug_words(url):
+        return False
+    if body and plain:
         capitalised = {m.group().lower() for m in re.finditer(r"\b[A-Z][a-z][\w’'\-]*", body)}
         in_lower = {m.group() for m in re.finditer(r"\b[a-z][\w’'\-]*", body)}
         if any(w in capitalised and w not in in_lower for w in rest):
@@ -167,7 +182,7 @@ def compose(
         if not spans:
             continue
         if hit.article_id not in headlined and reads_as_headline(
-            hit.title, article_texts.get(hit.article_id, "")
+            hit.title, article_texts.get(hit.article_id, ""), hit.url
         ):
             # Cited with the passage that matched; the headline itself shows in the citation.
             headlined.add(hit.article_id)

@@ -544,12 +544,13 @@ class NewsService:
         top_k: int = 10,
         filters: Filters | None = None,
         per_article: int | None = None,
-        wider: bool = False,
+        widen: bool | None = None,
     ) -> Found:
         """The passages for a question, searched in the time it names. When nothing there
         even resembles the question (the news of that time is not stored, or the date was the
-        story's subject rather than when it ran: "the fires in August"), or ``wider`` is set,
-        all news is searched instead and the result says so."""
+        story's subject rather than when it ran: "the fires in August"), all news is searched
+        instead and the result says so. ``widen``: True searches all news at once, False
+        never does."""
         question = self._check_question(question)
         filters = filters or Filters()
         self._require_current_model()
@@ -558,11 +559,11 @@ class NewsService:
         except NotFoundError:
             return Found([], None, False, question)
         words, searched, window = self.understand(question, filters)
-        if window is not None and not wider:
+        if window is not None and widen is not True:
             hits = self.retriever.search(
                 cid, words, top_k=top_k, filters=searched, per_article=per_article
             )
-            if any(h.similarity >= WINDOW_FLOOR for h in hits):
+            if widen is False or any(h.similarity >= WINDOW_FLOOR for h in hits):
                 return Found(hits, window, False, words)
         hits = self.retriever.search(
             cid, words, top_k=top_k, filters=filters, per_article=per_article
@@ -595,16 +596,22 @@ class NewsService:
         """An answer whose every sentence is cited, or "nothing relevant". Asked with ``as_of``
         (the day it is asked), old evidence must match better than the last days' news, and an
         answer from it says how old it is. A question naming a time is answered from that
-        time's news, else from all news with a lead saying nothing in that time matched."""
+        time's news. When nothing there answers it and the time is not the last weeks (a
+        month or year ago, where the date may be the story's subject rather than when it ran),
+        from all news, with a lead saying nothing in that time matched; a question about the
+        last weeks with no news from them is told so."""
         question = self._check_question(question)
         filters = filters or Filters()
         # Several passages of one article may each hold part of the answer: a looser cap than
         # search's, which spreads its ten results over ten stories.
-        found = self.find(collection, question, top_k=6, filters=filters, per_article=3)
+        found = self.find(
+            collection, question, top_k=6, filters=filters, per_article=3, widen=False
+        )
         answer = self._compose(question, found, filters.as_of)
-        if not answer.found and found.window is not None and not found.outside_window:
+        window = found.window
+        if not answer.found and window is not None and not self._about_now(window, filters):
             wider = self.find(
-                collection, question, top_k=6, filters=filters, per_article=3, wider=True
+                collection, question, top_k=6, filters=filters, per_article=3, widen=True
             )
             fallback = self._compose(question, wider, filters.as_of)
             if fallback.found:
@@ -616,6 +623,12 @@ class NewsService:
                 if also:
                     answer.citations[i] = replace(c, source=f"{c.source or '?'} (also {also})")
         return answer
+
+    def _about_now(self, window: Window, filters: Filters) -> bool:
+        """Does the window reach into the last days before the question ("this week",
+        "yesterday", "this month")? Old news is no answer to it."""
+        asked = date.fromisoformat(filters.as_of) if filters.as_of else date.today()
+        return window.until is None or (asked - window.until).days <= self.settings.recent_days
 
     def _compose(self, question: str, found: Found, as_of: str | None) -> Answer:
         asked_for = None if found.outside_window else found.window
