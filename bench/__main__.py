@@ -380,6 +380,21 @@ def markdown(r: dict) -> str:
             f"{x['answered_in_period']} | {x['abstained_off_period']} | "
             f"{x['off_period_answers_marked_old']} |"
         )
+    if r.get("quality_small"):
+        lines += [
+            "",
+            "Same run, corpus-small.jsonl (its store is the one the ingest stage builds):",
+            "",
+            "| asked | Hits@1 | Hits@10 | MRR@10 | gold in answer | in-period answered |"
+            ' off-period "nothing relevant" | off-period answers marked old |',
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for mode, x in r["quality_small"].items():
+            lines.append(
+                f"| {mode} | {x['hits@1']} | {x['hits@10']} | {x['mrr@10']} | "
+                f"{x['gold_in_answer']} | {x['answered_in_period']} | "
+                f"{x['abstained_off_period']} | {x['off_period_answers_marked_old']} |"
+            )
     lines += [
         "",
         "Every answer of the run is in `work/answers.jsonl` (`ask --json` fields, `id`, `mode`).",
@@ -483,22 +498,29 @@ def main(argv: list[str] | None = None) -> int:
 
     stage("quality and answers: newsbot, each way a question is asked")
     today = date.today().isoformat()
-    by_mode: dict[str, dict] = {}
     answers: list[dict] = []
-    for mode in MODES:
-        stage(f"  {mode}")
-        m = evaluate(
-            quality_service,
-            "default",
-            queries,
-            offperiod,
-            scorer,
-            mode=mode,
-            today=today,
-            answers_out=answers,
-        )
-        m.pop("_in_scores"), m.pop("_off_scores")
-        by_mode[mode] = m
+
+    def modes(svc: NewsService, label: str) -> dict[str, dict]:
+        out = {}
+        for mode in MODES:
+            stage(f"  {label}: {mode}")
+            m = evaluate(
+                svc,
+                "default",
+                queries,
+                offperiod,
+                scorer,
+                mode=mode,
+                today=today,
+                answers_out=answers if svc is quality_service else None,
+            )
+            m.pop("_in_scores"), m.pop("_off_scores")
+            out[mode] = m
+        return out
+
+    by_mode = modes(quality_service, corpus_name)
+    if quality_service is not service:  # the targets on corpus-small, from the same run
+        result["quality_small"] = modes(service, "corpus-small.jsonl")
     (work / "answers.jsonl").write_text(
         "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in answers)
     )

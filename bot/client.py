@@ -50,6 +50,14 @@ class NewsBot(commands.Bot):
             await self.load_extension(name)
         self.tree.on_error = errors.on_app_command_error
         await self.sync_commands()
+        # The model loads in the background, so the first /ask doesn't wait seconds for it.
+        self._warm_up = asyncio.create_task(self._warm())
+
+    async def _warm(self) -> None:
+        try:
+            await asyncio.to_thread(self.service.warm_up)
+        except Exception:  # the first question will show the same problem to whoever asks
+            log.exception("warming up the model failed")
 
     async def on_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
         await errors.on_command_error(ctx, error)

@@ -50,13 +50,15 @@ def _meta(source: str | None, published_at: str | None) -> str:
     return " · ".join(x for x in (source, published_at) if x) or "no source or date"
 
 
-def nothing_found(window: Window | None) -> str:
+def nothing_found(window: Window | None, searched_all: bool = False) -> str:
     if window is None:
         return NOTHING_FOUND
-    return (
-        f"I couldn't find anything relevant in this server's {window.description}. "
-        "Ask without the date to search everything, or add articles with `/ingest`."
+    where = (
+        f"in this server's {window.description}, nor in the rest of its news"
+        if searched_all
+        else f"in this server's {window.description}"
     )
+    return f"I couldn't find anything relevant {where}. Add articles with `/ingest`."
 
 
 def _snippets(c: Citation, limit: int) -> str:
@@ -74,7 +76,7 @@ def answer_embed(answer: Answer) -> discord.Embed:
     """
     embed = discord.Embed(title=cut(answer.question, TITLE_MAX), colour=COLOUR)
     if not answer.found:
-        embed.description = nothing_found(answer.window)
+        embed.description = nothing_found(answer.window, answer.outside_window)
         return embed
     citations = answer.citations[:FIELDS_MAX]
     footer = f"{len(citations)} source{'s' * (len(citations) != 1)} · snippets are verbatim"
@@ -109,7 +111,7 @@ def hits_embed(query: str, found: Found) -> discord.Embed:
     embed = discord.Embed(title=cut(f"Passages for: {query}", TITLE_MAX), colour=COLOUR)
     hits, window = found.hits, found.window
     if not hits:
-        embed.description = nothing_found(window)
+        embed.description = nothing_found(window, found.outside_window)
         return embed
     if window is not None:
         embed.set_footer(

@@ -68,6 +68,33 @@ _DEBRIS_ANYWHERE = re.compile(
 _ENDS_LIKE_PROSE = re.compile(r"[.!?…][\"'”’)\]]*$")
 
 
+def prose_spans(text: str) -> list[tuple[int, int]]:
+    """The sentences of ``text`` fit to quote. A line that holds any debris (a photo credit,
+    a "Read more:" label, a newsletter prompt) is debris as a whole: the caption before
+    "(AP Photo/…)" is no more the article's prose than the credit itself."""
+    out: list[tuple[int, int]] = []
+    line: list[tuple[int, int]] = []
+    line_end = -1
+
+    def flush() -> None:
+        if line and all(is_prose(text[s:e]) or not _is_debris(text[s:e]) for s, e in line):
+            out.extend((s, e) for s, e in line if is_prose(text[s:e]))
+
+    for s, e in sentence_spans(text):
+        if s > line_end:  # a new line starts
+            flush()
+            line = []
+            end = text.find("\n", s)
+            line_end = len(text) if end == -1 else end
+        line.append((s, e))
+    flush()
+    return out
+
+
+def _is_debris(sentence: str) -> bool:
+    return bool(_DEBRIS_START.search(sentence) or _DEBRIS_ANYWHERE.search(sentence))
+
+
 def is_prose(sentence: str) -> bool:
     """Is this a sentence of the article's prose, fit to quote as an answer? Not a photo
     caption or credit, a "Related:" or "Read more" link line, a list item, a newsletter or
@@ -75,7 +102,7 @@ def is_prose(sentence: str) -> bool:
     words = sentence.split()
     if len(words) < 5 or not _ENDS_LIKE_PROSE.search(sentence.strip()):
         return False
-    if _DEBRIS_START.search(sentence) or _DEBRIS_ANYWHERE.search(sentence):
+    if _is_debris(sentence):
         return False
     letters = [w for w in words if w[:1].isalpha()]
     capitalised = sum(1 for w in letters if w[0].isupper())
@@ -178,7 +205,7 @@ def compose(
     for rank, (hit, bar) in enumerate(zip(hits[:5], bars, strict=False)):
         if hit.similarity < bar:
             continue
-        spans = [(s, e) for s, e in sentence_spans(hit.text) if is_prose(hit.text[s:e])]
+        spans = prose_spans(hit.text)
         if not spans:
             continue
         if hit.article_id not in headlined and reads_as_headline(

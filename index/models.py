@@ -127,7 +127,9 @@ class Answer:
     best_score: float = 0.0
     as_of: str | None = None  # the day the question was asked (None: asked undated)
     window: Window | None = None  # the time the question named, searched instead of all news
-    outside_window: bool = False  # nothing in the window cleared the bar: all news was searched
+    # Nothing in the window cleared the bar and all news was searched: the answer (if any)
+    # comes from outside the window.
+    outside_window: bool = False
     stale: bool = False  # the newest evidence is older than the recent days, and not asked for
     evidence_date: str | None = None  # the newest cited article's date
 
@@ -154,15 +156,14 @@ class Answer:
         """The sentences as one paragraph, each followed by its [n] markers, and by its date
         when that is not from the last days (and not already said by the lead)."""
         parts = []
+        last: tuple[tuple[int, ...], str] | None = None  # the date said last, and for what
         for s in self.sentences:
             marks = "".join(f"[{n}]" for n in s.citations)
             text = f"“{s.text}”" if s.headline else s.text
-            if (
-                s.dated
-                and s.published_at
-                and not (self.stale and s.published_at == self.evidence_date)
-            ):
+            said = self.stale and s.published_at == self.evidence_date
+            if s.dated and s.published_at and not said and last != (s.citations, s.published_at):
                 marks += f" ({short_date(s.published_at)})"
+                last = (s.citations, s.published_at)
             parts.append(f"{text} {marks}".rstrip())
         return " ".join(parts)
 

@@ -153,7 +153,8 @@ class Window:
         return {
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat() if self.until else None,
-            "label": self.description,
+            "label": self.label,
+            "description": self.description,
             "phrase": self.phrase,
         }
 
