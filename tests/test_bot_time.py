@@ -179,9 +179,7 @@ async def test_a_story_from_two_days_ago_beats_a_better_worded_old_one(fake, bot
         # Its first sentence shows the old article's date beside it (once: sentences of the
         # same article that follow it need not repeat it).
         first_mark = description.index(n)
-        assert description[first_mark:].startswith(
-            f"{n} ({short_date(OLD_BRIDGE.published_at)})"
-        )
+        assert description[first_mark:].startswith(f"{n} ({short_date(OLD_BRIDGE.published_at)})")
 
 
 async def test_a_question_naming_a_year_gets_that_years_story(fake, bot, service):
