@@ -846,23 +846,28 @@ class Store(FeedStore):
 
     def integrity_problems(self) -> list[str]:
         """Empty when the file is sound and every article holds exactly its chunks; a damaged
-        file is one problem that says what to do (restore a backup, or ``.recover``)."""
+        file is one problem that says what to do (restore a backup, or ``.recover``). All from one
+        snapshot: counts read while another process writes would disagree."""
         try:
-            damage = [r[0] for r in self.db.execute("PRAGMA integrity_check(20)") if r[0] != "ok"]
-            if damage:
-                more = f"; {len(damage) - 3} more" if len(damage) > 3 else ""
-                detail = "; ".join(" ".join(d.split()) for d in damage[:3]) + more
-                return [damaged_message(self.path.name, detail)]
-            rows = self.db.execute(
-                """SELECT a.id, a.chunk_count, COUNT(ch.id) FROM articles a
-                   LEFT JOIN chunks ch ON ch.article_id = a.id GROUP BY a.id
-                   HAVING COUNT(ch.id) != a.chunk_count"""
-            ).fetchall()
-            problems = [f"article {r[0]} has {r[2]} of its {r[1]} chunks" for r in rows]
-            fts = self.db.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
-            total = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+            with self.snapshot():
+                return self._integrity_problems()
         except sqlite3.DatabaseError as exc:
             return [damaged_message(self.path.name, str(exc))]
+
+    def _integrity_problems(self) -> list[str]:
+        damage = [r[0] for r in self.db.execute("PRAGMA integrity_check(20)") if r[0] != "ok"]
+        if damage:
+            more = f"; {len(damage) - 3} more" if len(damage) > 3 else ""
+            detail = "; ".join(" ".join(d.split()) for d in damage[:3]) + more
+            return [damaged_message(self.path.name, detail)]
+        rows = self.db.execute(
+            """SELECT a.id, a.chunk_count, COUNT(ch.id) FROM articles a
+               LEFT JOIN chunks ch ON ch.article_id = a.id GROUP BY a.id
+               HAVING COUNT(ch.id) != a.chunk_count"""
+        ).fetchall()
+        problems = [f"article {r[0]} has {r[2]} of its {r[1]} chunks" for r in rows]
+        fts = self.db.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
+        total = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
         if fts != total:
             problems.append(f"full-text index holds {fts} rows for {total} chunks")
         return problems

@@ -12,8 +12,11 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fakecli import REPO, articles
 
@@ -241,3 +244,51 @@ def test_a_full_disk_keeps_reads_working_and_says_what_was_stored(
     code, out, _ = steps["check after forget"]
     assert code == 0 and out.splitlines()[-1] == "ok"
     assert not [f for f in steps["files"] if f.endswith("tmp")], steps["files"]
+
+
+def test_check_while_another_process_writes_finds_nothing(data: Path) -> None:
+    """Found by the soak: `check` read counts (chunks against full-text rows, the index against
+    the chunks) in separate reads, so a write by another process in between read as "full-text
+    index holds 28010 rows for 28040 chunks" or "index holds 0 vectors". The other process is a
+    plain SQLite connection writing whole articles as newsbot does."""
+    with NewsService(CoreSettings(data_dir=data), FakeEmbedder()) as svc:
+        cid = svc.store.collection_id("default", create=True)
+        stop = threading.Event()
+        written = []
+
+        def other_process() -> None:
+            con = sqlite3.connect(data / "newsbot.sqlite3", isolation_level=None, timeout=30)
+            vector = np.ones(64, dtype=np.float32).tobytes()
+            while not stop.is_set():
+                con.execute("BEGIN IMMEDIATE")
+                article = con.execute(
+                    "INSERT INTO articles (collection_id, title, text, content_hash, chunk_count,"
+                    " added_at) VALUES (?, 't', 'x', ?, 1, 'now')",
+                    (cid, str(len(written))),
+                ).lastrowid
+                chunk = con.execute(
+                    "INSERT INTO chunks (article_id, ordinal, start, end, text, vector)"
+                    " VALUES (?, 0, 0, 1, 'x', ?)",
+                    (article, vector),
+                ).lastrowid
+                con.execute(
+                    "INSERT INTO chunks_fts (rowid, title, text) VALUES (?, 't', 'x')", (chunk,)
+                )
+                con.execute("UPDATE collections SET version = version + 1 WHERE id = ?", (cid,))
+                con.execute("COMMIT")
+                written.append(article)
+                time.sleep(0.0005)
+            con.close()
+
+        writer = threading.Thread(target=other_process)
+        writer.start()
+        found = []
+        try:
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline:
+                found += svc.check()
+        finally:
+            stop.set()
+            writer.join(10)
+        assert len(written) > 100
+        assert found == []
