@@ -65,6 +65,7 @@ _minutes = _whole(525_600)
 
 
 def _collection_name(value: str) -> str:
+    """An argument type: "" is refused like "   " (it used to mean the default collection)."""
     name = value.strip()
     if not name or len(name) > 100:
         raise argparse.ArgumentTypeError("a collection name is 1 to 100 characters")

@@ -749,6 +749,7 @@ class NewsService:
         index against the stored chunk ids of the same database state. An index file found
         damaged is a problem even though it was rebuilt: the disk changed bytes behind newsbot's
         back. One that cannot be saved is a warning (``warnings()``): answers are still right.
+        When the database itself has problems only those are reported: indexes derive from it.
         """
         problems = self.store.integrity_problems()
         if problems or self.model_changed:
@@ -764,8 +765,9 @@ class NewsService:
                         stored = self.store.filtered_chunk_ids(cid)
                     if index.version == version:
                         break
-                else:
-                    continue  # busy: every look found a newer state; nothing to compare with
+                else:  # busy: every look found a newer state; nothing to compare with
+                    log.info("collection %s changed on every look; index not compared", name)
+                    continue
             except (sqlite3.DatabaseError, StoreError) as exc:
                 problems.append(f"collection {name}: {exc}")
                 continue
