@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench lock clean
+.PHONY: install run test lint format bench soak lock clean
 
 install: $(STAMP)
 
@@ -35,6 +35,11 @@ format: install
 bench: install
 	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,bench]'
 	$(PY) -m bench $(if $(FULL),--full,)
+
+# Not part of CI (nor of bench): 3 processes ingest, ask, rebuild and forget on one data folder
+# for 5 minutes (MINUTES=…); fails unless no error, check ok and every article stored once.
+soak: install
+	$(PY) -m bench.soak $(if $(MINUTES),--minutes $(MINUTES),)
 
 lock: install
 	@(echo "# Every package newsbot installs, pinned (pip freeze of a working .venv). Used as constraints"; \

@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
+import sqlite3
 import sys
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
-from .errors import NewsbotError
+from .errors import Interrupted, NewsbotError, from_sqlite
 from .models import Answer, Hit
 from .retrieve import Filters
 from .settings import CoreSettings, load_settings
@@ -34,14 +39,41 @@ def _date(value: str) -> str:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2023-10-26") from None
 
 
-def _positive(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
-    return n
+# SQLite keeps integers in 64 bits: no id or count above this names anything.
+SQLITE_MAX_INT = 2**63 - 1
+
+
+def _whole(most: int = SQLITE_MAX_INT) -> Callable[[str], int]:
+    """An argument type: a whole number from 1 to ``most``."""
+
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+        if n > most:
+            raise argparse.ArgumentTypeError(f"{value!r} is too large (at most {most:,})")
+        return n
+
+    return parse
+
+
+_positive = _whole()
+# Pages times their size must still fit SQLite's OFFSET; a feed polled less than once a year
+# is not followed.
+_page = _whole(10**9)
+_per_page = _whole(10**6)
+_minutes = _whole(525_600)
+
+
+def _collection_name(value: str) -> str:
+    """An argument type: "" is refused like "   " (it used to mean the default collection)."""
+    name = value.strip()
+    if not name or len(name) > 100:
+        raise argparse.ArgumentTypeError("a collection name is 1 to 100 characters")
+    return name
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-dir", type=Path, help="data folder (default ./data or $NEWSBOT_DATA_DIR)"
     )
-    parser.add_argument("--collection", "-c", help="collection to use (default: default)")
+    parser.add_argument(
+        "--collection", "-c", type=_collection_name, help="collection to use (default: default)"
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -99,8 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     filters(p)
 
     p = sub.add_parser("sources", help="the articles in the collection, newest first")
-    p.add_argument("--page", type=_positive, default=1)
-    p.add_argument("--per-page", type=_positive, default=20)
+    p.add_argument("--page", type=_page, default=1)
+    p.add_argument("--per-page", type=_per_page, default=20)
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("forget", help="remove an article and its vectors")
@@ -112,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     feeds = p.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
     fp = feeds.add_parser("add", help="follow a feed (fetched once now to check it)")
     fp.add_argument("url")
-    fp.add_argument("--every", type=_positive, metavar="MINUTES", help="poll interval")
+    fp.add_argument("--every", type=_minutes, metavar="MINUTES", help="poll interval")
     feeds.add_parser("list", help="the feeds this collection follows")
     for action in ("remove", "pause", "resume"):
         feeds.add_parser(action, help=f"{action} a feed").add_argument("feed_id", type=_positive)
@@ -131,25 +165,71 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _log_to_stderr()
     try:
         return _run(args)
     except NewsbotError as exc:
         print(f"newsbot: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("newsbot: interrupted; everything stored so far is intact", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        kept = str(exc) if isinstance(exc, Interrupted) else "everything stored before it is kept"
+        print(f"newsbot: interrupted: {kept}", file=sys.stderr)
+        _exit_now(130)
         return 130
     except BrokenPipeError:
         return 1
     except Exception as exc:
         if args.debug:
             raise
+        known = from_sqlite(exc) if isinstance(exc, sqlite3.Error) else None
+        if known is not None:  # a damaged file or a full disk, named with what to do
+            print(f"newsbot: error: {known}", file=sys.stderr)
+            return 1
         print(
             f"newsbot: unexpected error: {type(exc).__name__}: {exc} (run with --debug "
             "for the traceback)",
             file=sys.stderr,
         )
         return 1
+
+
+def _exit_now(code: int) -> None:
+    """Leave at once after Ctrl-C. A worker thread still embedding a group would otherwise hold
+    the interpreter's exit until it finished (20 s and more); everything committed is already
+    in SQLite, and the derived index is rebuilt from it on the next start."""
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    if not any(t.is_alive() and not t.daemon for t in others):
+        return
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Warnings (an index that could not be saved, say) as ``newsbot: warning: …`` lines on
+    whatever ``sys.stderr`` is when they happen."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setLevel(logging.WARNING)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"newsbot: {record.levelname.lower()}: {record.getMessage()}"
+
+
+def _log_to_stderr() -> None:
+    logger = logging.getLogger("index")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        logger.addHandler(_StderrHandler())
 
 
 def _service(args: argparse.Namespace):
@@ -189,7 +269,8 @@ def _run(args: argparse.Namespace) -> int:
         print(env_example(*classes), end="")
         return 0
     args.all_collections = args.collection is None and args.command == "rebuild"
-    args.collection = args.collection or "default"
+    if args.collection is None:
+        args.collection = "default"
     with _service(args) as service:
         return COMMANDS[args.command](service, args)
 
@@ -576,10 +657,14 @@ def cmd_stats(service, args: argparse.Namespace) -> int:
 
 
 def cmd_check(service, args: argparse.Namespace) -> int:
+    """Problems (a damaged file, an index that disagrees with the database) fail the check;
+    warnings (an index that cannot be saved, answered from memory) do not."""
     problems = service.check()
     for p in problems:
         print(f"problem: {p}")
-    print("ok" if not problems else f"{len(problems)} problems")
+    for w in service.warnings():
+        print(f"warning: {w}")
+    print("ok" if not problems else f"{len(problems)} problem{'s' if len(problems) > 1 else ''}")
     return 1 if problems else 0
 
 

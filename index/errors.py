@@ -34,3 +34,48 @@ class BusyError(NewsbotError):
 
 class StoreError(NewsbotError):
     """The data directory cannot be used (wrong model, newer schema, corrupt file)."""
+
+
+class DiskFullError(StoreError):
+    """The disk holding the data directory is full: the change that needed room was not stored.
+
+    ``outcome`` says what that leaves (an ingest stopped part-way says what it had stored).
+    """
+
+    def __init__(self, where: str, outcome: str = "this change was not stored") -> None:
+        super().__init__(f"the disk holding {where} is full; free some space. {outcome}")
+        self.where = where
+
+
+class DamagedStoreError(StoreError):
+    """The database file is damaged: only a backup or SQLite's ``.recover`` can bring it back."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during an ingest; ``str()`` says what had been stored by then."""
+
+
+# SQLite's primary result codes for the conditions a user must hear about by name.
+SQLITE_BUSY, SQLITE_CORRUPT, SQLITE_FULL, SQLITE_NOTADB = 5, 11, 13, 26
+
+
+def damaged_message(name: str, detail: str) -> str:
+    """What to tell a user whose database file is damaged, and what to do about it."""
+    return (
+        f"the database file {name} is damaged ({detail}): restore it from a backup, or recover"
+        f" what is readable with `sqlite3 {name} .recover | sqlite3 recovered.sqlite3`"
+    )
+
+
+def from_sqlite(exc: BaseException, name: str = "newsbot.sqlite3") -> StoreError | None:
+    """The user-facing error for a SQLite failure a user can act on (damage, a full disk)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return None
+    if code & 0xFF == SQLITE_FULL:
+        return DiskFullError(name)
+    if code & 0xFF in (SQLITE_CORRUPT, SQLITE_NOTADB):
+        return DamagedStoreError(damaged_message(name, str(exc)))
+    if code & 0xFF == SQLITE_BUSY:
+        return StoreError(f"{name} stayed busy: another process kept writing to it; try again")
+    return None

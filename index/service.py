@@ -7,6 +7,8 @@ FAISS update happen together under it, so the two never disagree for a reader.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,7 +23,14 @@ from . import dedup, web
 from .chunk import chunk_text, embedding_prefix
 from .compose import compose
 from .embed import BackgroundLane, Embedder, SentenceTransformerEmbedder
-from .errors import BusyError, InputError, NotFoundError, StoreError
+from .errors import (
+    BusyError,
+    DiskFullError,
+    InputError,
+    Interrupted,
+    NotFoundError,
+    StoreError,
+)
 from .fetch import FetchResult, fetch_sync
 from .models import Answer, Article, Document, Found, Hit, IngestResult
 from .retrieve import Filters, RetrievalParams, Retriever
@@ -29,8 +38,10 @@ from .settings import CoreSettings
 from .sources import Failed, documents_from_bytes, documents_from_path
 from .store import Feed, Match, NewArticle, Store, canonical_url, content_hash
 from .text import content_terms
-from .vectors import VectorIndex
+from .vectors import DAMAGED, VectorIndex, sweep_temp_files
 from .when import Window, find_window, without_phrase
+
+log = logging.getLogger(__name__)
 
 
 def _iso(d: date | None) -> str | None:
@@ -120,6 +131,23 @@ def _without_nul(doc: Document) -> Document:
     return replace(doc, **changed) if changed else doc
 
 
+def _kept(report: IngestReport) -> str:
+    """What an ingest stopped part-way had stored, for its error message."""
+    done = [r.article_id for r in report.added]
+    parts = []
+    if done:
+        which = " ".join(f"#{i}" for i in done) if len(done) <= 3 else f"#{done[0]} … #{done[-1]}"
+        parts.append(f"{len(done)} article{'s' if len(done) != 1 else ''} added ({which})")
+    if report.updated:
+        parts.append(f"{len(report.updated)} updated")
+    if not parts:
+        return "nothing was stored"
+    return (
+        " and ".join(parts) + " before it are stored, the rest are not: run the same ingest"
+        " again to add them (what is stored is skipped)"
+    )
+
+
 class NewsService:
     def __init__(
         self,
@@ -136,6 +164,10 @@ class NewsService:
         self.store = Store(settings.data_dir / "newsbot.sqlite3")
         self.bulk = BackgroundLane(settings.ingest_nice)
         self._indexes: dict[int, VectorIndex] = {}
+        # What `check` reports about each collection's derived index: damage found on load
+        # (since repaired), and why the last save failed (answers then come from memory).
+        self._index_damage: dict[int, str] = {}
+        self._index_unsaved: dict[int, str] = {}
         self._rebuild_lock = threading.Lock()
         params = params or RetrievalParams(recency_days=float(settings.recent_days))
         self.retriever = Retriever(
@@ -190,7 +222,12 @@ class NewsService:
             )
 
     def _index(self, collection_id: int) -> VectorIndex:
-        """The collection's FAISS index, loaded or rebuilt when it does not match SQLite."""
+        """The collection's FAISS index, loaded or rebuilt when it does not match SQLite.
+
+        A file that is stale (another process wrote since) or damaged (its checksum does not
+        match) is rebuilt from the stored vectors; a rebuilt index that cannot be saved (a full
+        disk) still answers, from memory.
+        """
         self._require_current_model()
         with self.store.write_lock:
             version = self.store.collection_version(collection_id)
@@ -198,34 +235,67 @@ class NewsService:
             if index is not None and index.version == version:
                 return index
             path = self._index_path(collection_id)
-            index = VectorIndex.load(
+            index, why = VectorIndex.open(
                 path, dim=self.embedder.dim, model=self.embedder.name, version=version
             )
             if index is None:
+                if why.startswith(DAMAGED):
+                    self._index_damage[collection_id] = (
+                        f"the index file {path.name} was {why}; rebuilt from the stored vectors"
+                    )
+                    log.warning("%s", self._index_damage[collection_id])
                 index = self._build_index(collection_id)
-                index.save(path, version)
+                self._try_save(collection_id, index)
             self._indexes[collection_id] = index
             return index
 
     def _build_index(
         self, collection_id: int, progress: Callable[[int, int], None] | None = None
     ) -> VectorIndex:
-        """Stream stored vectors into a new index; its kind (exact or IVF) follows the size."""
-        total = self.store.chunk_count(collection_id)
+        """Stream stored vectors into a new index; its kind (exact or IVF) follows the size.
 
-        def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-            done = 0
-            for ids, vectors in self.store.iter_vectors(collection_id):
-                if vectors.shape[1] != self.embedder.dim:
-                    raise StoreError("stored vectors have another dimension; run `newsbot rebuild`")
-                yield ids, vectors
-                done += len(ids)
-                if progress:
-                    progress(done, total)
+        Everything is read from one snapshot of the database, so the index holds exactly the
+        collection version it is labelled with, whatever other processes write meanwhile.
+        """
+        with self.store.snapshot():
+            version = self.store.collection_version(collection_id)
+            total = self.store.chunk_count(collection_id)
 
-        return VectorIndex.build(
-            batches(), dim=self.embedder.dim, model=self.embedder.name, total=total
-        )
+            def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                done = 0
+                for ids, vectors in self.store.iter_vectors(collection_id):
+                    if vectors.shape[1] != self.embedder.dim:
+                        raise StoreError(
+                            "stored vectors have another dimension; run `newsbot rebuild`"
+                        )
+                    yield ids, vectors
+                    done += len(ids)
+                    if progress:
+                        progress(done, total)
+
+            index = VectorIndex.build(
+                batches(), dim=self.embedder.dim, model=self.embedder.name, total=total
+            )
+        index.version = version
+        return index
+
+    def _try_save(self, collection_id: int, index: VectorIndex) -> bool:
+        """Save the derived index, or keep answering from memory when that fails (a full disk):
+        SQLite holds the truth and the next start rebuilds the index from it."""
+        try:
+            index.save(self._index_path(collection_id), index.version)
+        except (OSError, RuntimeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            said = self._index_unsaved.get(collection_id)
+            self._index_unsaved[collection_id] = (
+                f"the index could not be saved ({reason}): questions are answered from memory"
+                " and the index is rebuilt from the stored vectors on each start"
+            )
+            if said != self._index_unsaved[collection_id]:
+                log.warning("%s", self._index_unsaved[collection_id])
+            return False
+        self._index_unsaved.pop(collection_id, None)
+        return True
 
     # -- ingestion ---------------------------------------------------------------------------
     def documents(self, paths: Iterable[str | Path]) -> Iterator[Document | Failed]:
@@ -333,6 +403,14 @@ class NewsService:
                     progress(state)
             send(group)
             send([])
+        except KeyboardInterrupt:
+            raise Interrupted(_kept(report)) from None
+        except DiskFullError as exc:  # the groups stored before it stay stored: say which
+            raise DiskFullError(exc.where, _kept(report)) from exc
+        except StoreError as exc:
+            if report.added or report.updated:
+                raise StoreError(f"{exc}; {_kept(report)}") from exc
+            raise
         finally:
             if inflight is not None:  # stopped part-way: nothing half-stored, the rest dropped
                 inflight[1].cancel()
@@ -467,60 +545,80 @@ class NewsService:
                 )
             )
             offset += n
+        # The duplicate checks, the writes and the collection version they start from are one
+        # IMMEDIATE transaction: no other process can store the same article in between. The
+        # FAISS index follows only when it held exactly the state the writes started from;
+        # otherwise (another process wrote meanwhile) it is rebuilt from SQLite on next use.
         with self.store.write_lock:
-            keep: list[tuple[_Pending, NewArticle]] = []
-            updates: list[tuple[_Pending, NewArticle]] = []
-            for p, art in zip(group, new, strict=True):
-                # Another writer may have stored the same article while we were embedding.
-                match = self.store.find_duplicate(cid, art.content_hash, art.url)
-                if (
-                    p.replaces is not None
-                    and match is not None
-                    and match.by == "url"
-                    and match.article_id == p.replaces
-                ):
-                    updates.append((p, art))
-                elif match is not None:
-                    self._record_duplicate(cid, p, match, report)
-                else:
-                    keep.append((p, art))
-            index = self._index(cid) if keep or updates else None
-            stored = self.store.add_articles(cid, [a for _, a in keep]) if keep else []
-            for (p, art), (article_id, chunk_ids) in zip(keep, stored, strict=True):
-                index.add(np.asarray(chunk_ids, dtype=np.int64), art.vectors)
-                report.added.append(
-                    IngestResult(
-                        p.doc.origin,
-                        article_id,
-                        art.title,
-                        art.published_at,
-                        len(chunk_ids),
-                        notes=p.doc.notes,
+            index = self._index(cid)  # outside the transaction: a rebuild reads for a while
+            done = IngestReport()
+            changes: list[tuple[list[int], list[int], np.ndarray]] = []  # (removed, added, vectors)
+            with self.store.transaction():
+                start = self.store.collection_version(cid)
+                keep: list[tuple[_Pending, NewArticle]] = []
+                updates: list[tuple[_Pending, NewArticle]] = []
+                for p, art in zip(group, new, strict=True):
+                    # Another writer may have stored the same article while we were embedding.
+                    match = self.store.find_duplicate(cid, art.content_hash, art.url)
+                    if (
+                        p.replaces is not None
+                        and match is not None
+                        and match.by == "url"
+                        and match.article_id == p.replaces
+                    ):
+                        updates.append((p, art))
+                    elif match is not None:
+                        self._record_duplicate(cid, p, match, done)
+                    else:
+                        keep.append((p, art))
+                stored = self.store.add_articles(cid, [a for _, a in keep]) if keep else []
+                for (p, art), (article_id, chunk_ids) in zip(keep, stored, strict=True):
+                    changes.append(([], chunk_ids, art.vectors))
+                    done.added.append(
+                        IngestResult(
+                            p.doc.origin,
+                            article_id,
+                            art.title,
+                            art.published_at,
+                            len(chunk_ids),
+                            notes=p.doc.notes,
+                        )
                     )
-                )
-            for p, art in updates:
-                new_ids, old_ids, version = self.store.replace_article(cid, p.replaces, art)
-                index.remove(old_ids)
-                index.add(np.asarray(new_ids, dtype=np.int64), art.vectors)
-                report.updated.append(
-                    IngestResult(
-                        p.doc.origin,
-                        p.replaces,
-                        art.title,
-                        art.published_at,
-                        len(new_ids),
-                        notes=(*p.doc.notes, f"updated: version {version}"),
+                for p, art in updates:
+                    new_ids, old_ids, version = self.store.replace_article(cid, p.replaces, art)
+                    changes.append((old_ids, new_ids, art.vectors))
+                    done.updated.append(
+                        IngestResult(
+                            p.doc.origin,
+                            p.replaces,
+                            art.title,
+                            art.published_at,
+                            len(new_ids),
+                            notes=(*p.doc.notes, f"updated: version {version}"),
+                        )
                     )
-                )
-            if index is not None:
-                index.version = self.store.collection_version(cid)
+                end = self.store.collection_version(cid)
+            if index.version == start:
+                for removed, added, vecs in changes:
+                    index.remove(removed)
+                    index.add(np.asarray(added, dtype=np.int64), vecs)
+                index.version = end
+            elif changes:
+                self._indexes.pop(cid, None)
+        report.added += done.added
+        report.updated += done.updated
+        report.duplicates += done.duplicates
         state.docs_done += len(group)
         state.chunks_done += len(vectors)
 
     def _save_index(self, cid: int) -> None:
+        """Save after an ingest. It never fails the ingest, whose articles are committed: an
+        index that is not saved is rebuilt from them on the next start. An index another
+        process has moved past is left for the next use to load or rebuild."""
         with self.store.write_lock:
-            index = self._index(cid)
-            index.save(self._index_path(cid), index.version)
+            index = self._indexes.get(cid)
+            if index is not None and index.version == self.store.collection_version(cid):
+                self._try_save(cid, index)
 
     def ingest_paths(self, collection: str, paths: Iterable[str | Path], **kw) -> IngestReport:
         return self.ingest(collection, self.documents(paths), **kw)
@@ -747,13 +845,22 @@ class NewsService:
         return self.store.get_article(self._collection(collection), article_id)
 
     def forget(self, collection: str, article_id: int) -> Article:
+        """Delete an article and its vectors. The index follows the deletion only when it held
+        exactly the state the deletion started from (else it is rebuilt on next use); when it
+        cannot be saved, the deletion still stands."""
         cid = self._collection(collection)
         with self.store.write_lock:
             index = self._index(cid)
-            article, chunk_ids = self.store.delete_article(cid, article_id)
-            index.remove(chunk_ids)
-            index.version = self.store.collection_version(cid)
-            index.save(self._index_path(cid), index.version)
+            with self.store.transaction():
+                start = self.store.collection_version(cid)
+                article, chunk_ids = self.store.delete_article(cid, article_id)
+                end = self.store.collection_version(cid)
+            if index.version == start:
+                index.remove(chunk_ids)
+                index.version = end
+                self._try_save(cid, index)
+            else:
+                self._indexes.pop(cid, None)
         return article
 
     def rebuild(
@@ -780,16 +887,13 @@ class NewsService:
                     if progress:
                         progress(f"index {name}", done, total)
 
-                index = self._build_index(cid, step)
+                fresh = self._build_index(cid, step)  # while this process still answers
                 with self.store.write_lock:
-                    version = self.store.collection_version(cid)
-                    fresh = (
-                        self._build_index(cid)
-                        if index.count != self.store.chunk_count(cid)
-                        else index
-                    )
-                    fresh.save(self._index_path(cid), version)
+                    if fresh.version != self.store.collection_version(cid):
+                        fresh = self._build_index(cid)  # written meanwhile: again, writers held
+                    self._try_save(cid, fresh)
                     self._indexes[cid] = fresh
+                    self._index_damage.pop(cid, None)
                 counts[name] = fresh.count
             return counts
         finally:
@@ -825,7 +929,7 @@ class NewsService:
         else:
             articles, chunks = self.store.counts(cid)
             indexed = self._index(cid).count if not self.model_changed else 0
-        db = self.store.path
+        db_bytes, wal_bytes = self.store.file_bytes()
         return {
             "collection": collection,
             "articles": articles,
@@ -833,16 +937,51 @@ class NewsService:
             "indexed_vectors": indexed,
             "model": self.embedder.name,
             "dimension": self.embedder.dim,
-            "database_bytes": db.stat().st_size if db.exists() else 0,
+            "database_bytes": db_bytes + wal_bytes,  # the log holds recent writes until merged
+            "wal_bytes": wal_bytes,
             "data_dir": str(self.settings.data_dir),
         }
 
     def check(self) -> list[str]:
-        """Problems found in the store and its indexes; empty when all is consistent."""
+        """Problems found in the store and its indexes; empty when all is consistent.
+
+        The database first (a damaged file is named, with what to do); then each collection's
+        index against the stored chunk ids of the same database state. An index file found
+        damaged is a problem even though it was rebuilt: the disk changed bytes behind newsbot's
+        back. One that cannot be saved is a warning (``warnings()``): answers are still right.
+        When the database itself has problems only those are reported: indexes derive from it.
+        """
         problems = self.store.integrity_problems()
-        if not self.model_changed:
-            for cid, name in self.store.collections():
-                index = self._index(cid)
-                if index.count != self.store.chunk_count(cid):
-                    problems.append(f"collection {name}: index holds {index.count} vectors")
+        if problems or self.model_changed:
+            return problems
+        for cid, name in self.store.collections():
+            for path in sweep_temp_files(self._index_path(cid)):
+                log.info("removed %s, left by a process that stopped while saving", path.name)
+            try:
+                for _ in range(5):  # other processes may write between the two reads
+                    index = self._index(cid)
+                    with self.store.snapshot():
+                        version = self.store.collection_version(cid)
+                        stored = self.store.filtered_chunk_ids(cid)
+                    if index.version == version:
+                        break
+                else:  # busy: every look found a newer state; nothing to compare with
+                    log.info("collection %s changed on every look; index not compared", name)
+                    continue
+            except (sqlite3.DatabaseError, StoreError) as exc:
+                problems.append(f"collection {name}: {exc}")
+                continue
+            if damage := self._index_damage.get(cid):
+                problems.append(f"collection {name}: {damage}")
+            held = index.ids()
+            if len(held) != len(stored) or not np.array_equal(np.sort(held), np.sort(stored)):
+                problems.append(
+                    f"collection {name}: index holds {index.count} vectors for {len(stored)}"
+                    " stored chunks"
+                )
         return problems
+
+    def warnings(self) -> list[str]:
+        """What `check` reports without failing: an index answering from memory, unsaved."""
+        names = dict(self.store.collections())
+        return [f"collection {names.get(c, c)}: {w}" for c, w in self._index_unsaved.items()]

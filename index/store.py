@@ -11,6 +11,7 @@ import hashlib
 import re
 import sqlite3
 import threading
+import time
 import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -20,10 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import NotFoundError, StoreError
+from .errors import NotFoundError, StoreError, damaged_message, from_sqlite
 from .models import Article, ChunkSpan, Hit
 
 SCHEMA_VERSION = 3
+
+# Seconds a connection waits for another one (another process, often) to release SQLite's lock.
+BUSY_TIMEOUT = 30.0
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -371,10 +375,10 @@ class Store(FeedStore):
         if conn is None:
             try:
                 conn = sqlite3.connect(
-                    self.path, timeout=30, isolation_level=None, check_same_thread=False
+                    self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
                 )
                 conn.row_factory = sqlite3.Row
-                conn.execute("PRAGMA journal_mode=WAL")
+                _wal(conn)
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("PRAGMA foreign_keys=ON")
             except sqlite3.DatabaseError as exc:
@@ -394,31 +398,90 @@ class Store(FeedStore):
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT under the write lock; ROLLBACK on any exception."""
+        """BEGIN IMMEDIATE … COMMIT under the write lock; ROLLBACK on any exception.
+
+        IMMEDIATE takes SQLite's write lock at once, so what is read inside (a duplicate
+        check, the collection version) still holds when the writes commit, whatever other
+        processes do. Nested calls join the outer transaction. A full disk or a damaged file
+        becomes a ``DiskFullError`` / ``DamagedStoreError`` saying so.
+        """
         with self.write_lock:
             db = self.db
-            db.execute("BEGIN IMMEDIATE")
+            if getattr(self._local, "writing", False):
+                yield db  # part of the transaction this thread already holds
+                return
+            if db.in_transaction:
+                raise RuntimeError("a write inside a read snapshot")
             try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+                db.execute("BEGIN IMMEDIATE")
+                self._local.writing = True
+                try:
+                    yield db
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:  # SQLite may have rolled back already (a full disk)
+                        with suppress(sqlite3.Error):
+                            db.execute("ROLLBACK")
+                    raise
+                finally:
+                    self._local.writing = False
+            except sqlite3.DatabaseError as exc:
+                known = from_sqlite(exc, self.path.name)
+                if known is None:
+                    raise
+                raise known from exc
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """Reads that all see one state of the database (a WAL read transaction), however
+        other processes write meanwhile; inside a transaction already open, that one."""
+        db = self.db
+        if db.in_transaction:
+            yield db
+            return
+        db.execute("BEGIN")
+        try:
+            yield db
+        finally:
+            if db.in_transaction:
+                with suppress(sqlite3.Error):
+                    db.execute("COMMIT")
 
     def _migrate(self) -> None:
+        """Bring the schema up to date, once, however many processes open a new file at once:
+        the version is read again under SQLite's write lock and every step runs in that one
+        transaction, so a second process finds the work done (or none of it, after a crash)."""
         try:
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path.name} is not a newsbot database: {exc}") from None
         if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path.name} has schema {version}, newer than this newsbot ({SCHEMA_VERSION})"
-            )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            with self.transaction() as db:
+            raise self._newer(version)
+        if version == SCHEMA_VERSION:
+            return
+        with self.transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise self._newer(version)
+            for target in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in _statements(MIGRATIONS[target]):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {target}")
+
+    def _newer(self, version: int) -> StoreError:
+        return StoreError(
+            f"{self.path.name} has schema {version}, newer than this newsbot ({SCHEMA_VERSION})"
+        )
+
+    def file_bytes(self) -> tuple[int, int]:
+        """Bytes of the database file and of its write-ahead log (not yet checkpointed)."""
+        sizes = []
+        for path in (self.path, self.path.with_name(self.path.name + "-wal")):
+            try:
+                sizes.append(path.stat().st_size)
+            except OSError:
+                sizes.append(0)
+        return sizes[0], sizes[1]
 
     # -- meta --------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -844,14 +907,27 @@ class Store(FeedStore):
         return self.db.execute("SELECT COUNT(*) FROM collections").fetchone()[0] <= 1
 
     def integrity_problems(self) -> list[str]:
-        """Empty when the file is sound and every article holds exactly its chunks."""
-        problems = [r[0] for r in self.db.execute("PRAGMA integrity_check") if r[0] != "ok"]
+        """Empty when the file is sound and every article holds exactly its chunks; a damaged
+        file is one problem that says what to do (restore a backup, or ``.recover``). All from one
+        snapshot: counts read while another process writes would disagree."""
+        try:
+            with self.snapshot():
+                return self._integrity_problems()
+        except sqlite3.DatabaseError as exc:
+            return [damaged_message(self.path.name, str(exc))]
+
+    def _integrity_problems(self) -> list[str]:
+        damage = [r[0] for r in self.db.execute("PRAGMA integrity_check(20)") if r[0] != "ok"]
+        if damage:
+            more = f"; {len(damage) - 3} more" if len(damage) > 3 else ""
+            detail = "; ".join(" ".join(d.split()) for d in damage[:3]) + more
+            return [damaged_message(self.path.name, detail)]
         rows = self.db.execute(
             """SELECT a.id, a.chunk_count, COUNT(ch.id) FROM articles a
                LEFT JOIN chunks ch ON ch.article_id = a.id GROUP BY a.id
                HAVING COUNT(ch.id) != a.chunk_count"""
         ).fetchall()
-        problems += [f"article {r[0]} has {r[2]} of its {r[1]} chunks" for r in rows]
+        problems = [f"article {r[0]} has {r[2]} of its {r[1]} chunks" for r in rows]
         fts = self.db.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
         total = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
         if fts != total:
@@ -969,6 +1045,22 @@ def _filter_sql(
         clauses += " AND (a.published_at IS NULL OR a.published_at <= ?)"
         params.append(as_of)
     return clauses, params
+
+
+def _wal(conn: sqlite3.Connection) -> None:
+    """Switch to write-ahead logging. The first switch of a new file needs it to itself, and
+    SQLite does not wait for that on its own: several processes opening a new data folder at
+    once would fail with "database is locked", so wait here (bounded)."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF in (5, 6)  # BUSY, LOCKED
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _statements(script: str) -> list[str]:

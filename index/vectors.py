@@ -1,9 +1,9 @@
 """FAISS over chunk ids: derived from SQLite, saved atomically beside a manifest.
 
-FAISS ids are SQLite chunk row ids, so a hit maps back to its chunk without a side table. The
-manifest names the model, dimension, count, the collection version the file reflects, the kind
-of index and a checksum of the ids; anything that does not match on load means "rebuild from
-stored vectors".
+FAISS ids are SQLite chunk row ids, so a hit maps back to its chunk without a side table. Each
+saved file ends with a manifest naming the model, dimension, count, the collection version the
+file reflects, the kind of index, a checksum of the ids and a CRC-32 of every byte before it;
+anything that does not match on load means "rebuild from stored vectors".
 
 Two kinds, chosen by size (measured by ``python -m bench.scale``: 384-d, 2 busy cores):
 
@@ -25,12 +25,17 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import secrets
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import faiss
 import numpy as np
@@ -68,6 +73,8 @@ class Manifest:
     kind: str = KIND_FLAT
     nlist: int = 0
     nprobe: int = 0  # lists a search visits, as calibrated when the index was built
+    size: int = 0  # bytes of the faiss index that precede the manifest in the file
+    crc32: int = 0  # their CRC-32: any byte the disk changed is noticed on load
 
 
 def _checksum(ids: np.ndarray) -> int:
@@ -374,31 +381,107 @@ class VectorIndex:
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, path: Path, version: int) -> None:
-        """Write index then manifest, each to a temp file renamed into place."""
+        """Write the index and its manifest as one file: a temp file of this process's own,
+        fsynced, then renamed into place, so concurrent saves never collide and a reader sees
+        one whole save or another. The temp file is removed on any failure (a full disk: an
+        ``OSError`` saying so)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock:
-            ids = self._ids()
-            tmp = path.with_suffix(".faiss.tmp")
-            faiss.write_index(self._index, str(tmp))
-            manifest = Manifest(
-                model=self.model,
-                dim=self.dim,
-                count=int(self._index.ntotal),
-                version=version,
-                id_checksum=_checksum(ids),
-                built_at=time.time(),
-                kind=self.kind,
-                nlist=int(self._index.nlist) if self.kind == KIND_IVF else 0,
-                nprobe=int(self._index.nprobe) if self.kind == KIND_IVF else 0,
-            )
-        _fsync_file(tmp)
-        os.replace(tmp, path)
-        mtmp = manifest_path(path).with_suffix(".json.tmp")
-        mtmp.write_text(json.dumps(manifest.__dict__, indent=1))
-        _fsync_file(mtmp)
-        os.replace(mtmp, manifest_path(path))
+        sweep_temp_files(path)
+        tmp = path.with_name(f"{path.name}.{secrets.token_hex(6)}.{os.getpid()}.tmp")
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))  # umask applies
+        try:
+            with self._lock:
+                ids = self._ids()
+                try:
+                    faiss.write_index(self._index, str(tmp))
+                except RuntimeError as exc:  # faiss says why at the end: "(No space left …)"
+                    reason = re.search(r"\(([^()]*)\)\s*$", str(exc))
+                    raise OSError(reason.group(1) if reason else str(exc)) from exc
+                manifest = Manifest(
+                    model=self.model,
+                    dim=self.dim,
+                    count=int(self._index.ntotal),
+                    version=version,
+                    id_checksum=_checksum(ids),
+                    built_at=time.time(),
+                    kind=self.kind,
+                    nlist=int(self._index.nlist) if self.kind == KIND_IVF else 0,
+                    nprobe=int(self._index.nprobe) if self.kind == KIND_IVF else 0,
+                )
+            with tmp.open("r+b") as f:
+                size, crc = _crc(f, None)
+                blob = json.dumps(asdict(replace(manifest, size=size, crc32=crc))).encode()
+                f.seek(size)
+                f.write(blob + _FOOTER.pack(len(blob), _MAGIC))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with suppress(OSError):
+                tmp.unlink()
+            raise
+        with suppress(OSError):  # the separate manifest of the older two-file format
+            path.with_suffix(".json").unlink()
         _fsync_dir(path.parent)
         self.version = version
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        *,
+        dim: int,
+        model: str,
+        version: int,
+        approx_threshold: int = APPROX_THRESHOLD,
+    ) -> tuple[VectorIndex | None, str]:
+        """The saved index if it matches this model and collection version and its checksum,
+        else None and why not: ``MISSING``, ``STALE`` (…), or ``DAMAGED`` (…) when the bytes
+        are not what was saved.
+
+        Reads one open file throughout, so a save renamed over it meanwhile cannot mix two
+        saves. Loads whichever kind was saved: the kind is re-chosen only on a rebuild.
+        """
+        try:
+            f = path.open("rb")
+        except FileNotFoundError:
+            return None, MISSING
+        except OSError as exc:
+            return None, f"{DAMAGED} (it cannot be read: {exc.strerror})"
+        with f:
+            manifest, why = _read_manifest(f, path)
+            if manifest is None:
+                return None, why
+            if (manifest.model, manifest.dim) != (model, dim):
+                return None, f"{STALE} (made with {manifest.model})"
+            if manifest.version != version:
+                return None, f"{STALE} (collection version {manifest.version}, not {version})"
+            if _crc(f, manifest.size) != (manifest.size, manifest.crc32):
+                return None, f"{DAMAGED} (its checksum does not match)"
+            f.seek(0)
+            try:
+                index = faiss.read_index(faiss.PyCallbackIOReader(f.read))
+            except RuntimeError:
+                return None, f"{DAMAGED} (faiss cannot read it)"
+        if index.ntotal != manifest.count or index.d != dim:
+            return None, f"{DAMAGED} (it holds {index.ntotal} vectors, not {manifest.count})"
+        if manifest.kind == KIND_FLAT and isinstance(index, faiss.IndexIDMap2):
+            ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+        elif (
+            manifest.kind == KIND_IVF
+            and isinstance(index, faiss.IndexIVFScalarQuantizer)
+            and index.metric_type == faiss.METRIC_INNER_PRODUCT
+        ):
+            index.nprobe = manifest.nprobe or nprobe_for(int(index.nlist))
+            ids = _ivf_ids(index)
+        else:
+            return None, f"{DAMAGED} (not the {manifest.kind} index its manifest names)"
+        if _checksum(ids) != manifest.id_checksum:
+            return None, f"{DAMAGED} (its ids do not match their checksum)"
+        out = cls(dim, model, approx_threshold=approx_threshold)
+        out._index = index
+        out.version = version
+        return out, ""
 
     @classmethod
     def load(
@@ -410,60 +493,103 @@ class VectorIndex:
         version: int,
         approx_threshold: int = APPROX_THRESHOLD,
     ) -> VectorIndex | None:
-        """The saved index if it matches this model and collection version, else None.
-
-        Loads whichever kind was saved: the kind is re-chosen only on a rebuild.
-        """
-        mpath = manifest_path(path)
-        if not path.is_file() or not mpath.is_file():
-            return None
-        try:
-            raw = json.loads(mpath.read_text())
-            known = {f.name for f in fields(Manifest)}
-            manifest = Manifest(**raw) if set(raw) <= known else None
-        except (ValueError, TypeError):
-            return None
-        if manifest is None or (manifest.model, manifest.dim, manifest.version) != (
-            model,
-            dim,
-            version,
-        ):
-            return None
-        try:
-            index = faiss.read_index(str(path))
-        except RuntimeError:
-            return None
-        if index.ntotal != manifest.count or index.d != dim:
-            return None
-        if manifest.kind == KIND_FLAT and isinstance(index, faiss.IndexIDMap2):
-            ids = faiss.vector_to_array(index.id_map).astype(np.int64)
-        elif (
-            manifest.kind == KIND_IVF
-            and isinstance(index, faiss.IndexIVFScalarQuantizer)
-            and index.metric_type == faiss.METRIC_INNER_PRODUCT
-        ):
-            index.nprobe = manifest.nprobe or nprobe_for(int(index.nlist))
-            ids = _ivf_ids(index)
-        else:
-            return None
-        if _checksum(ids) != manifest.id_checksum:
-            return None
-        out = cls(dim, model, approx_threshold=approx_threshold)
-        out._index = index
-        out.version = version
-        return out
+        """The saved index if it matches this model and collection version, else None."""
+        index, _ = cls.open(
+            path, dim=dim, model=model, version=version, approx_threshold=approx_threshold
+        )
+        return index
 
 
-def manifest_path(path: Path) -> Path:
-    return path.with_suffix(".json")
+# Why a saved index was not used (``VectorIndex.open``): only DAMAGED means the disk changed
+# bytes behind newsbot's back; the others are ordinary (a crash, another process, a new model).
+MISSING = "missing"
+STALE = "stale"
+DAMAGED = "damaged"
+
+# A saved index is the faiss file, then its manifest as JSON, then this footer: the manifest's
+# length and a magic string. One file renamed into place carries both, so no reader can pair
+# one save's vectors with another's manifest.
+_MAGIC = b"NBFAISS1"
+_FOOTER = struct.Struct("<Q8s")
+_CRC_BLOCK = 1 << 20
+# A temp file left by a process that is gone, this long ago, is swept by the next save.
+TEMP_GRACE_SECONDS = 60.0
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+def read_manifest(path: Path) -> Manifest | None:
+    """The manifest of a saved index, or None when it has none that reads."""
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        with path.open("rb") as f:
+            return _read_manifest(f, path)[0]
+    except OSError:
+        return None
+
+
+def _read_manifest(f: BinaryIO, path: Path) -> tuple[Manifest | None, str]:
+    end = f.seek(0, os.SEEK_END)
+    if end < _FOOTER.size:
+        return None, f"{DAMAGED} (it is truncated)"
+    f.seek(end - _FOOTER.size)
+    length, magic = _FOOTER.unpack(f.read(_FOOTER.size))
+    if magic != _MAGIC:
+        if path.with_suffix(".json").is_file():
+            return None, f"{STALE} (an older format)"
+        return None, f"{DAMAGED} (it has no manifest)"
+    if length > end - _FOOTER.size:
+        return None, f"{DAMAGED} (its manifest is cut short)"
+    f.seek(end - _FOOTER.size - length)
+    try:
+        raw = json.loads(f.read(length))
+        known = {f.name for f in fields(Manifest)}
+        manifest = Manifest(**raw) if isinstance(raw, dict) and set(raw) <= known else None
+    except (ValueError, TypeError):
+        manifest = None
+    if manifest is None or manifest.size != end - _FOOTER.size - length:
+        return None, f"{DAMAGED} (its manifest does not read)"
+    return manifest, ""
+
+
+def _crc(f: BinaryIO, size: int | None) -> tuple[int, int]:
+    """(bytes read, CRC-32) of the first ``size`` bytes of f (all of it when None)."""
+    f.seek(0)
+    crc = done = 0
+    while size is None or done < size:
+        block = f.read(_CRC_BLOCK if size is None else min(_CRC_BLOCK, size - done))
+        if not block:
+            break
+        crc = zlib.crc32(block, crc)
+        done += len(block)
+    return done, crc
+
+
+def sweep_temp_files(path: Path, grace: float = TEMP_GRACE_SECONDS) -> list[Path]:
+    """Remove temp files beside ``path`` whose writer is gone (killed mid-save), and the
+    fixed-name ones of older versions; a live process's are left alone. Returns the removed."""
+    removed = []
+    now = time.time()
+    for tmp in path.parent.glob(f"{path.stem}.*tmp"):
+        parts = tmp.name.split(".")
+        try:
+            if now - tmp.stat().st_mtime < grace:
+                continue
+            pid = int(parts[-2]) if len(parts) >= 4 and parts[-2].isdigit() else None
+            if pid is not None and pid != os.getpid() and _alive(pid):
+                continue
+            tmp.unlink()
+            removed.append(tmp)
+        except OSError:
+            continue
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _fsync_dir(path: Path) -> None:

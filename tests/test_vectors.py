@@ -7,13 +7,22 @@ the whole module runs in a couple of seconds.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from index.vectors import KIND_FLAT, KIND_IVF, VectorIndex, manifest_path, nlist_for
+from index.vectors import (
+    _FOOTER,
+    DAMAGED,
+    KIND_FLAT,
+    KIND_IVF,
+    VectorIndex,
+    nlist_for,
+    read_manifest,
+)
 
 DIM = 16
 MODEL = "fake-model"
@@ -183,11 +192,8 @@ def test_save_load_round_trip(kind, data, tmp_path: Path) -> None:
     index = make(kind, ids, vecs)
     path = tmp_path / "faiss" / "collection-1.faiss"
     index.save(path, version=7)
-    assert sorted(p.name for p in path.parent.iterdir()) == [
-        "collection-1.faiss",
-        "collection-1.json",
-    ]  # no temp files left behind
-    assert json.loads(manifest_path(path).read_text())["kind"] == kind
+    assert [p.name for p in path.parent.iterdir()] == ["collection-1.faiss"]  # no temp files
+    assert read_manifest(path).kind == kind
     loaded = VectorIndex.load(path, dim=DIM, model=MODEL, version=7)
     assert loaded is not None
     assert (loaded.kind, loaded.count, loaded.version) == (kind, N, 7)
@@ -201,37 +207,79 @@ def test_save_load_round_trip(kind, data, tmp_path: Path) -> None:
     assert VectorIndex.load(tmp_path / "missing.faiss", dim=DIM, model=MODEL, version=7) is None
 
 
+def split(saved: bytes) -> tuple[bytes, dict]:
+    """A saved file's faiss bytes and its manifest."""
+    length, _ = _FOOTER.unpack(saved[-_FOOTER.size :])
+    body = saved[: -_FOOTER.size]
+    return body[: len(body) - length], json.loads(body[len(body) - length :])
+
+
+def joined(index_bytes: bytes, manifest: dict, magic: bytes = b"NBFAISS1") -> bytes:
+    blob = json.dumps(manifest).encode()
+    return index_bytes + blob + _FOOTER.pack(len(blob), magic)
+
+
 @pytest.mark.parametrize("kind", [KIND_FLAT, KIND_IVF])
 def test_load_rejects_damage(kind, data, tmp_path: Path) -> None:
     ids, vecs = data
     path = tmp_path / "c.faiss"
     make(kind, ids, vecs).save(path, version=1)
-    good_file, good_manifest = path.read_bytes(), manifest_path(path).read_text()
+    good = path.read_bytes()
+    index_bytes, manifest = split(good)
 
-    def loads() -> bool:
-        return VectorIndex.load(path, dim=DIM, model=MODEL, version=1) is not None
+    def why() -> str:
+        index, reason = VectorIndex.open(path, dim=DIM, model=MODEL, version=1)
+        assert (index is None) == bool(reason)
+        return reason
 
-    assert loads()
-    path.write_bytes(good_file[: len(good_file) // 2])  # truncated
-    assert not loads()
-    path.write_bytes(b"not an index at all" * 10)
-    assert not loads()
-    path.write_bytes(good_file)
-
-    manifest = json.loads(good_manifest)
+    assert why() == ""
+    middle = len(index_bytes) // 2  # inside the vectors
+    for damaged in (
+        good[: len(good) // 2],  # truncated
+        b"not an index at all" * 10,
+        good[:middle] + bytes(4096) + good[middle + 4096 :],  # a zeroed region of vectors
+        good[:middle] + bytes([good[middle] ^ 1]) + good[middle + 1 :],  # one flipped bit
+    ):
+        path.write_bytes(damaged)
+        assert why().startswith(DAMAGED)
     for change in (
         {"id_checksum": manifest["id_checksum"] ^ 1},
+        {"crc32": manifest["crc32"] ^ 1},
         {"count": N + 1},
         {"kind": KIND_IVF if kind == KIND_FLAT else KIND_FLAT},
         {"kind": "hnsw"},
         {"surprise": 1},
     ):
-        manifest_path(path).write_text(json.dumps({**manifest, **change}))
-        assert not loads(), change
-    manifest_path(path).write_text("{not json")
-    assert not loads()
-    manifest_path(path).write_text(good_manifest)
-    assert loads()
+        path.write_bytes(joined(index_bytes, {**manifest, **change}))
+        assert why().startswith(DAMAGED), change
+    path.write_bytes(index_bytes + b"{not json" + _FOOTER.pack(9, b"NBFAISS1"))
+    assert why().startswith(DAMAGED)
+    path.write_bytes(good)
+    assert why() == ""
+
+
+def test_a_save_never_collides_with_another_and_leaves_no_temp_file(data, tmp_path: Path) -> None:
+    """Saves of one path from many threads (as from many processes) each write a temp file of
+    their own: none fails, the last lands whole, no temp file is left."""
+    ids, vecs = data
+    index = make(KIND_FLAT, ids, vecs)
+    path = tmp_path / "c.faiss"
+    errors = []
+
+    def save(version: int) -> None:
+        try:
+            index.save(path, version)
+        except Exception as exc:  # pragma: no cover - what the test is about
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(v,)) for v in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert [p.name for p in tmp_path.iterdir()] == ["c.faiss"]
+    assert VectorIndex.load(path, dim=DIM, model=MODEL, version=read_manifest(path).version)
 
 
 def test_vectors_without_clusters_make_the_index_visit_more_lists() -> None:
