@@ -83,7 +83,7 @@ class CoreSettings:
     )
     min_answer_score_stale: float = setting(
         "NEWSBOT_MIN_ANSWER_SCORE_STALE",
-        0.70,
+        0.74,
         "Same, for older passages (similarity + 0.3 × the share of the question's words they"
         " hold), unless the question asked for their time: old news must match clearly.",
     )
