@@ -60,25 +60,35 @@ _DEBRIS_START = re.compile(
     re.IGNORECASE,
 )
 _DEBRIS_ANYWHERE = re.compile(
-    r"https?://|www\.|\(AP Photo|\bAP Photo/|Getty Images|\(Photo by|Photo:|\bReuters/|/AFP\b"
-    r"|\(Image credit|Image credit:|Photograph:|Illustration:|\bclick here\b|\bsign up\b"
-    r"|\bsubscribe to\b|\bnewsletter\b|\bpodcast\b|this week'?s episode|cookies?\b",
+    r"https?://|www\.|\bclick here\b|\bsign up (?:for|to)\b|\bsubscribe (?:to|for)\b"
+    r"|this week'?s episode",
+    re.IGNORECASE,
+)
+# A photo credit makes its whole line a caption: "Crews repair a line in Brest, Thursday.
+# (AP Photo/…)" is no more the article's prose than the credit itself.
+_CREDIT = re.compile(
+    r"\(AP Photo|\bAP Photo/|Getty Images|\(Photo by|\bPhoto:|\bReuters/|/AFP\b"
+    r"|\(Image credit|Image credit:|Photograph:|Illustration:|\bPhoto credit",
     re.IGNORECASE,
 )
 _ENDS_LIKE_PROSE = re.compile(r"[.!?…][\"'”’)\]]*$")
 
 
 def prose_spans(text: str) -> list[tuple[int, int]]:
-    """The sentences of ``text`` fit to quote. A line that holds any debris (a photo credit,
-    a "Read more:" label, a newsletter prompt) is debris as a whole: the caption before
-    "(AP Photo/…)" is no more the article's prose than the credit itself."""
+    """The sentences of ``text`` fit to quote. A line with a photo credit is a caption, and a
+    line that opens with a prompt or a link label ("Read more: …", "Sign up for …") is a promo
+    block, each debris as a whole; a prompt at the end of a paragraph of prose ("… Find out
+    more in our podcast.") takes only itself out."""
     out: list[tuple[int, int]] = []
     line: list[tuple[int, int]] = []
     line_end = -1
 
     def flush() -> None:
-        if line and all(is_prose(text[s:e]) or not _is_debris(text[s:e]) for s, e in line):
-            out.extend((s, e) for s, e in line if is_prose(text[s:e]))
+        if not line:
+            return
+        if any(_CREDIT.search(text[s:e]) for s, e in line) or _is_debris(text[slice(*line[0])]):
+            return
+        out.extend((s, e) for s, e in line if is_prose(text[s:e]))
 
     for s, e in sentence_spans(text):
         if s > line_end:  # a new line starts
@@ -92,7 +102,11 @@ def prose_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _is_debris(sentence: str) -> bool:
-    return bool(_DEBRIS_START.search(sentence) or _DEBRIS_ANYWHERE.search(sentence))
+    return bool(
+        _DEBRIS_START.search(sentence)
+        or _DEBRIS_ANYWHERE.search(sentence)
+        or _CREDIT.search(sentence)
+    )
 
 
 def is_prose(sentence: str) -> bool:
