@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -86,10 +86,11 @@ class Retriever:
         per_article: int | None = None,
     ) -> list[Hit]:
         """Best chunks first; at most ``per_article`` from one article (default: the params')."""
-        filters = filters or Filters()
+        asked_on = (filters or Filters()).as_of
+        filters, recent = self._effective(collection_id, filters or Filters())
         p = self.params
         cap = per_article or p.per_article
-        dated = bool(filters.as_of and p.recency_weight > 0)
+        dated = bool(recent and p.recency_weight > 0)
         pool = p.dated_candidates if dated else p.candidates
         # BM25 runs in SQLite while the model embeds the question (both release the GIL); on 2
         # busy cores they still share CPU, so the BM25 query itself is kept cheap (store.lexical).
@@ -131,7 +132,7 @@ class Retriever:
         ranked = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
         meta = self.store.chunk_dates([cid for cid, _ in ranked])
         if dated:
-            ranked = _recency(ranked, meta, filters.as_of, p)
+            ranked = _recency(ranked, meta, asked_on, p)
         chosen: list[tuple[int, float]] = []
         per_article: dict[int, int] = {}
         for cid, score in ranked:
@@ -150,6 +151,27 @@ class Retriever:
         if missing:
             similarity.update(self._similarities(missing, qvec))
         return [_with(h, similarity=similarity.get(h.chunk_id, 0.0)) for h in out]
+
+    def _effective(self, collection_id: int, filters: Filters) -> tuple[Filters, bool]:
+        """The filters that can change anything here, and whether the date re-rank can.
+
+        Asked on a day, a question leaves out news from after it and favours the days before
+        it. When the collection holds nothing after that day the cut-off excludes nothing, and
+        when it holds nothing recent enough for the bonus (an archive asked today) the re-rank
+        moves nothing: each is dropped then, with the larger pool and the slower filtered BM25
+        they cost. The ranking is the same."""
+        if not filters.as_of:
+            return filters, False
+        newest = self.store.newest_date(collection_id)
+        try:
+            asked = date.fromisoformat(filters.as_of)
+            latest = date.fromisoformat(newest[:10]) if newest else None
+        except ValueError:
+            return filters, True
+        recent = latest is not None and (asked - latest).days <= self.params.recency_days
+        if latest is None or latest <= asked:
+            filters = replace(filters, as_of=None)
+        return filters, recent
 
     def _similarities(self, chunk_ids: list[int], qvec: np.ndarray) -> dict[int, float]:
         marks = ",".join("?" * len(chunk_ids))

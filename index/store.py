@@ -512,6 +512,13 @@ class Store(FeedStore):
             (r[0], r[1]) for r in self.db.execute("SELECT id, name FROM collections ORDER BY id")
         ]
 
+    def newest_date(self, collection_id: int) -> str | None:
+        """The latest publication date in a collection (None when no article has one)."""
+        row = self.db.execute(
+            "SELECT MAX(published_at) FROM articles WHERE collection_id = ?", (collection_id,)
+        ).fetchone()
+        return row[0] if row else None
+
     def collection_version(self, collection_id: int) -> int:
         row = self.db.execute(
             "SELECT version FROM collections WHERE id = ?", (collection_id,)
