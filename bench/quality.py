@@ -1,6 +1,7 @@
 """Retrieval and answer quality on the shared eval set, against an already ingested data dir.
 
   python -m bench.quality --data-dir DIR [--mode dated|today|month|undated] [--param name=value ...]
+  python -m bench.quality --data-dir DIR --calibrate-stale 0,0.3
 
 Scores retrieval with ../shared/eval/score.py (imported, not copied), then reports how often the
 composed answer holds the gold answer, how many in-period questions get an answer, and how many
@@ -141,6 +142,51 @@ def calibrate(in_scores: list[float], off_scores: list[float], answer_share: flo
     return float(np.quantile(np.asarray(in_scores), 1 - answer_share))
 
 
+def stale_match(service: NewsService, q: dict, mode: str, today: str, weight: float) -> float:
+    """The best (similarity + weight × question words held) over the passages an answer would
+    weigh against the stricter bar for old news: older than the recent days, time not asked."""
+    from index.service import coverage
+    from index.text import content_terms
+
+    question, filters = asked(q, mode, today)
+    found = service.find("default", question, top_k=6, filters=filters, per_article=3, widen=False)
+    if found.window is not None:
+        return 0.0  # a named time is judged by the other bars
+    terms = content_terms(found.words)
+    old = [h for h in found.hits if service.is_recent(h.published_at, filters.as_of) is False]
+    return max((h.similarity + weight * coverage(terms, h) for h in old), default=0.0)
+
+
+def calibrate_stale(
+    service: NewsService,
+    queries: list[dict],
+    offperiod: list[dict],
+    weights: list[float],
+    refusals: tuple[float, ...] = (0.80, 0.85, 0.90),
+) -> list[dict]:
+    """For each coverage weight: the bar refusing each share of the off-period questions asked
+    on their dates, and what it does to them asked today and to the dev questions asked today
+    (whose evidence is old by then: an archive's questions)."""
+    today = date.today().isoformat()
+    out = []
+    for w in weights:
+        neg = np.asarray([stale_match(service, q, "dated", today, w) for q in offperiod])
+        neg_today = np.asarray([stale_match(service, q, "today", today, w) for q in offperiod])
+        pos = np.asarray([stale_match(service, q, "today", today, w) for q in queries])
+        for refuse in refusals:
+            bar = float(np.quantile(neg, refuse))
+            out.append(
+                {
+                    "weight": w,
+                    "refuse_off_period_dated": refuse,
+                    "bar": round(bar, 3),
+                    "off_period_today_refused": round(float(np.mean(neg_today < bar)), 3),
+                    "dev_today_answered": round(float(np.mean(pos >= bar)), 3),
+                }
+            )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, required=True)
@@ -149,6 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mode", choices=MODES, default="dated", help="how questions are asked")
     ap.add_argument("--param", action="append", default=[], help="RetrievalParams name=value")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument(
+        "--calibrate-stale",
+        metavar="WEIGHTS",
+        help="comma-separated coverage weights: print the stale bar at 80/85/90 %% refusal",
+    )
     a = ap.parse_args(argv)
     params = RetrievalParams()
     types = {f.name: f.type for f in fields(RetrievalParams)}
@@ -160,6 +211,12 @@ def main(argv: list[str] | None = None) -> int:
     if a.limit:
         queries, offperiod = queries[: a.limit], offperiod[: a.limit]
     settings = load_settings(CoreSettings, data_dir=a.data_dir)
+    if a.calibrate_stale:
+        weights = [float(w) for w in a.calibrate_stale.split(",")]
+        with NewsService(settings, params=params) as service:
+            for row in calibrate_stale(service, queries, offperiod, weights):
+                print(json.dumps(row))
+        return 0
     with NewsService(settings, params=params) as service:
         result = evaluate(
             service,

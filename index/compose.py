@@ -71,7 +71,7 @@ _CREDIT = re.compile(
     r"|\(Image credit|Image credit:|Photograph:|Illustration:|\bPhoto credit",
     re.IGNORECASE,
 )
-_ENDS_LIKE_PROSE = re.compile(r"[.!?…][\"'”’)\]]*$")
+_ENDS_LIKE_PROSE = re.compile(r"[.!…][\"'”’)\]]*$")
 
 
 def prose_spans(text: str) -> list[tuple[int, int]]:
@@ -112,7 +112,8 @@ def _is_debris(sentence: str) -> bool:
 def is_prose(sentence: str) -> bool:
     """Is this a sentence of the article's prose, fit to quote as an answer? Not a photo
     caption or credit, a "Related:" or "Read more" link line, a list item, a newsletter or
-    podcast prompt, or a heading (no closing punctuation, or nearly every word capitalised)."""
+    podcast prompt, a heading (no closing punctuation, or nearly every word capitalised), or a
+    question ("Why do we celebrate Thanksgiving?": a subheading, never an answer)."""
     words = sentence.split()
     if len(words) < 5 or not _ENDS_LIKE_PROSE.search(sentence.strip()):
         return False
@@ -149,13 +150,15 @@ def _slug_words(url: str | None) -> list[str]:
 
 
 def reads_as_headline(title: str | None, body: str = "", url: str | None = None) -> bool:
-    """Is the title a headline a person wrote, fit to quote? Not one cut short ("…"), two
-    stacked ("Who won? What next?"), or one made from the URL (``Cnn polls trump biden
-    michigan``: no capital after the first word, and either its words are the URL's, or names
-    the article writes capitalised appear in lower case)."""
+    """Is the title a headline a person wrote, fit to quote as an answer? Not one cut short
+    ("…"), a question, two stacked ("Who won? What next?"), or one made from the URL (``Cnn
+    polls trump biden michigan``: no capital after the first word, and either its words are the
+    URL's, or names the article writes capitalised appear in lower case)."""
     title = headline_text(title)
     words = title.split()
     if not 4 <= len(words) <= 25 or _CUT.search(title) or _TWO_SENTENCES.search(title):
+        return False
+    if title.rstrip("\"'”’").endswith("?"):  # asks, does not tell
         return False
     rest = _TITLE_WORD.findall(title)[1:]
     plain = bool(rest) and all(w.islower() for w in rest)

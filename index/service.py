@@ -744,7 +744,7 @@ class NewsService:
         )
         return self._dated(answer, as_of, asked_for)
 
-    def _recent(self, published_at: str | None, as_of: str | None) -> bool | None:
+    def is_recent(self, published_at: str | None, as_of: str | None) -> bool | None:
         """Is the article from the last days before the question? None when either is undated."""
         age = days_between(published_at, as_of) if as_of else None
         if age is None:
@@ -764,7 +764,7 @@ class NewsService:
         question's words the passage holds as well (``COVERAGE_WEIGHT``): an old story about
         the same subject is "clear" when it also names what the question names."""
         s = self.settings
-        recent = self._recent(hit.published_at, as_of)
+        recent = self.is_recent(hit.published_at, as_of)
         if recent is None:  # an undated question, or an undated article
             return s.min_answer_score
         if recent:
@@ -779,7 +779,7 @@ class NewsService:
         first ("The latest I have on this is from …"). ``window``: the time asked for, if the
         evidence comes from it."""
         sentences = [
-            replace(s, dated=bool(s.published_at) and not self._recent(s.published_at, as_of))
+            replace(s, dated=bool(s.published_at) and not self.is_recent(s.published_at, as_of))
             for s in answer.sentences
         ]
         dates = [c.published_at for c in answer.citations if c.published_at]
@@ -789,7 +789,7 @@ class NewsService:
             and as_of is not None
             and window is None
             and newest is not None
-            and not any(self._recent(d, as_of) for d in dates)
+            and not any(self.is_recent(d, as_of) for d in dates)
         )
         return replace(answer, sentences=sentences, as_of=as_of, stale=stale, evidence_date=newest)
 

@@ -158,3 +158,16 @@ def test_a_quoted_headline_shares_the_citation_of_its_articles_sentence():
     assert len(answer.citations) == 1 and all(s.citations == (1,) for s in answer.sentences)
     assert "tapped to host" in answer.citations[0].snippet
     assert "Photos" not in answer.citations[0].snippet  # not the chunk's unrelated first line
+
+
+def test_a_question_in_the_article_or_its_title_is_never_an_answer_sentence():
+    body = (
+        "Why do we celebrate Thanksgiving?\n\n"
+        "The first Thanksgiving was observed in Plymouth, Massachusetts, in 1621. "
+        "A good harvest led the Pilgrims to hold a feast that lasted three days."
+    )
+    h = whole(body, "When was the first Thanksgiving?", 3)
+    answer = compose("Why do we celebrate Thanksgiving?", [h], {3: body}, min_score=0.1)
+    assert answer.found
+    assert all("?" not in s.text for s in answer.sentences)
+    assert answer.sentences[0].text.startswith("The first Thanksgiving was observed")
