@@ -26,12 +26,12 @@ import numpy as np
 
 from bench.baselines import BM25Baseline, DenseBaseline, corpus_windows
 from bench.quality import EVAL, MODES, evaluate, load_scorer, read_jsonl
-from index.chunk import embedding_prefix
-from index.embed import SentenceTransformerEmbedder
-from index.retrieve import Filters
+from index.ingest.chunk import embedding_prefix
+from index.ingest.sources import document_from_record
+from index.search.embed import SentenceTransformerEmbedder
+from index.search.retrieve import Filters
 from index.service import NewsService
 from index.settings import CoreSettings
-from index.sources import document_from_record
 
 ROOT = Path(__file__).resolve().parent.parent
 

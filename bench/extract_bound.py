@@ -1,6 +1,6 @@
 """What one tag-heavy page costs to read: seconds and peak memory of reading a file the way
-`newsbot ingest` and `!ingest` do (``index.sources.documents_from_path``), each run in a fresh
-process so peak RSS is that run's alone (issue #7, item 4).
+`newsbot ingest` and `!ingest` do (``index.ingest.sources.documents_from_path``), each run in a
+fresh process so peak RSS is that run's alone (issue #7, item 4).
 
     python -m bench.extract_bound [--tags 1000000] [--runs 3] [--code DIR]
 
@@ -21,7 +21,7 @@ from pathlib import Path
 _CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from index.sources import documents_from_path
+from index.ingest.sources import documents_from_path
 started = time.perf_counter()
 out = [getattr(d, "reason", "document") for d in
        documents_from_path(Path(sys.argv[1]), max_bytes=20_000_000)]

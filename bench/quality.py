@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.retrieve import Filters, RetrievalParams
+from index.search.retrieve import Filters, RetrievalParams
 from index.service import NewsService
 from index.settings import CoreSettings, load_settings
 

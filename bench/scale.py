@@ -209,8 +209,8 @@ def _recall(found: np.ndarray, truth: np.ndarray, k: int) -> float:
 def worker(role: str, db: Path, work: Path, sweep: list[float]) -> dict[str, Any]:
     """One measurement in this (fresh) process; the parent reads the JSON it prints."""
 
+    from index.search.vectors import APPROX_THRESHOLD, KIND_FLAT, KIND_IVF, VectorIndex
     from index.store import Store
-    from index.vectors import APPROX_THRESHOLD, KIND_FLAT, KIND_IVF, VectorIndex
 
     result: dict[str, Any] = {"rss_after_imports": _status()["VmRSS"]}
     store = Store(db)
@@ -412,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     free = shutil.disk_usage(base).free
     if free < need:
         raise SystemExit(f"{base} has {free / 1e9:.1f} GB free, {need / 1e9:.1f} GB needed")
-    from index.vectors import APPROX_THRESHOLD, NPROBE_FRACTION
+    from index.search.vectors import APPROX_THRESHOLD, NPROBE_FRACTION
 
     started = time.perf_counter()
     report: dict[str, Any] = {

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from index.retrieve import Filters
+    from index.search.retrieve import Filters
 
 ROOT = Path(__file__).resolve().parent.parent
 POOL = 300  # shared articles any worker may ingest
@@ -68,7 +68,7 @@ def question(title: str) -> tuple[str, Filters]:
     """A question about the article titled so, limited to its source: ranking among thousands of
     look-alike articles (a hashing fake embedder) is not what the soak measures, whether each
     article can be found and cited is."""
-    from index.retrieve import Filters
+    from index.search.retrieve import Filters
 
     tag, _, rest = title.partition(" dispatch ")
     n = int(rest.split()[0])
@@ -79,7 +79,7 @@ def question(title: str) -> tuple[str, Filters]:
 # -- the command line with the fake embedder ----------------------------------------------------
 def cli_main() -> int:
     from index import cli
-    from index.embed import FakeEmbedder
+    from index.search.embed import FakeEmbedder
     from index.service import NewsService
     from index.settings import CoreSettings, load_settings
 
@@ -96,7 +96,7 @@ def cli_main() -> int:
 # -- one worker ------------------------------------------------------------------------------
 class Worker:
     def __init__(self, number: int, data: Path, work: Path, until: float, cli_share: float):
-        from index.embed import FakeEmbedder
+        from index.search.embed import FakeEmbedder
         from index.service import NewsService
         from index.settings import CoreSettings
 
@@ -255,7 +255,7 @@ def verify(data: Path, events: list[dict]) -> dict:
     """Exactly once: every article reported added and not forgotten is stored, under its id,
     once; nothing else is stored; check finds nothing. An article is its (id, title): SQLite
     hands the id of a forgotten newest article to the next one."""
-    from index.embed import FakeEmbedder
+    from index.search.embed import FakeEmbedder
     from index.service import NewsService
     from index.settings import CoreSettings
 

@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from bench.quality import EVAL, MODES, asked, load_scorer, read_jsonl
-from index.retrieve import RetrievalParams
+from index.search.retrieve import RetrievalParams
 from index.service import NewsService
 from index.settings import CoreSettings, load_settings
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import discord
 
 from index.models import Answer, Article, Citation, Found
-from index.when import Window
+from index.search.when import Window
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .errors import Interrupted, NewsbotError, from_sqlite
 from .models import Answer, Hit
-from .retrieve import Filters
+from .search.retrieve import Filters
 from .settings import CoreSettings, load_settings
 
 SAMPLE_ARTICLE = Path(__file__).resolve().parent.parent / "examples" / "capitalway-nk-shells.txt"
@@ -276,7 +276,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(service, args: argparse.Namespace) -> int:
-    from .sources import count_documents, documents_from_bytes
+    from .ingest.sources import count_documents, documents_from_bytes
 
     paths = args.paths
     if "-" in paths and len(paths) > 1:

@@ -42,11 +42,11 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from .errors import InputError, NewsbotError, NotAnArticleError, NotFoundError
-from .fetch import FetchResult, fetch
+from .ingest.fetch import FetchResult, fetch
+from .ingest.sources import TOO_DEEP, Failed, TooDeepError, load_json_pruned
+from .ingest.web import same_site, site_label
 from .models import Document
-from .sources import TOO_DEEP, Failed, TooDeepError, load_json_pruned
 from .store import Feed, content_hash
-from .web import same_site, site_label
 
 log = logging.getLogger("newsbot.feeds")
 
@@ -541,7 +541,7 @@ class FeedPoller:
         max_backoff: int = 6 * 3600,
         lock: asyncio.Lock | None = None,
     ) -> None:
-        from .web import policy_for
+        from .ingest.web import policy_for
 
         self.service = service
         self.store = service.store

@@ -8,7 +8,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .when import Window
+    from .search.when import Window
 
 
 @dataclass(frozen=True)

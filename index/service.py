@@ -19,10 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import dedup, web
-from .chunk import chunk_text, embedding_prefix
-from .compose import compose
-from .embed import BackgroundLane, Embedder, SentenceTransformerEmbedder
 from .errors import (
     BusyError,
     DiskFullError,
@@ -31,15 +27,19 @@ from .errors import (
     NotFoundError,
     StoreError,
 )
-from .fetch import FetchResult, fetch_sync
+from .ingest import dedup, web
+from .ingest.chunk import chunk_text, embedding_prefix
+from .ingest.fetch import FetchResult, fetch_sync
+from .ingest.sources import Failed, documents_from_bytes, documents_from_path
 from .models import Answer, Article, Document, Found, Hit, IngestResult
-from .retrieve import Filters, RetrievalParams, Retriever
+from .search.compose import compose
+from .search.embed import BackgroundLane, Embedder, SentenceTransformerEmbedder
+from .search.retrieve import Filters, RetrievalParams, Retriever
+from .search.vectors import DAMAGED, VectorIndex, sweep_temp_files
+from .search.when import Window, find_window, without_phrase
 from .settings import CoreSettings
-from .sources import Failed, documents_from_bytes, documents_from_path
 from .store import Feed, Match, NewArticle, Store, canonical_url, content_hash
 from .text import content_terms
-from .vectors import DAMAGED, VectorIndex, sweep_temp_files
-from .when import Window, find_window, without_phrase
 
 log = logging.getLogger(__name__)
 

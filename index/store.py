@@ -201,7 +201,7 @@ class NewArticle:
     prefixed: Sequence[str]  # the exact texts that were embedded (prefix + chunk)
     vectors: np.ndarray
     added_by: str | None = None
-    minhash: bytes | None = None  # near-duplicate signature (index.dedup)
+    minhash: bytes | None = None  # near-duplicate signature (index.ingest.dedup)
     bands: Sequence[int] = ()  # its LSH band keys
     fetched_url: str | None = None  # where the text was fetched from (a page or a feed)
     feed_id: int | None = None  # the feed that carried it
@@ -584,7 +584,7 @@ class Store(FeedStore):
         self, collection_id: int, signature: np.ndarray, bands: Sequence[int]
     ) -> Match | None:
         """A stored article telling the same story (MinHash over LSH band buckets)."""
-        from . import dedup
+        from .ingest import dedup
 
         if not bands:
             return None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from index.embed import FakeEmbedder
+from index.search.embed import FakeEmbedder
 from index.service import NewsService
 from index.settings import CoreSettings
 
@@ -44,7 +44,7 @@ def service(settings: CoreSettings, fake_embedder: FakeEmbedder) -> Iterator[New
 
 @pytest.fixture(scope="session")
 def real_embedder():
-    from index.embed import SentenceTransformerEmbedder
+    from index.search.embed import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder(threads=2)
     embedder.embed(["warm up"])

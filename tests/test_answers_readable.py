@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from index.embed import FakeEmbedder
 from index.models import Answer, Document
-from index.retrieve import Filters
+from index.search.embed import FakeEmbedder
+from index.search.retrieve import Filters
 from index.service import NewsService
 from index.settings import CoreSettings
 

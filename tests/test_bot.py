@@ -17,7 +17,7 @@ import pytest
 from bot.client import NewsBot
 from bot.config import BotSettings
 from fakediscord import MANAGE_GUILD, FakeDiscord, FakeGuild, FakeMember, FakeUser
-from index.embed import FakeEmbedder
+from index.search.embed import FakeEmbedder
 from index.service import NewsService
 from index.settings import CoreSettings
 

@@ -17,8 +17,8 @@ import pytest
 from bot.client import NewsBot
 from bot.config import BotSettings
 from fakediscord import FakeDiscord, FakeGuild, FakeMember, FakeUser
-from index.embed import FakeEmbedder
 from index.models import Document
+from index.search.embed import FakeEmbedder
 from index.service import NewsService
 from index.settings import CoreSettings
 

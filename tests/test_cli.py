@@ -7,7 +7,7 @@ import json
 import pytest
 
 from index import cli
-from index.embed import FakeEmbedder
+from index.search.embed import FakeEmbedder
 from index.service import NewsService
 from index.settings import CoreSettings
 

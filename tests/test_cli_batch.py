@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from index import cli
-from index.embed import FakeEmbedder
+from index.search.embed import FakeEmbedder
 from index.service import NewsService
 from index.settings import CoreSettings
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import discord
 
 from bot.render import answer_embed, cut, hits_embed
-from index.compose import compose
 from index.models import Answer, AnswerSentence, Citation, Found, Hit, Snippet
+from index.search.compose import compose
 
 TEXT = (
     "The council met on Monday. It approved a new bridge over the river for 40 million euros. "

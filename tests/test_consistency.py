@@ -21,7 +21,7 @@ import pytest
 from fakecli import REPO, articles
 
 from index import cli
-from index.embed import FakeEmbedder
+from index.search.embed import FakeEmbedder
 from index.service import NewsService
 from index.settings import CoreSettings
 

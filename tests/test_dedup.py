@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import dedup
+from index.ingest import dedup
 
 EVAL_CORPUS = Path("/work/shared/eval/realtimeqa-2023q4/corpus-small.jsonl")
 REPO = Path(__file__).resolve().parent.parent

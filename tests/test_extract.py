@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from index.errors import InputError, NotAnArticleError
-from index.extract import clean_scraped_text, extract_html, extract_pdf
+from index.ingest.extract import clean_scraped_text, extract_html, extract_pdf
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_NAME = "capitalway-nk-shells.txt"

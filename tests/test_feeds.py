@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from index.embed import FakeEmbedder
 from index.feeds import FeedPoller, NotAFeedError, html_to_text, parse_feed
+from index.search.embed import FakeEmbedder
 from index.service import IngestReport, NewsService
 from index.settings import CoreSettings
 
@@ -536,7 +536,7 @@ async def test_backlog_over_max_entries_is_taken_on_the_next_poll(site: Site, ne
 
 
 async def test_run_survives_a_failing_poll_and_stops_promptly(site: Site, news) -> None:
-    from index.fetch import fetch
+    from index.ingest.fetch import fetch
 
     clock = Clock()
     feed = add_feed(news, site.url("/rss.xml"))

@@ -22,9 +22,9 @@ import aiohttp.connector
 import pytest
 from aiohttp import web
 
-from index import fetch as fetch_mod
 from index.errors import InputError
-from index.fetch import (
+from index.ingest import fetch as fetch_mod
+from index.ingest.fetch import (
     FetchError,
     FetchPolicy,
     NotPublicError,

@@ -21,7 +21,7 @@ import pytest
 from aiohttp import web
 
 from index import cli
-from index.embed import FakeEmbedder
+from index.search.embed import FakeEmbedder
 from index.service import NewsService
 from index.settings import CoreSettings
 
@@ -81,7 +81,7 @@ def cli_process(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
     code = (
         "import sys\n"
         "from index import cli\n"
-        "from index.embed import FakeEmbedder\n"
+        "from index.search.embed import FakeEmbedder\n"
         "from index.service import NewsService\n"
         "from index.settings import CoreSettings\n"
         "cli._service = lambda args: NewsService(CoreSettings(data_dir=args.data_dir),"

@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from index.embed import BackgroundLane, FakeEmbedder, QueryBatcher
+from index.search.embed import BackgroundLane, FakeEmbedder, QueryBatcher
 
 
 class RecordingEmbedder(FakeEmbedder):
@@ -66,7 +66,7 @@ def test_torch_thread_counts_are_kept_per_thread():
     torch = pytest.importorskip("torch")
     from concurrent.futures import ThreadPoolExecutor
 
-    from index.embed import SentenceTransformerEmbedder
+    from index.search.embed import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder()  # the tokenizer only: no model is loaded for this
     with ThreadPoolExecutor(1) as a, ThreadPoolExecutor(1) as b:

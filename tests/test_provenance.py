@@ -19,7 +19,7 @@ import pytest
 from aiohttp import web
 
 from index import cli
-from index.embed import FakeEmbedder
+from index.search.embed import FakeEmbedder
 from index.service import NewsService
 from index.settings import CoreSettings
 

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import REPO, SAMPLE, SAMPLE_QUESTION, SAMPLE_TITLE
-from index.retrieve import Filters
+from index.search.retrieve import Filters
 from index.service import NewsService
 from index.settings import CoreSettings
 

@@ -8,10 +8,10 @@ from dataclasses import replace
 
 import pytest
 
-from index.embed import FakeEmbedder
 from index.errors import BusyError, NotFoundError, StoreError
 from index.models import Document
-from index.retrieve import Filters
+from index.search.embed import FakeEmbedder
+from index.search.retrieve import Filters
 from index.service import NewsService
 from index.settings import CoreSettings
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.vectors import (
+from index.search.vectors import (
     _FOOTER,
     DAMAGED,
     KIND_FLAT,

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from aiohttp import web
 
-from index.embed import FakeEmbedder
+from index.search.embed import FakeEmbedder
 from index.service import NewsService
 from index.settings import CoreSettings
 

@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from index.when import find_window, without_phrase
+from index.search.when import find_window, without_phrase
 
 TODAY = date(2026, 12, 2)  # a Wednesday
 

@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index.retrieve import Filters
+from index.search.retrieve import Filters
 
 from .. import render
 from ..checks import ask_cooldown, collection_for, slash_guild_only

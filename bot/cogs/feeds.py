@@ -11,10 +11,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index import web
 from index.errors import InputError
 from index.feeds import FeedPoller
-from index.fetch import fetch
+from index.ingest import web
+from index.ingest.fetch import fetch
 
 from ..checks import collection_for, slash_admin
 from ..errors import UserError

@@ -10,12 +10,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index import web
 from index.errors import InputError
-from index.fetch import FetchResult, fetch
+from index.ingest import web
+from index.ingest.fetch import FetchResult, fetch
+from index.ingest.sources import Failed
 from index.models import Document
 from index.service import IngestReport
-from index.sources import Failed
 
 from ..checks import collection_for, ingest_cooldown, prefix_guild_only, slash_guild_only
 from ..errors import UserError
@@ -23,7 +23,7 @@ from ..errors import UserError
 ACCEPTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
 MAX_PASTE_CHARS = 100_000
 # How many messages' files and pages are read at the same time (each one bounded in size and
-# tags: index.extract), in threads of their own.
+# tags: index.ingest.extract), in threads of their own.
 EXTRACT_THREADS = 3
 
 

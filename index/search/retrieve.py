@@ -14,10 +14,10 @@ from datetime import date
 
 import numpy as np
 
+from ..models import Hit
+from ..store import Store
+from ..text import fts_query
 from .embed import Embedder, QueryBatcher
-from .models import Hit
-from .store import Store
-from .text import fts_query
 from .vectors import VectorIndex
 
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="newsbot-bm25")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import nupunkt
 
-from .models import ChunkSpan
+from ..models import ChunkSpan
 
 CountTokens = Callable[[Sequence[str]], list[int]]
 

@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-from .chunk import sentence_spans
-from .models import Answer, AnswerSentence, Citation, Hit, Snippet
-from .text import content_terms
+from ..ingest.chunk import sentence_spans
+from ..models import Answer, AnswerSentence, Citation, Hit, Snippet
+from ..text import content_terms
 
 MAX_SENTENCES = 3
 SNIPPET_CONTEXT_CHARS = 500

@@ -13,11 +13,11 @@ from dataclasses import replace
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+from ..errors import NotAnArticleError
+from ..models import Document
+from ..settings import CoreSettings
 from . import extract
-from .errors import NotAnArticleError
 from .fetch import FetchPolicy, FetchResult
-from .models import Document
-from .settings import CoreSettings
 from .sources import decode_text
 
 FEED_TYPES = {
@@ -36,7 +36,7 @@ URL = re.compile(r"^<?(https?://[^\s<>]+)>?$", re.IGNORECASE)
 
 
 def policy_for(settings: CoreSettings) -> FetchPolicy:
-    from .errors import StoreError
+    from ..errors import StoreError
 
     try:
         return FetchPolicy.from_setting(

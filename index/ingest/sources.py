@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
-from .models import Document
+from ..errors import InputError
+from ..models import Document
 
 TEXT_EXTENSIONS = {".txt", ".md", ".markdown", ".text"}
 HTML_EXTENSIONS = {".html", ".htm", ".xhtml"}

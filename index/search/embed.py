@@ -63,7 +63,7 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         self.path = path or packaged_model_path()
         if not (self.path / "modules.json").is_file() and not (self.path / "config.json").is_file():
-            from .errors import StoreError
+            from ..errors import StoreError
 
             raise StoreError(f"no sentence-transformers model in {self.path}")
         self.name = model_name_for(self.path)

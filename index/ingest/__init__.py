@@ -1,0 +1,1 @@
+"""Ingestion: what users hand over (files, pages, feed entries) → documents → chunks → articles."""

@@ -1,0 +1,1 @@
+"""Search: embeddings, the derived vector indexes, retrieval, the time a question names, answers."""
