@@ -107,9 +107,9 @@ def ingest_throughput(service: NewsService, articles: list[dict], slices: int = 
         chunks += report.chunks
         added += len(report.added)
         duplicates += len(report.duplicates)
-        cid = cid or service.store.collection_id("default")
+        cid = cid or service.store.collections.id_of("default")
         texts = []
-        for rows in service.store.iter_chunk_texts(cid):
+        for rows in service.store.chunks.iter_texts(cid):
             for chunk_id, text, title, source, published in rows:
                 if chunk_id > last_id:
                     prefix = embedding_prefix(title, source, published)
@@ -153,7 +153,7 @@ def latency(service: NewsService, queries: list[dict], repeats: int = 1) -> dict
     """Questions asked as members ask them: today, no date given."""
     questions = [q["question"] for q in queries]
     now = Filters(as_of=date.today().isoformat())
-    cid = service.store.collection_id("default")
+    cid = service.store.collections.id_of("default")
     index = service._index(cid)
     for q in questions[:20]:  # warm caches, the model and SQLite pages
         service.ask("default", q, filters=now)

@@ -14,7 +14,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from index.text import fts_query
+from index.store.sqlite_chunks import fts_match
+from index.text import query_words
 
 
 def windows(text: str, size: int = 200, overlap: int = 20) -> list[str]:
@@ -40,7 +41,7 @@ class BM25Baseline:
         self.db.executemany("INSERT INTO p (rowid, text) VALUES (?, ?)", enumerate(passages))
 
     def search(self, query: str, k: int = 10) -> list[str]:
-        match = fts_query(query)
+        match = fts_match(query_words(query))
         if not match:
             return []
         rows = self.db.execute(

@@ -91,15 +91,17 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 def fill(db: Path, n: int, dist: str, n_queries: int) -> dict[str, Any]:
     """Store n chunks through the real write path; returns timings and the query vectors."""
+    from index.ingest.dedup import content_hash
     from index.models import ChunkSpan
-    from index.store import NewArticle, Store, content_hash
+    from index.store import NewArticle
+    from index.store.sqlite import SqliteStore
 
     synth = Synth(dist)
     articles = -(-n // CHUNKS_PER_ARTICLE)
     near_rows = np.sort(synth.rng.choice(articles * CHUNKS_PER_ARTICLE, n_queries, replace=False))
     near = np.empty((n_queries, DIM), np.float32)
-    store = Store(db)
-    cid = store.collection_id(COLLECTION, create=True)
+    store = SqliteStore(db)
+    cid = store.collections.id_of(COLLECTION, create=True)
     store.set_meta("embedding_model", MODEL)
     store.set_meta("embedding_dim", str(DIM))
     started = time.perf_counter()
@@ -129,14 +131,13 @@ def fill(db: Path, n: int, dist: str, n_queries: int) -> dict[str, Any]:
                     text=text,
                     content_hash=content_hash(text),
                     chunks=spans,
-                    prefixed=parts,
                     vectors=vecs[a * CHUNKS_PER_ARTICLE : (a + 1) * CHUNKS_PER_ARTICLE],
                 )
             )
-        store.add_articles(cid, batch)
+        store.articles.add(cid, batch)
         done += len(vecs)
     seconds = time.perf_counter() - started
-    chunks = store.chunk_count(cid)
+    chunks = store.chunks.count(cid)
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     noise = synth.rng.standard_normal((n_queries, DIM), dtype=np.float32) / np.sqrt(DIM)
@@ -210,24 +211,24 @@ def worker(role: str, db: Path, work: Path, sweep: list[float]) -> dict[str, Any
     """One measurement in this (fresh) process; the parent reads the JSON it prints."""
 
     from index.search.vectors import APPROX_THRESHOLD, KIND_FLAT, KIND_IVF, VectorIndex
-    from index.store import Store
+    from index.store.sqlite import SqliteStore
 
     result: dict[str, Any] = {"rss_after_imports": _status()["VmRSS"]}
-    store = Store(db)
-    cid = store.collection_id(COLLECTION)
-    version = store.collection_version(cid)
+    store = SqliteStore(db)
+    cid = store.collections.id_of(COLLECTION)
+    version = store.collections.version(cid)
     kind = KIND_FLAT if role.startswith("exact") else KIND_IVF
     path = work / f"{kind}.faiss"
     queries = dict(np.load(work / "queries.npz"))
-    allowed = store.filtered_chunk_ids(cid, source="source-03")
-    result["filtered_share"] = round(len(allowed) / store.chunk_count(cid), 4)
+    allowed = store.chunks.ids(cid, source="source-03")
+    result["filtered_share"] = round(len(allowed) / store.chunks.count(cid), 4)
 
     if role in ("exact", "approx"):
-        total = store.chunk_count(cid)
+        total = store.chunks.count(cid)
         reading = [0.0]
         t = time.perf_counter()
         index = VectorIndex.build(
-            _timed_batches(store.iter_vectors(cid), reading),
+            _timed_batches(store.chunks.iter_vectors(cid), reading),
             dim=DIM,
             model=MODEL,
             total=total,

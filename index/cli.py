@@ -634,7 +634,7 @@ def cmd_feeds(service, args: argparse.Namespace) -> int:
         if args.all:
             for f in service.feeds(args.collection):
                 if not f.paused:
-                    service.store.update_feed(f.id, next_poll_at=0)
+                    service.store.feeds.update(f.id, next_poll_at=0)
         reports = asyncio.run(FeedPoller(service).poll_due())
         for r in reports:
             print(

@@ -42,11 +42,12 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from .errors import InputError, NewsbotError, NotAnArticleError, NotFoundError
+from .ingest.dedup import content_hash
 from .ingest.fetch import FetchResult, fetch
 from .ingest.sources import TOO_DEEP, Failed, TooDeepError, load_json_pruned
 from .ingest.web import same_site, site_label
 from .models import Document
-from .store import Feed, content_hash
+from .store import Feed
 
 log = logging.getLogger("newsbot.feeds")
 
@@ -560,7 +561,7 @@ class FeedPoller:
     async def poll_feed(self, feed: Feed) -> PollReport:
         """Poll one feed now (if it is not paused) and ingest what is new or changed."""
         try:
-            feed = await asyncio.to_thread(self.store.get_feed, feed.id)  # fresh state
+            feed = await asyncio.to_thread(self.store.feeds.get, feed.id)  # fresh state
         except NotFoundError as exc:
             return PollReport(feed.id, feed.url, f"error: {exc}", next_poll_at=feed.next_poll_at)
         if feed.paused:
@@ -582,7 +583,7 @@ class FeedPoller:
         if result.not_modified:
             report = PollReport(feed.id, feed.url, "not modified", next_poll_at=now + interval)
             await asyncio.to_thread(
-                self.store.update_feed,
+                self.store.feeds.update,
                 feed.id,
                 etag=result.etag or feed.etag,
                 last_modified=result.last_modified or feed.last_modified,
@@ -618,7 +619,7 @@ class FeedPoller:
             fields.update(etag=result.etag, last_modified=result.last_modified)
         report.next_poll_at = now + (self.min_interval if waiting else interval)
         fields["next_poll_at"] = report.next_poll_at
-        await asyncio.to_thread(self.store.update_feed, feed.id, **fields)
+        await asyncio.to_thread(self.store.feeds.update, feed.id, **fields)
         log.info("feed %s (%s): %s", feed.id, feed.url, report.summary())
         return report
 
@@ -628,7 +629,7 @@ class FeedPoller:
         report = PollReport(feed.id, feed.url, f"error: {message}", next_poll_at=now + delay)
         log.info("feed %s (%s): %s; next try in %d s", feed.id, feed.url, message, delay)
         await asyncio.to_thread(
-            self.store.update_feed,
+            self.store.feeds.update,
             feed.id,
             failures=failures,
             next_poll_at=report.next_poll_at,
@@ -643,7 +644,7 @@ class FeedPoller:
         work: list[_Work] = []
         waiting = 0
         for entry in entries:
-            item = _entry_state(entry, self.store.entry_seen(feed_id, entry.guid))
+            item = _entry_state(entry, self.store.feeds.entry(feed_id, entry.guid))
             if item is None:
                 continue
             if len(work) < self.max_entries:
@@ -721,7 +722,7 @@ class FeedPoller:
         ):
             if results:
                 article_id = results[0].article_id
-                self.store.mark_entry(
+                self.store.feeds.mark_entry(
                     feed.id,
                     entry.guid,
                     article_id if article_id and article_id > 0 else None,
@@ -734,7 +735,9 @@ class FeedPoller:
     def _mark_failed(self, feed_id: int, item: _Work) -> None:
         """Remember a failure; a changed entry keeps pointing at its earlier article."""
         attempts = item.attempts + 1
-        self.store.mark_entry(feed_id, item.entry.guid, item.article_id, f"{_FAILED}{attempts}")
+        self.store.feeds.mark_entry(
+            feed_id, item.entry.guid, item.article_id, f"{_FAILED}{attempts}"
+        )
 
     @staticmethod
     def _document(entry: FeedEntry, source: str | None, feed: Feed, feed_url: str) -> Document:
@@ -776,7 +779,7 @@ class FeedPoller:
     # -- all feeds ---------------------------------------------------------------------------
     async def poll_due(self) -> list[PollReport]:
         """Poll every unpaused feed whose time has come, one after another."""
-        due = await asyncio.to_thread(self.store.due_feeds, self.clock(), 100_000)
+        due = await asyncio.to_thread(self.store.feeds.due, self.clock(), 100_000)
         reports = []
         for feed in due:
             try:
@@ -795,7 +798,7 @@ class FeedPoller:
                 break
             delay = idle_max
             try:
-                due = await asyncio.to_thread(self.store.next_feed_due)
+                due = await asyncio.to_thread(self.store.feeds.next_due)
             except Exception:
                 log.exception("reading the feed schedule failed")
                 due = None

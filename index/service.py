@@ -27,8 +27,9 @@ from .errors import (
     NotFoundError,
     StoreError,
 )
-from .ingest import dedup, web
+from .ingest import web
 from .ingest.chunk import chunk_text, embedding_prefix
+from .ingest.dedup import Duplicates, Fingerprint, Match, fingerprint
 from .ingest.fetch import FetchResult, fetch_sync
 from .ingest.sources import Failed, documents_from_bytes, documents_from_path
 from .models import Answer, Article, Document, Found, Hit, IngestResult
@@ -38,7 +39,7 @@ from .search.retrieve import Filters, RetrievalParams, Retriever
 from .search.vectors import DAMAGED, VectorIndex, sweep_temp_files
 from .search.when import Window, find_window, without_phrase
 from .settings import CoreSettings
-from .store import Feed, Match, NewArticle, Store, canonical_url, content_hash
+from .store import Feed, NewArticle, open_store
 from .text import content_terms
 
 log = logging.getLogger(__name__)
@@ -54,10 +55,6 @@ def days_between(published_at: str | None, as_of: str) -> int | None:
     except ValueError:
         return None
 
-
-# Near-duplicate detection only for articles this long: short bodies are often boilerplate
-# (cookie and newsletter forms) that unrelated pages share word for word.
-NEAR_DUP_MIN_WORDS = 80
 
 # The stricter bar for old news, when the question did not ask for its time, is on the
 # similarity plus this share of the question's content words the passage (with its title)
@@ -107,11 +104,9 @@ class IngestReport:
 class _Pending:
     doc: Document
     title: str
-    text_hash: str
+    fp: Fingerprint
     chunks: list
     prefixed: list[str]
-    minhash_sig: np.ndarray
-    bands: list[int]
     replaces: int | None = None  # the stored article this is a newer version of
 
 
@@ -161,7 +156,8 @@ class NewsService:
             batch_size=settings.embed_batch_size,
             threads=settings.torch_threads,
         )
-        self.store = Store(settings.data_dir / "newsbot.sqlite3")
+        self.store = open_store(settings.data_dir)
+        self.duplicates = Duplicates(self.store.articles)
         self.bulk = BackgroundLane(settings.ingest_nice)
         self._indexes: dict[int, VectorIndex] = {}
         # What `check` reports about each collection's derived index: damage found on load
@@ -206,7 +202,7 @@ class NewsService:
         name = name.strip()
         if not name or len(name) > 100:
             raise InputError("a collection name is 1 to 100 characters")
-        cid = self.store.collection_id(name, create=create)
+        cid = self.store.collections.id_of(name, create=create)
         if cid is None:
             raise NotFoundError(f"there is no collection named {name!r} yet")
         return cid
@@ -230,7 +226,7 @@ class NewsService:
         """
         self._require_current_model()
         with self.store.write_lock:
-            version = self.store.collection_version(collection_id)
+            version = self.store.collections.version(collection_id)
             index = self._indexes.get(collection_id)
             if index is not None and index.version == version:
                 return index
@@ -258,12 +254,12 @@ class NewsService:
         collection version it is labelled with, whatever other processes write meanwhile.
         """
         with self.store.snapshot():
-            version = self.store.collection_version(collection_id)
-            total = self.store.chunk_count(collection_id)
+            version = self.store.collections.version(collection_id)
+            total = self.store.chunks.count(collection_id)
 
             def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
                 done = 0
-                for ids, vectors in self.store.iter_vectors(collection_id):
+                for ids, vectors in self.store.chunks.iter_vectors(collection_id):
                     if vectors.shape[1] != self.embedder.dim:
                         raise StoreError(
                             "stored vectors have another dimension; run `newsbot rebuild`"
@@ -379,15 +375,15 @@ class NewsService:
                         report.failed.append(Failed(item.origin, str(exc)))
                 if pending is not None:
                     waiting = group + (inflight[0] if inflight else [])
-                    match = self._match(cid, pending, waiting)
-                    if (
-                        match is not None
-                        and match.by == "url"
-                        and match.article_id > 0
-                        and self._may_update(match.article_id, pending.doc, feed_id)
-                    ):
-                        pending.replaces = match.article_id  # same page, new text: an update
-                        match = None
+                    verdict = self.duplicates.check(
+                        cid,
+                        pending.fp,
+                        [(p.fp, p.title) for p in waiting],
+                        fetched_url=pending.doc.fetched_url,
+                        feed_id=feed_id,
+                    )
+                    pending.replaces = verdict.replaces
+                    match = verdict.match
                     if match is None:
                         group.append(pending)
                         group_chunks += len(pending.chunks)
@@ -419,41 +415,6 @@ class NewsService:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _match(self, cid: int, pending: _Pending, group: list[_Pending]) -> Match | None:
-        """Exact text, then canonical URL, then the same story told near-identically —
-        against the store and against articles still waiting in this batch."""
-        doc = pending.doc
-        match = self.store.find_duplicate(cid, pending.text_hash, doc.url)
-        if match is not None:
-            return match
-        url = canonical_url(doc.url)
-        for other in group:
-            if other.text_hash == pending.text_hash or (
-                url and canonical_url(other.doc.url) == url
-            ):
-                return Match(-1, other.title, "text")
-        if len(pending.doc.text.split()) < NEAR_DUP_MIN_WORDS:
-            return None  # too short to tell a shared story from shared boilerplate
-        near = self.store.near_duplicate(cid, pending.minhash_sig, pending.bands)
-        if near is not None:
-            return near
-        for other in group:
-            sim = dedup.similarity(pending.minhash_sig, other.minhash_sig)
-            if sim >= dedup.NEAR_DUPLICATE:
-                return Match(-1, other.title, "near", sim)
-        return None
-
-    def _may_update(self, article_id: int, doc: Document, feed_id: int | None) -> bool:
-        """May this text replace a stored article with the same URL? Only when it comes from
-        the feed or the site its current version came from: a URL is a claim anyone can make
-        (a page's canonical link, a file's "url"), a fetch from the site is not."""
-        current = self.store.latest_version(article_id)
-        if current is None:
-            return False
-        if feed_id is not None and current.feed_id == feed_id:
-            return True
-        return doc.fetched_url is not None and web.same_site(doc.fetched_url, current.fetched_url)
-
     def _record_duplicate(
         self, cid: int, pending: _Pending, match: Match, report: IngestReport
     ) -> None:
@@ -467,7 +428,7 @@ class NewsService:
         if match.by == "near":
             notes = (f"the same story as “{match.title}” ({match.similarity:.0%} alike)",)
             if match.article_id > 0 and (doc.source or doc.url):
-                self.store.add_source(
+                self.store.articles.add_source(
                     match.article_id,
                     source=doc.source,
                     url=doc.url,
@@ -508,8 +469,7 @@ class NewsService:
         if not chunks:
             raise InputError(f"{doc.origin or 'the input'} has no sentences to index")
         prefixed = [f"{prefix}\n{c.text}" if prefix else c.text for c in chunks]
-        sig = dedup.signature(text)
-        return _Pending(doc, title, content_hash(text), chunks, prefixed, sig, dedup.band_keys(sig))
+        return _Pending(doc, title, fingerprint(text, doc.url), chunks, prefixed)
 
     def _flush(
         self,
@@ -533,13 +493,13 @@ class NewsService:
                     url=p.doc.url,
                     author=p.doc.author,
                     text=p.doc.text,
-                    content_hash=p.text_hash,
+                    content_hash=p.fp.text_hash,
                     chunks=p.chunks,
-                    prefixed=p.prefixed,
                     vectors=vectors[offset : offset + n],
+                    canonical_url=p.fp.url,
                     added_by=added_by,
-                    minhash=dedup.to_blob(p.minhash_sig),
-                    bands=p.bands,
+                    minhash=p.fp.minhash,
+                    bands=p.fp.bands,
                     fetched_url=p.doc.fetched_url,
                     feed_id=feed_id,
                 )
@@ -554,24 +514,19 @@ class NewsService:
             done = IngestReport()
             changes: list[tuple[list[int], list[int], np.ndarray]] = []  # (removed, added, vectors)
             with self.store.transaction():
-                start = self.store.collection_version(cid)
+                start = self.store.collections.version(cid)
                 keep: list[tuple[_Pending, NewArticle]] = []
                 updates: list[tuple[_Pending, NewArticle]] = []
                 for p, art in zip(group, new, strict=True):
                     # Another writer may have stored the same article while we were embedding.
-                    match = self.store.find_duplicate(cid, art.content_hash, art.url)
-                    if (
-                        p.replaces is not None
-                        and match is not None
-                        and match.by == "url"
-                        and match.article_id == p.replaces
-                    ):
+                    verdict = self.duplicates.recheck(cid, p.fp, p.replaces)
+                    if verdict.replaces is not None:
                         updates.append((p, art))
-                    elif match is not None:
-                        self._record_duplicate(cid, p, match, done)
+                    elif verdict.match is not None:
+                        self._record_duplicate(cid, p, verdict.match, done)
                     else:
                         keep.append((p, art))
-                stored = self.store.add_articles(cid, [a for _, a in keep]) if keep else []
+                stored = self.store.articles.add(cid, [a for _, a in keep]) if keep else []
                 for (p, art), (article_id, chunk_ids) in zip(keep, stored, strict=True):
                     changes.append(([], chunk_ids, art.vectors))
                     done.added.append(
@@ -585,7 +540,7 @@ class NewsService:
                         )
                     )
                 for p, art in updates:
-                    new_ids, old_ids, version = self.store.replace_article(cid, p.replaces, art)
+                    new_ids, old_ids, version = self.store.articles.replace(cid, p.replaces, art)
                     changes.append((old_ids, new_ids, art.vectors))
                     done.updated.append(
                         IngestResult(
@@ -597,7 +552,7 @@ class NewsService:
                             notes=(*p.doc.notes, f"updated: version {version}"),
                         )
                     )
-                end = self.store.collection_version(cid)
+                end = self.store.collections.version(cid)
             if index.version == start:
                 for removed, added, vecs in changes:
                     index.remove(removed)
@@ -617,7 +572,7 @@ class NewsService:
         process has moved past is left for the next use to load or rebuild."""
         with self.store.write_lock:
             index = self._indexes.get(cid)
-            if index is not None and index.version == self.store.collection_version(cid):
+            if index is not None and index.version == self.store.collections.version(cid):
                 self._try_save(cid, index)
 
     def ingest_paths(self, collection: str, paths: Iterable[str | Path], **kw) -> IngestReport:
@@ -720,7 +675,7 @@ class NewsService:
             fallback = self._compose(question, wider, filters.as_of)
             answer = fallback if fallback.found else replace(answer, outside_window=True)
         for i, c in enumerate(answer.citations):  # the same story, also run by other outlets
-            others = [src for src, _ in self.store.other_sources(c.article_id) if src]
+            others = [src for src, _ in self.store.articles.other_sources(c.article_id) if src]
             if others:
                 also = ", ".join(dict.fromkeys(o for o in others if o != c.source))
                 if also:
@@ -735,7 +690,7 @@ class NewsService:
 
     def _compose(self, question: str, found: Found, as_of: str | None) -> Answer:
         asked_for = None if found.outside_window else found.window
-        texts = {h.article_id: self.store.article_text(h.article_id) for h in found.hits}
+        texts = {h.article_id: self.store.articles.text(h.article_id) for h in found.hits}
         terms = content_terms(found.words)
         bars = [self._bar(h, as_of, asked_for, terms) for h in found.hits]
         answer = compose(found.words, found.hits, texts, min_score=bars)
@@ -813,25 +768,25 @@ class NewsService:
         title, _ = feeds.parse_feed(result.body, url=result.url, headers=result.headers)
         cid = self._collection(collection, create=True)
         minutes = interval_minutes or self.settings.feed_interval_minutes
-        feed = self.store.add_feed(
+        feed = self.store.feeds.add(
             cid, result.url, added_by=added_by, interval_seconds=max(5, minutes) * 60
         )
-        self.store.update_feed(feed.id, title=title)
-        return self.store.get_feed(feed.id)
+        self.store.feeds.update(feed.id, title=title)
+        return self.store.feeds.get(feed.id)
 
     def feeds(self, collection: str) -> list[Feed]:
         try:
-            return self.store.list_feeds(self._collection(collection))
+            return self.store.feeds.of_collection(self._collection(collection))
         except NotFoundError:
             return []
 
     def remove_feed(self, collection: str, feed_id: int) -> Feed:
-        return self.store.remove_feed(self._collection(collection), feed_id)
+        return self.store.feeds.remove(self._collection(collection), feed_id)
 
     def pause_feed(self, collection: str, feed_id: int, paused: bool = True) -> Feed:
-        feed = self.store.get_feed(feed_id, self._collection(collection))
-        self.store.update_feed(feed.id, paused=int(paused), next_poll_at=0)
-        return self.store.get_feed(feed.id)
+        feed = self.store.feeds.get(feed_id, self._collection(collection))
+        self.store.feeds.update(feed.id, paused=int(paused), next_poll_at=0)
+        return self.store.feeds.get(feed.id)
 
     # -- administration ----------------------------------------------------------------------
     def sources(self, collection: str, *, limit: int = 50, offset: int = 0) -> list[Article]:
@@ -839,10 +794,10 @@ class NewsService:
             cid = self._collection(collection)
         except NotFoundError:
             return []
-        return self.store.list_articles(cid, limit=limit, offset=offset)
+        return self.store.articles.page(cid, limit=limit, offset=offset)
 
     def article(self, collection: str, article_id: int) -> Article:
-        return self.store.get_article(self._collection(collection), article_id)
+        return self.store.articles.get(self._collection(collection), article_id)
 
     def forget(self, collection: str, article_id: int) -> Article:
         """Delete an article and its vectors. The index follows the deletion only when it held
@@ -852,9 +807,9 @@ class NewsService:
         with self.store.write_lock:
             index = self._index(cid)
             with self.store.transaction():
-                start = self.store.collection_version(cid)
-                article, chunk_ids = self.store.delete_article(cid, article_id)
-                end = self.store.collection_version(cid)
+                start = self.store.collections.version(cid)
+                article, chunk_ids = self.store.articles.delete(cid, article_id)
+                end = self.store.collections.version(cid)
             if index.version == start:
                 index.remove(chunk_ids)
                 index.version = end
@@ -878,7 +833,7 @@ class NewsService:
             targets = (
                 [(self._collection(collection), collection)]
                 if collection
-                else self.store.collections()
+                else self.store.collections.all()
             )
             counts = {}
             for cid, name in targets:
@@ -889,7 +844,7 @@ class NewsService:
 
                 fresh = self._build_index(cid, step)  # while this process still answers
                 with self.store.write_lock:
-                    if fresh.version != self.store.collection_version(cid):
+                    if fresh.version != self.store.collections.version(cid):
                         fresh = self._build_index(cid)  # written meanwhile: again, writers held
                     self._try_save(cid, fresh)
                     self._indexes[cid] = fresh
@@ -901,20 +856,20 @@ class NewsService:
 
     def _reembed(self, progress: Callable[[str, int, int], None] | None) -> None:
         """New model: every stored chunk is embedded again, its text read back from SQLite."""
-        for cid, name in self.store.collections():
-            total = self.store.chunk_count(cid)
+        for cid, name in self.store.collections.all():
+            total = self.store.chunks.count(cid)
             done = 0
-            for rows in self.store.iter_chunk_texts(cid):
+            for rows in self.store.chunks.iter_texts(cid):
                 texts = []
-                for _, text, title, source, published in rows:
-                    prefix = embedding_prefix(title, source, published)
-                    texts.append(f"{prefix}\n{text}" if prefix else text)
+                for row in rows:
+                    prefix = embedding_prefix(row.title, row.source, row.published_at)
+                    texts.append(f"{prefix}\n{row.text}" if prefix else row.text)
                 vectors = self.bulk.embed(self.embedder, texts)
-                self.store.replace_vectors([r[0] for r in rows], vectors)
+                self.store.chunks.replace_vectors([r.id for r in rows], vectors)
                 done += len(rows)
                 if progress:
                     progress(f"re-embed {name}", done, total)
-            self.store.bump_version(cid)
+            self.store.collections.bump(cid)
         self.store.set_meta("embedding_model", self.embedder.name)
         self.store.set_meta("embedding_dim", str(self.embedder.dim))
         self.stored_model = self.embedder.name
@@ -927,9 +882,9 @@ class NewsService:
             articles = chunks = 0
             indexed = 0
         else:
-            articles, chunks = self.store.counts(cid)
+            articles, chunks = self.store.collections.counts(cid)
             indexed = self._index(cid).count if not self.model_changed else 0
-        db_bytes, wal_bytes = self.store.file_bytes()
+        db_bytes, wal_bytes = self.store.size_bytes()
         return {
             "collection": collection,
             "articles": articles,
@@ -954,15 +909,15 @@ class NewsService:
         problems = self.store.integrity_problems()
         if problems or self.model_changed:
             return problems
-        for cid, name in self.store.collections():
+        for cid, name in self.store.collections.all():
             for path in sweep_temp_files(self._index_path(cid)):
                 log.info("removed %s, left by a process that stopped while saving", path.name)
             try:
                 for _ in range(5):  # other processes may write between the two reads
                     index = self._index(cid)
                     with self.store.snapshot():
-                        version = self.store.collection_version(cid)
-                        stored = self.store.filtered_chunk_ids(cid)
+                        version = self.store.collections.version(cid)
+                        stored = self.store.chunks.ids(cid)
                     if index.version == version:
                         break
                 else:  # busy: every look found a newer state; nothing to compare with
@@ -983,5 +938,5 @@ class NewsService:
 
     def warnings(self) -> list[str]:
         """What `check` reports without failing: an index answering from memory, unsaved."""
-        names = dict(self.store.collections())
+        names = dict(self.store.collections.all())
         return [f"collection {names.get(c, c)}: {w}" for c, w in self._index_unsaved.items()]

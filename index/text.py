@@ -1,8 +1,33 @@
-"""Small word-level helpers shared by lexical search and answer composition."""
+"""Text as newsbot compares it: the normalization duplicates are found by, and the word-level
+helpers lexical search and answer composition share."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
+
+# Quote marks, apostrophes and invisible format characters: the loose form drops them, so
+# "don’t" == "don't" == "dont".
+_QUOTES = re.compile("['\"`´‘’‚‛“”„‟′″«»‹›\u00ad\u200b\u200c\u200d\u2060\ufeff]")
+_PUNCT = re.compile(r"[^\w\s]")
+_PUNCT_LOOSE = re.compile(r"[^\w\s]|_")
+
+
+def normalize(text: str, *, loose: bool = False) -> str:
+    """Text with case, punctuation, symbols and spacing folded away (NFKC, case-folded, each
+    punctuation mark or symbol a space, runs of spaces one): the same article pasted from two
+    places differs in exactly those ways.
+
+    ``loose`` (what near-duplicate shingles are made of) also drops quote marks and invisible
+    characters and treats "_" as punctuation. Both forms are persisted — the exact one as
+    ``articles.content_hash`` and feed entries' stamps, the loose one inside MinHash signatures
+    — so neither may change without migrating what was stored.
+    """
+    norm = unicodedata.normalize("NFKC", text).casefold()
+    if loose:
+        return " ".join(_PUNCT_LOOSE.sub(" ", _QUOTES.sub("", norm)).split())
+    return " ".join(_PUNCT.sub(" ", norm).split())
+
 
 _STOPWORDS = """a about above after again against all am an and any are as at be because been
 before being below between both but by can could did do does doing down during each few for from
@@ -48,15 +73,14 @@ def content_terms(text: str) -> list[str]:
     return list(seen)
 
 
-def fts_query(text: str) -> str | None:
-    """An FTS5 MATCH expression: the question's content words, OR-ed, each quoted."""
+def query_words(text: str) -> list[str]:
+    """The words lexical search looks for: the text's words without stopwords or quote marks,
+    each once, in order."""
     terms = []
     for w in words(text):
         if w in STOPWORDS:
             continue
         w = w.replace('"', "")
         if w:
-            terms.append(f'"{w}"')
-    if not terms:
-        return None
-    return " OR ".join(dict.fromkeys(terms))
+            terms.append(w)
+    return list(dict.fromkeys(terms))

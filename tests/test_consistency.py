@@ -252,7 +252,7 @@ def test_check_while_another_process_writes_finds_nothing(data: Path) -> None:
     index holds 28010 rows for 28040 chunks" or "index holds 0 vectors". The other process is a
     plain SQLite connection writing whole articles as newsbot does."""
     with NewsService(CoreSettings(data_dir=data), FakeEmbedder()) as svc:
-        cid = svc.store.collection_id("default", create=True)
+        cid = svc.store.collections.id_of("default", create=True)
         stop = threading.Event()
         written = []
 

@@ -265,8 +265,8 @@ class Clock:
 
 
 def add_feed(service: NewsService, url: str, interval: int = 600):
-    cid = service.store.collection_id(COLLECTION, create=True)
-    return service.store.add_feed(cid, url, added_by="t", interval_seconds=interval)
+    cid = service.store.collections.id_of(COLLECTION, create=True)
+    return service.store.feeds.add(cid, url, added_by="t", interval_seconds=interval)
 
 
 def poller(service: NewsService, clock: Clock, **kw) -> FeedPoller:
@@ -391,7 +391,7 @@ async def test_full_text_feed_is_ingested_from_the_feed_then_304(site: Site, new
     assert comet.published_at == "2031-04-04"
     assert comet.text == "\n\n".join(COMET)
     assert comet.added_by == f"feed {feed.id}"
-    state = news.store.get_feed(feed.id)
+    state = news.store.feeds.get(feed.id)
     assert state.title == "Larkmouth Gazette" and state.etag and state.last_modified
     assert state.failures == 0 and state.last_polled_at == clock.now
 
@@ -401,7 +401,7 @@ async def test_full_text_feed_is_ingested_from_the_feed_then_304(site: Site, new
     assert (report.new, report.updated, report.duplicates) == (0, 0, 0)
     assert site.hits["/rss.xml"] == 2 and site.conditional == [state.etag]
     assert len(news.sources(COLLECTION)) == 3
-    assert news.store.get_feed(feed.id).next_poll_at == clock.now + 600
+    assert news.store.feeds.get(feed.id).next_poll_at == clock.now + 600
 
 
 async def test_link_only_entries_fetch_their_pages(site: Site, news) -> None:
@@ -429,7 +429,7 @@ async def test_unsafe_entry_links_fail_clearly_and_are_retried_a_few_times(site:
     assert all("that address is not public" in e for e in report.errors)
     assert "169.254.169.254" in " ".join(report.errors)
     assert list(stored(news)) == ["Volunteers clean the Senn"]
-    assert "2 failed" in news.store.get_feed(feed.id).last_status
+    assert "2 failed" in news.store.feeds.get(feed.id).last_status
     # Failed entries are tried again (the feed is then fetched whole, not conditionally)…
     for _ in range(2):
         clock.now += 600
@@ -449,7 +449,7 @@ async def test_errors_back_off_exponentially_then_recover(site: Site, news) -> N
     for n, delay in enumerate(expected, start=1):
         report = await p.poll_feed(feed)
         assert report.status == "error: the server answered 500"
-        state = news.store.get_feed(feed.id)
+        state = news.store.feeds.get(feed.id)
         assert state.failures == n
         assert state.next_poll_at == report.next_poll_at == clock.now + delay
         assert state.last_status == "error: the server answered 500"
@@ -460,7 +460,7 @@ async def test_errors_back_off_exponentially_then_recover(site: Site, news) -> N
     site.broken = False
     [report] = await p.poll_due()
     assert (report.status, report.new) == ("ok", 2)
-    state = news.store.get_feed(feed.id)
+    state = news.store.feeds.get(feed.id)
     assert state.failures == 0 and state.next_poll_at == clock.now + 600
 
 
@@ -468,7 +468,7 @@ async def test_not_a_feed_and_not_allow_listed(site: Site, news, tmp_path: Path)
     feed = add_feed(news, site.url("/page.xml"))
     report = await poller(news, Clock()).poll_feed(feed)
     assert report.status == "error: that address is not an RSS or Atom feed"
-    assert news.store.get_feed(feed.id).failures == 1
+    assert news.store.feeds.get(feed.id).failures == 1
     with pytest.raises(NotAFeedError):  # /feeds add checks the link before following it
         await asyncio.to_thread(news.add_feed, COLLECTION, site.url("/page.xml"))
     followed = await asyncio.to_thread(news.add_feed, COLLECTION, site.url("/atom.xml"))
@@ -503,7 +503,7 @@ async def test_changed_entry_is_ingested_again(site: Site, news) -> None:
         assert after.id == before.id and BIKES_CORRECTION in after.text
         assert len(news.sources(COLLECTION)) == 3
     # Remembered with its new text: the next (unconditional) poll finds nothing to do.
-    news.store.update_feed(feed.id, etag=None, last_modified=None)
+    news.store.feeds.update(feed.id, etag=None, last_modified=None)
     clock.now += 600
     report = await p.poll_feed(feed)
     assert (report.new, report.updated, report.duplicates, report.failed) == (0, 0, 0, 0)
@@ -512,7 +512,7 @@ async def test_changed_entry_is_ingested_again(site: Site, news) -> None:
 async def test_paused_feed_is_never_polled(site: Site, news) -> None:
     clock = Clock()
     feed = add_feed(news, site.url("/rss.xml"))
-    news.store.update_feed(feed.id, paused=1)
+    news.store.feeds.update(feed.id, paused=1)
     p = poller(news, clock)
     assert await p.poll_due() == []
     report = await p.poll_feed(feed)
@@ -527,7 +527,7 @@ async def test_backlog_over_max_entries_is_taken_on_the_next_poll(site: Site, ne
     report = await p.poll_feed(feed)
     assert (report.new, report.waiting) == (2, 1)
     assert set(stored(news)) == {"Students find a comet", "Cycle lanes approved"}  # newest
-    state = news.store.get_feed(feed.id)
+    state = news.store.feeds.get(feed.id)
     assert state.etag is None and state.next_poll_at == clock.now + 60
     clock.now += 60
     [report] = await p.poll_due()
@@ -551,17 +551,17 @@ async def test_run_survives_a_failing_poll_and_stops_promptly(site: Site, news) 
     p = poller(news, clock, fetcher=flaky)
     stop = asyncio.Event()
     task = asyncio.create_task(p.run(stop, idle_max=0.02))
-    await eventually(lambda: news.store.get_feed(feed.id).failures == 1)
-    state = news.store.get_feed(feed.id)
+    await eventually(lambda: news.store.feeds.get(feed.id).failures == 1)
+    state = news.store.feeds.get(feed.id)
     assert state.last_status.startswith("error: internal error")
     assert not task.done()
     clock.now = state.next_poll_at  # due again
-    await eventually(lambda: news.store.get_feed(feed.id).failures == 0)
+    await eventually(lambda: news.store.feeds.get(feed.id).failures == 0)
     assert len(news.sources(COLLECTION)) == 3
     stop.set()
     async with asyncio.timeout(2):
         await task
-    assert news.store.get_feed(feed.id).failures == 0
+    assert news.store.feeds.get(feed.id).failures == 0
 
 
 async def test_run_stop_interrupts_a_slow_poll(site: Site, news) -> None:

@@ -394,8 +394,8 @@ async def test_a_feed_reads_its_pages_before_taking_the_writer(tmp_path):
         CoreSettings(data_dir=tmp_path / "data", fetch_allow="127.0.0.1"), FakeEmbedder()
     )
     try:
-        cid = service.store.collection_id(COLLECTION, create=True)
-        feed = service.store.add_feed(cid, f"{base}/atom.xml", added_by="t", interval_seconds=600)
+        cid = service.store.collections.id_of(COLLECTION, create=True)
+        feed = service.store.feeds.add(cid, f"{base}/atom.xml", added_by="t", interval_seconds=600)
         writer = asyncio.Lock()
         poll = asyncio.create_task(FeedPoller(service, lock=writer).poll_feed(feed))
         assert await asyncio.to_thread(service.entered.wait, 10)

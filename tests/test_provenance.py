@@ -246,7 +246,7 @@ def test_the_same_site_updates_its_article_and_every_version_records_its_fetch(s
     assert any("Correction" in s["text"] for c in answer["citations"] for s in c["snippets"])
 
     with run.service(None) as svc:
-        versions = svc.store.article_versions(1)
+        versions = svc.store.articles.versions(1)
     assert [(v.version, v.added_by, v.fetched_url, v.feed_id) for v in versions] == [
         (1, "alice", f"{sites.a}/news/harbour", None),
         (2, "bob", f"{sites.a}/news/harbour", None),
@@ -293,7 +293,7 @@ def test_a_feed_updates_what_it_added(sites, run):
     code, out, err = run("feeds", "poll", "--all")
     assert code == 0 and "1 updated" in out, out + err
     with run.service(None) as svc:
-        versions = svc.store.article_versions(1)
+        versions = svc.store.articles.versions(1)
     assert [(v.version, v.added_by, v.feed_id) for v in versions] == [
         (1, "feed 1", 1),
         (2, "feed 1", 1),
@@ -304,13 +304,13 @@ def test_a_feed_updates_what_it_added(sites, run):
 def test_a_schema_2_store_is_migrated_with_what_it_knows(tmp_path, run):
     """An existing store opens, gains a version row per article (feed ids recovered from the
     feed's entries), and keeps working."""
-    from index.store import MIGRATIONS, _statements
+    from index.store.schema import MIGRATIONS, statements
 
     data = tmp_path / "data"
     data.mkdir()
     con = sqlite3.connect(data / "newsbot.sqlite3")
     for version in (1, 2):
-        for statement in _statements(MIGRATIONS[version]):
+        for statement in statements(MIGRATIONS[version]):
             con.execute(statement)
     con.execute("PRAGMA user_version = 2")
     con.execute("INSERT INTO collections (id, name, created_at) VALUES (1, ?, 'x')", (COLLECTION,))
@@ -335,7 +335,7 @@ def test_a_schema_2_store_is_migrated_with_what_it_knows(tmp_path, run):
     assert code == 0 and "Old 1" in out and "Old 2" in out, err
     with run.service(None) as svc:
         assert svc.store.db.execute("PRAGMA user_version").fetchone()[0] == 3
-        one, two = svc.store.article_versions(1), svc.store.article_versions(2)
+        one, two = svc.store.articles.versions(1), svc.store.articles.versions(2)
     assert [(v.version, v.added_by, v.fetched_url, v.feed_id) for v in one] == [
         (1, "alice (1)", None, None)
     ]

@@ -199,7 +199,7 @@ def test_schema_version_is_recorded_and_a_newer_one_refused(settings, fake_embed
         pass
     db = settings.data_dir / "newsbot.sqlite3"
     con = sqlite3.connect(db)
-    from index.store import SCHEMA_VERSION
+    from index.store.schema import SCHEMA_VERSION
 
     assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     con.execute("PRAGMA user_version = 99")
@@ -231,11 +231,11 @@ def test_jsonl_ingest_reads_the_eval_format(service: NewsService, tmp_path):
 
 
 def test_a_version_1_database_is_migrated_in_place(settings, fake_embedder):
-    from index.store import MIGRATIONS, SCHEMA_VERSION, _statements
+    from index.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
 
     settings.data_dir.mkdir(parents=True)
     con = sqlite3.connect(settings.data_dir / "newsbot.sqlite3")
-    for statement in _statements(MIGRATIONS[1]):
+    for statement in statements(MIGRATIONS[1]):
         con.execute(statement)
     con.execute("PRAGMA user_version = 1")
     con.commit()
@@ -304,7 +304,7 @@ def test_the_same_wire_story_on_two_sites_is_stored_once_with_both_sources(servi
     assert report.added == []
     dup = report.duplicates[0]
     assert dup.article_id == stored.article_id and "the same story as" in dup.notes[0]
-    assert service.store.other_sources(stored.article_id) == [
+    assert service.store.articles.other_sources(stored.article_id) == [
         ("Daily Wire", "https://daily.example/2023/sea-wall-test")
     ]
     hits = service.search("news", "storm surge sea wall", top_k=10)

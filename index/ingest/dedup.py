@@ -1,148 +1,168 @@
-"""Near-duplicate detection: MinHash signatures of word shingles, banded for LSH lookup.
+"""Is it a duplicate, or an update? The one place that decides.
 
-The same wire story re-published by another site differs in its headline, dateline, a "Related:"
-line, quote style or a trimmed last paragraph, so exact hashes miss it; its 5-word-shingle
-Jaccard stays near 0.9 while unrelated articles stay below ~0.15. A MinHash signature estimates
-that Jaccard from a small fixed-size blob, and the band keys let SQLite find the few stored
-articles worth comparing (``minhash_bands``) without scanning the collection.
+Exact first: the same normalized text (its hash), then the same canonical URL. Then the same
+story told near-identically (MinHash, ``minhash.py``), for bodies long enough to tell a shared
+story from shared boilerplate. Each is looked for in the store and among the articles of the
+same ingest still waiting to be stored. The same URL with new text is an *update* when it comes
+from where the stored article's current version came from — the same feed, or a fetch from the
+same site — and a duplicate otherwise: a URL is a claim anyone can make (a page's canonical
+link, a file's "url"), a fetch from the site is not.
 
-Pure and deterministic: the permutation parameters come from blake2b, not from a RNG whose stream
-may change between numpy releases, because signatures and band keys are persisted. Changing
-``NUM_PERM``, ``BANDS``, ``ROWS``, the normalization or the hashing invalidates stored rows.
+Everything an article is recognised by is computed here (``fingerprint``): the store only keeps
+and looks up hashes, canonical URLs and band keys.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Iterable
-from hashlib import blake2b
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-NUM_PERM = 128
-# 21 bands of 6 rows (126 of the 128 minhashes): P(candidate) = 1 - (1 - s**6) ** 21 is 0.998 at
-# Jaccard 0.8, 1.5% at 0.3 and 0.02% at 0.15 (the unrelated-pair ceiling). 32x4 also reaches 0.99
-# at 0.8 but makes 23% of pairs at 0.3 candidates and stores 11 more band rows per article.
-BANDS = 21
-ROWS = 6
-NEAR_DUPLICATE = 0.8  # estimated Jaccard at or above which two articles are the same story
-SHINGLE_WORDS = 5
+from ..store import ArticleStore
+from ..text import normalize
+from . import minhash
+from .web import same_site
 
-_EMPTY = np.uint32(0xFFFF_FFFF)  # every slot of an empty text's signature
-_BLOCK = 4096  # shingles per vectorized step: bounds memory at NUM_PERM * _BLOCK * 8 bytes
-_SHIFT = np.uint64(32)
+# Near-duplicate detection only for articles this long: short bodies are often boilerplate
+# (cookie and newsletter forms) that unrelated pages share word for word.
+NEAR_DUP_MIN_WORDS = 80
 
 
-def _params() -> tuple[np.ndarray, np.ndarray]:
-    """Fixed 64-bit (a, b) per permutation, derived from blake2b so they never drift."""
-    raw = b"".join(
-        blake2b(b"newsbot-minhash-%d" % i, digest_size=16).digest() for i in range(NUM_PERM)
+def content_hash(text: str) -> str:
+    """Hash of the text with case, punctuation, quotes and spacing normalized away.
+
+    The same article pasted from two places differs in exactly those ways.
+    """
+    return hashlib.sha256(normalize(text).encode()).hexdigest()
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The URL as dedup compares it: tracking parameters, fragment and default port dropped."""
+    if not url:
+        return None
+    try:
+        from courlan import normalize_url
+
+        return normalize_url(url.strip(), strict=True)
+    except Exception:  # a malformed URL still dedups on its literal text
+        return url.strip()
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What an article is recognised by."""
+
+    text_hash: str
+    url: str | None  # canonical
+    words: int
+    signature: np.ndarray
+    bands: list[int]
+
+    @property
+    def minhash(self) -> bytes:
+        return minhash.to_blob(self.signature)
+
+
+def fingerprint(text: str, url: str | None) -> Fingerprint:
+    sig = minhash.signature(text)
+    return Fingerprint(
+        content_hash(text), canonical_url(url), len(text.split()), sig, minhash.band_keys(sig)
     )
-    ab = np.frombuffer(raw, dtype="<u8").astype(np.uint64).reshape(NUM_PERM, 2)
-    return ab[:, :1].copy(), ab[:, 1:].copy()
 
 
-_A, _B = _params()
+@dataclass(frozen=True)
+class Match:
+    """An already stored article that a new one repeats, and how it was recognised."""
 
-# Quote marks, apostrophes and invisible format characters vanish (so "don’t" == "don't" ==
-# "dont"); every other punctuation mark or symbol becomes a space.
-_DROP = re.compile("['\"`´‘’‚‛“”„‟′″«»‹›\u00ad\u200b\u200c\u200d\u2060\ufeff]")
-_PUNCT = re.compile(r"[^\w\s]|_")
-
-
-def normalize(text: str) -> str:
-    """Text as shingling sees it: case, punctuation, quote style and spacing removed."""
-    norm = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(_PUNCT.sub(" ", _DROP.sub("", norm)).split())
+    article_id: int  # -1: an article of the same ingest, not stored yet
+    title: str
+    by: str  # "text", "url" or "near" (the same story, near-identical text)
+    similarity: float = 1.0
 
 
-def _shingle_hashes(text: str, k: int = SHINGLE_WORDS) -> np.ndarray:
-    """uint64 blake2b hashes of the k-word shingles (repeats kept; min() does not care)."""
-    words = normalize(text).split()
-    if not words:
-        return np.empty(0, dtype=np.uint64)
-    grams: Iterable[str]
-    if len(words) < k:  # too short to shingle: the whole text is the one shingle
-        grams = [" ".join(words)]
-    else:
-        grams = map(" ".join, zip(*(words[i:] for i in range(k)), strict=False))
-    digests = b"".join([blake2b(g.encode(), digest_size=8).digest() for g in grams])
-    return np.frombuffer(digests, dtype="<u8").astype(np.uint64)
+@dataclass(frozen=True)
+class Verdict:
+    """A duplicate (``match``), an update of a stored article (``replaces``), or new (neither)."""
+
+    match: Match | None = None
+    replaces: int | None = None
 
 
-def shingles(text: str, k: int = SHINGLE_WORDS) -> set[int]:
-    """64-bit hashes of the k-word shingles of the normalized text, stable across processes."""
-    return set(_shingle_hashes(text, k).tolist())
+class Duplicates:
+    def __init__(self, articles: ArticleStore) -> None:
+        self.articles = articles
 
+    def check(
+        self,
+        collection_id: int,
+        fp: Fingerprint,
+        waiting: Sequence[tuple[Fingerprint, str]],
+        *,
+        fetched_url: str | None,
+        feed_id: int | None,
+    ) -> Verdict:
+        """The first look, before embedding: against the store and against ``waiting`` (the
+        fingerprints and titles of this ingest's articles not stored yet)."""
+        match = self._find(collection_id, fp, waiting)
+        if (
+            match is not None
+            and match.by == "url"
+            and match.article_id > 0
+            and self.may_update(match.article_id, fetched_url, feed_id)
+        ):
+            return Verdict(replaces=match.article_id)  # same page, new text
+        return Verdict(match=match)
 
-def signature(text: str) -> np.ndarray:
-    """NUM_PERM uint32 minhashes of the text's 5-word shingles (all 0xFFFFFFFF if it is empty).
+    def recheck(self, collection_id: int, fp: Fingerprint, replaces: int | None) -> Verdict:
+        """The look again inside the write transaction: another writer may have stored the same
+        article while this one was being embedded."""
+        match = self._stored(collection_id, fp)
+        if match is not None and match.by == "url" and match.article_id == replaces:
+            return Verdict(replaces=replaces)
+        return Verdict(match=match)
 
-    Each permutation is Dietzfelbinger's multiply-add-shift h(x) = ((a*x + b) mod 2**64) >> 32
-    over the top 32 bits of each shingle hash: strongly universal, and uint64 wrap-around *is*
-    the mod, so numpy does it in two passes with no overflow handling. The shift is monotone,
-    so it is applied to the 128 minima instead of every product.
-    """
-    hashes = _shingle_hashes(text)
-    if hashes.size == 0:
-        return np.full(NUM_PERM, _EMPTY, dtype=np.uint32)
-    x = hashes >> _SHIFT
-    sig = np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
-    for start in range(0, x.size, _BLOCK):
-        v = _A * x[None, start : start + _BLOCK]  # wraps mod 2**64, as intended
-        v += _B
-        np.minimum(sig, v.min(axis=1), out=sig)
-    return (sig >> _SHIFT).astype(np.uint32)
+    def may_update(self, article_id: int, fetched_url: str | None, feed_id: int | None) -> bool:
+        """May a text from this feed or address replace the stored article with its URL?"""
+        current = self.articles.latest_version(article_id)
+        if current is None:
+            return False
+        if feed_id is not None and current.feed_id == feed_id:
+            return True
+        return fetched_url is not None and same_site(fetched_url, current.fetched_url)
 
+    def _find(
+        self, collection_id: int, fp: Fingerprint, waiting: Sequence[tuple[Fingerprint, str]]
+    ) -> Match | None:
+        match = self._stored(collection_id, fp)
+        if match is not None:
+            return match
+        for other, title in waiting:
+            if other.text_hash == fp.text_hash or (fp.url and other.url == fp.url):
+                return Match(-1, title, "text")
+        if fp.words < NEAR_DUP_MIN_WORDS:
+            return None  # too short to tell a shared story from shared boilerplate
+        best: Match | None = None
+        for ref, blob in self.articles.near_candidates(collection_id, fp.bands):
+            sim = minhash.similarity(fp.signature, minhash.from_blob(blob))
+            if sim >= minhash.NEAR_DUPLICATE and (best is None or sim > best.similarity):
+                best = Match(ref.id, ref.title, "near", sim)
+        if best is not None:
+            return best
+        for other, title in waiting:
+            sim = minhash.similarity(fp.signature, other.signature)
+            if sim >= minhash.NEAR_DUPLICATE:
+                return Match(-1, title, "near", sim)
+        return None
 
-def _is_empty(sig: np.ndarray) -> bool:
-    return bool(np.all(sig == _EMPTY))
-
-
-def band_keys(sig: np.ndarray) -> list[int]:
-    """One bucket key per band: a hash of the band index and its ROWS minhashes, in [0, 2**63).
-
-    Two articles land in the same bucket of some band with probability 1 - (1 - J**ROWS)**BANDS,
-    so looking up these keys finds near-duplicates without comparing against every article.
-    Empty texts all share their keys; ``similarity`` then rules them out.
-    """
-    rows = np.asarray(sig, dtype="<u4")
-    if rows.shape != (NUM_PERM,):
-        raise ValueError(f"expected a signature of {NUM_PERM} minhashes, got shape {rows.shape}")
-    keys = []
-    for band in range(BANDS):
-        chunk = rows[band * ROWS : (band + 1) * ROWS].tobytes()
-        digest = blake2b(band.to_bytes(2, "little") + chunk, digest_size=8).digest()
-        keys.append(int.from_bytes(digest, "little") >> 1)  # fits SQLite's signed INTEGER
-    return keys
-
-
-def similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Estimated Jaccard: the share of equal minhashes. An empty text resembles nothing."""
-    a, b = np.asarray(a), np.asarray(b)
-    if a.shape != b.shape:
-        raise ValueError(f"signature shapes differ: {a.shape} vs {b.shape}")
-    if a.size == 0 or _is_empty(a) or _is_empty(b):
-        return 0.0
-    return float(np.count_nonzero(a == b)) / a.size
-
-
-def candidate_probability(jaccard: float) -> float:
-    """Chance that two texts with this true Jaccard share at least one band key."""
-    return 1.0 - (1.0 - jaccard**ROWS) ** BANDS
-
-
-def to_blob(sig: np.ndarray) -> bytes:
-    """Signature as stored in ``article_minhash.signature``: NUM_PERM little-endian uint32."""
-    arr = np.asarray(sig)
-    if arr.shape != (NUM_PERM,):
-        raise ValueError(f"expected a signature of {NUM_PERM} minhashes, got shape {arr.shape}")
-    return arr.astype("<u4").tobytes()
-
-
-def from_blob(blob: bytes) -> np.ndarray:
-    """Signature read back from ``to_blob`` bytes; a blob of the wrong size is refused."""
-    if len(blob) != NUM_PERM * 4:
-        raise ValueError(f"expected {NUM_PERM * 4} bytes of signature, got {len(blob)}")
-    return np.frombuffer(blob, dtype="<u4").astype(np.uint32)
+    def _stored(self, collection_id: int, fp: Fingerprint) -> Match | None:
+        """The same text first, then the same canonical URL."""
+        ref = self.articles.by_text(collection_id, fp.text_hash)
+        if ref is not None:
+            return Match(ref.id, ref.title, "text")
+        if fp.url:
+            ref = self.articles.by_url(collection_id, fp.url)
+            if ref is not None:
+                return Match(ref.id, ref.title, "url")
+        return None

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..models import Hit
 from ..store import Store
-from ..text import fts_query
+from ..text import query_words
 from .embed import Embedder, QueryBatcher
 from .vectors import VectorIndex
 
@@ -92,14 +92,15 @@ class Retriever:
         cap = per_article or p.per_article
         dated = bool(recent and p.recency_weight > 0)
         pool = p.dated_candidates if dated else p.candidates
-        # BM25 runs in SQLite while the model embeds the question (both release the GIL); on 2
-        # busy cores they still share CPU, so the BM25 query itself is kept cheap (store.lexical).
-        match = fts_query(query)
+        # BM25 runs in the store while the model embeds the question (both release the GIL); on
+        # 2 busy cores they still share CPU, so the BM25 query itself is kept cheap (see
+        # ChunkStore.lexical).
+        words = query_words(query)
         lexical_job = (
             _POOL.submit(
-                self.store.lexical,
+                self.store.chunks.lexical,
                 collection_id,
-                match,
+                words,
                 pool,
                 source=filters.source,
                 since=filters.since,
@@ -107,13 +108,13 @@ class Retriever:
                 as_of=filters.as_of,
                 title_weight=p.title_weight,
             )
-            if match
+            if words
             else None
         )
         qvec = self.queries.embed_one(query)
         allowed = None
         if filters.active:
-            allowed = self.store.filtered_chunk_ids(
+            allowed = self.store.chunks.ids(
                 collection_id,
                 source=filters.source,
                 since=filters.since,
@@ -130,7 +131,7 @@ class Retriever:
         if not fused:
             return []
         ranked = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
-        meta = self.store.chunk_dates([cid for cid, _ in ranked])
+        meta = self.store.chunks.dates([cid for cid, _ in ranked])
         if dated:
             ranked = _recency(ranked, meta, asked_on, p)
         chosen: list[tuple[int, float]] = []
@@ -145,7 +146,7 @@ class Retriever:
             chosen.append((cid, score))
             if len(chosen) >= top_k:
                 break
-        out = self.store.hits(chosen)
+        out = self.store.chunks.hits(chosen)
         similarity = dict(dense)
         missing = [h.chunk_id for h in out if h.chunk_id not in similarity]
         if missing:
@@ -162,7 +163,7 @@ class Retriever:
         they cost. The ranking is the same."""
         if not filters.as_of:
             return filters, False
-        newest = self.store.newest_date(collection_id)
+        newest = self.store.collections.newest_date(collection_id)
         try:
             asked = date.fromisoformat(filters.as_of)
             latest = date.fromisoformat(newest[:10]) if newest else None
@@ -174,11 +175,8 @@ class Retriever:
         return filters, recent
 
     def _similarities(self, chunk_ids: list[int], qvec: np.ndarray) -> dict[int, float]:
-        marks = ",".join("?" * len(chunk_ids))
-        rows = self.store.db.execute(
-            f"SELECT id, vector FROM chunks WHERE id IN ({marks})", chunk_ids
-        ).fetchall()
-        return {r[0]: float(np.frombuffer(r[1], dtype=np.float32) @ qvec) for r in rows}
+        vectors = self.store.chunks.vectors(chunk_ids)
+        return {cid: float(vector @ qvec) for cid, vector in vectors.items()}
 
 
 def _with(hit: Hit, **changes: float) -> Hit:
