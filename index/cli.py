@@ -23,6 +23,7 @@ from .errors import Interrupted, NewsbotError, from_sqlite
 from .models import Answer, Hit
 from .search.retrieve import Filters
 from .settings import CoreSettings, load_settings
+from .store import Feed
 
 SAMPLE_ARTICLE = Path(__file__).resolve().parent.parent / "examples" / "capitalway-nk-shells.txt"
 SAMPLE_QUESTION = "What does the NIS claim about satellite launches?"
@@ -592,10 +593,8 @@ def cmd_rebuild(service, args: argparse.Namespace) -> int:
     return 0
 
 
-def _feed_line(f) -> str:
-    state = "paused" if f.paused else (f.last_status or "not polled yet")
-    every = f"every {f.interval_seconds // 60} min"
-    return f"feed {f.id}  {f.title or f.url}  <{f.url}>  {every}, {state}"
+def _feed_line(f: Feed) -> str:
+    return f"feed {f.id}  {f.title or f.url}  <{f.url}>  {f.every}, {f.state}"
 
 
 def cmd_feeds(service, args: argparse.Namespace) -> int:

@@ -761,9 +761,7 @@ class NewsService:
         """Follow a feed: it is fetched and parsed once now, so a wrong link fails at once."""
         from . import feeds
 
-        url = web.strip_url(url)
-        if not web.is_url(url):
-            raise InputError("that is not a web address (it should start with https://)")
+        url = web.web_address(url)
         result = fetched or fetch_sync(url, web.policy_for(self.settings))
         title, _ = feeds.parse_feed(result.body, url=result.url, headers=result.headers)
         cid = self._collection(collection, create=True)

@@ -18,6 +18,7 @@ from ..models import Document
 
 TEXT_EXTENSIONS = {".txt", ".md", ".markdown", ".text"}
 HTML_EXTENSIONS = {".html", ".htm", ".xhtml"}
+# Every file type newsbot reads, wherever a file is offered (command line, Discord upload).
 SUPPORTED = sorted(TEXT_EXTENSIONS | HTML_EXTENSIONS | {".pdf", ".jsonl"})
 
 
@@ -153,7 +154,7 @@ def documents_from_bytes(
         yield Failed(name, f"{name} is empty")
         return
     ext = Path(name).suffix.lower()
-    if ext not in TEXT_EXTENSIONS | HTML_EXTENSIONS | {".pdf", ".jsonl"}:
+    if ext not in SUPPORTED:
         if ext and ext not in {".json", ".log", ".csv"} and _looks_binary(data):
             yield Failed(name, f"{name}: unsupported file type (use {', '.join(SUPPORTED)})")
             return

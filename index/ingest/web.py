@@ -13,7 +13,7 @@ from dataclasses import replace
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from ..errors import NotAnArticleError
+from ..errors import InputError, NotAnArticleError
 from ..models import Document
 from ..settings import CoreSettings
 from . import extract
@@ -48,8 +48,19 @@ def policy_for(settings: CoreSettings) -> FetchPolicy:
         raise StoreError("setting NEWSBOT_FETCH_ALLOW has an invalid value") from None
 
 
+# The one reply to a link that is not one, wherever a web address is asked for.
+NOT_A_WEB_ADDRESS = "that is not a web address (it should start with https://)"
+
+
 def is_url(text: str) -> bool:
     return bool(URL.match(text.strip()))
+
+
+def web_address(text: str) -> str:
+    """The link a member typed (``<…>`` unwrapped), or ``InputError`` saying it is not one."""
+    if not is_url(text):
+        raise InputError(NOT_A_WEB_ADDRESS)
+    return strip_url(text)
 
 
 def strip_url(text: str) -> str:

@@ -114,6 +114,15 @@ class Feed:
     paused: bool
     added_by: str | None
 
+    @property
+    def state(self) -> str:
+        """What a listing says of it: paused, its last poll, or that it was never polled."""
+        return "paused" if self.paused else (self.last_status or "not polled yet")
+
+    @property
+    def every(self) -> str:
+        return f"every {self.interval_seconds // 60} min"
+
 
 # What ``FeedStateStore.update`` may change.
 FEED_FIELDS = frozenset(
