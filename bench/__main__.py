@@ -26,7 +26,6 @@ import numpy as np
 
 from bench.baselines import BM25Baseline, DenseBaseline, corpus_windows
 from bench.quality import EVAL, MODES, evaluate, load_scorer, read_jsonl
-from index.ingest.chunk import embedding_prefix
 from index.ingest.sources import document_from_record
 from index.search.embed import SentenceTransformerEmbedder
 from index.search.retrieve import Filters
@@ -110,11 +109,9 @@ def ingest_throughput(service: NewsService, articles: list[dict], slices: int = 
         cid = cid or service.store.collections.id_of("default")
         texts = []
         for rows in service.store.chunks.iter_texts(cid):
-            for chunk_id, text, title, source, published in rows:
-                if chunk_id > last_id:
-                    prefix = embedding_prefix(title, source, published)
-                    texts.append(f"{prefix}\n{text}" if prefix else text)
-                    last_id = max(last_id, chunk_id)
+            fresh = [r for r in rows if r.id > last_id]
+            texts += service.indexes.embedded_texts(fresh)  # what the ingest embedded
+            last_id = max([last_id, *(r.id for r in fresh)])
         started = time.perf_counter()
         for i in range(0, len(texts), 256):
             service.embedder.embed(texts[i : i + 256])
@@ -153,8 +150,7 @@ def latency(service: NewsService, queries: list[dict], repeats: int = 1) -> dict
     """Questions asked as members ask them: today, no date given."""
     questions = [q["question"] for q in queries]
     now = Filters(as_of=date.today().isoformat())
-    cid = service.store.collections.id_of("default")
-    index = service._index(cid)
+    index = service.vector_index("default")
     for q in questions[:20]:  # warm caches, the model and SQLite pages
         service.ask("default", q, filters=now)
     ask, search, floor = [], [], []

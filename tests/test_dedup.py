@@ -211,7 +211,7 @@ def test_vectorized_signature_matches_a_plain_reference() -> None:
     """The blocked numpy min equals minhash computed one shingle at a time (incl. > 1 block)."""
     words = [f"w{i % 997}x{i % 13}" for i in range(dedup._BLOCK + 500)]
     text = " ".join(words)
-    hashes = [h >> 32 for h in dedup._shingle_hashes(text).tolist()]
+    hashes = [h >> 32 for h in dedup.shingle_hashes(text).tolist()]
     sig = dedup.signature(text)
     mask = 2**64 - 1
     for i in range(0, dedup.NUM_PERM, 9):

@@ -315,7 +315,7 @@ def test_the_same_wire_story_on_two_sites_is_stored_once_with_both_sources(servi
 
 def test_duplicates_are_caught_while_the_earlier_group_is_still_embedding(service, monkeypatch):
     """Every article its own embedding group: the copy arrives while the original is in flight."""
-    monkeypatch.setattr("index.service.EMBED_GROUP", 1)
+    monkeypatch.setattr("index.ingest.pipeline.EMBED_GROUP", 1)
     near = doc(
         "City's new sea wall passes first test",
         "HARBOURTOWN (Wire) — " + WIRE.replace("Residents", "Most residents"),

@@ -135,3 +135,35 @@ def embedding_prefix(title: str | None, source: str | None, published_at: str | 
     if meta:
         head = f"{head} ({meta})" if head else meta
     return head
+
+
+# The fewest word pieces a chunk keeps beside its prefix; an absurd title is cut to make room.
+MIN_CHUNK_ROOM = 32
+CUT_PREFIX_CHARS = 120
+CUT_PREFIX_TOKENS = 48
+
+
+def fit_prefix(
+    title: str | None,
+    source: str | None,
+    published_at: str | None,
+    count_tokens: CountTokens,
+    max_tokens: int,
+    chunk_tokens: int,
+) -> tuple[str, int]:
+    """An article's prefix and the chunk budget it leaves under the model's ``max_tokens``
+    (3 for the special tokens): the ingest chunks with that budget, and re-embedding makes the
+    same prefix, so a chunk's embedded text never depends on how it came to be embedded."""
+    prefix = embedding_prefix(title, source, published_at)
+    prefix_tokens = count_tokens([prefix])[0] if prefix else 0
+    budget = min(chunk_tokens, max_tokens - 3 - prefix_tokens)
+    if budget < MIN_CHUNK_ROOM:  # an absurd title must not starve the text of room
+        prefix = prefix[:CUT_PREFIX_CHARS]
+        budget = min(chunk_tokens, max_tokens - 3 - CUT_PREFIX_TOKENS)
+    return prefix, budget
+
+
+def embedded_text(prefix: str, chunk: str) -> str:
+    """What the model reads for a chunk: its article's prefix line, then the chunk. The one
+    place it is made (ingest, re-embedding, the ingest benchmark's raw encode)."""
+    return f"{prefix}\n{chunk}" if prefix else chunk

@@ -47,7 +47,7 @@ def _params() -> tuple[np.ndarray, np.ndarray]:
 _A, _B = _params()
 
 
-def _shingle_hashes(text: str, k: int = SHINGLE_WORDS) -> np.ndarray:
+def shingle_hashes(text: str, k: int = SHINGLE_WORDS) -> np.ndarray:
     """uint64 blake2b hashes of the k-word shingles (repeats kept; min() does not care)."""
     words = normalize(text, loose=True).split()
     if not words:
@@ -63,7 +63,7 @@ def _shingle_hashes(text: str, k: int = SHINGLE_WORDS) -> np.ndarray:
 
 def shingles(text: str, k: int = SHINGLE_WORDS) -> set[int]:
     """64-bit hashes of the k-word shingles of the normalized text, stable across processes."""
-    return set(_shingle_hashes(text, k).tolist())
+    return set(shingle_hashes(text, k).tolist())
 
 
 def signature(text: str) -> np.ndarray:
@@ -74,7 +74,7 @@ def signature(text: str) -> np.ndarray:
     the mod, so numpy does it in two passes with no overflow handling. The shift is monotone,
     so it is applied to the 128 minima instead of every product.
     """
-    hashes = _shingle_hashes(text)
+    hashes = shingle_hashes(text)
     if hashes.size == 0:
         return np.full(NUM_PERM, _EMPTY, dtype=np.uint32)
     x = hashes >> _SHIFT

@@ -7,10 +7,10 @@ ranking, so a filtered question never comes back empty just because the top 50 w
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Protocol
 
 import numpy as np
 
@@ -50,19 +50,28 @@ class RetrievalParams:
     recency_weight: float = 1.0
 
 
+class Indexes(Protocol):
+    """Where the retriever gets a collection's current vector index (``IndexRegistry``)."""
+
+    def index_for(self, collection_id: int) -> VectorIndex: ...
+
+
 class Retriever:
+    """Dense and lexical candidates for a question, fused; reads only through the store's
+    protocol and the index registry."""
+
     def __init__(
         self,
         store: Store,
         embedder: Embedder,
-        index_for: Callable[[int], VectorIndex],
+        indexes: Indexes,
         params: RetrievalParams | None = None,
         *,
         query_threads: int = 1,
     ) -> None:
         self.store = store
         self._embedder = embedder
-        self.index_for = index_for
+        self.indexes = indexes
         self.params = params or RetrievalParams()
         self.query_threads = query_threads
         self.queries = QueryBatcher(embedder, threads=query_threads)
@@ -121,32 +130,15 @@ class Retriever:
                 until=filters.until,
                 as_of=filters.as_of,
             )
-        dense = self.index_for(collection_id).search(qvec, pool, allowed)
+        dense = self.indexes.index_for(collection_id).search(qvec, pool, allowed)
         lexical: list[tuple[int, float]] = lexical_job.result() if lexical_job else []
-        fused: dict[int, float] = {}
-        for rank, (cid, _) in enumerate(dense):
-            fused[cid] = fused.get(cid, 0.0) + p.dense_weight / (p.rrf_k + rank + 1)
-        for rank, (cid, _) in enumerate(lexical):
-            fused[cid] = fused.get(cid, 0.0) + p.lexical_weight / (p.rrf_k + rank + 1)
-        if not fused:
+        ranked = _fuse(dense, lexical, p)
+        if not ranked:
             return []
-        ranked = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
         meta = self.store.chunks.dates([cid for cid, _ in ranked])
         if dated:
             ranked = _recency(ranked, meta, asked_on, p)
-        chosen: list[tuple[int, float]] = []
-        per_article: dict[int, int] = {}
-        for cid, score in ranked:
-            if cid not in meta:  # removed since the index was built
-                continue
-            article_id = meta[cid][0]
-            if per_article.get(article_id, 0) >= cap:
-                continue
-            per_article[article_id] = per_article.get(article_id, 0) + 1
-            chosen.append((cid, score))
-            if len(chosen) >= top_k:
-                break
-        out = self.store.chunks.hits(chosen)
+        out = self.store.chunks.hits(_capped(ranked, meta, cap, top_k))
         similarity = dict(dense)
         missing = [h.chunk_id for h in out if h.chunk_id not in similarity]
         if missing:
@@ -177,6 +169,40 @@ class Retriever:
     def _similarities(self, chunk_ids: list[int], qvec: np.ndarray) -> dict[int, float]:
         vectors = self.store.chunks.vectors(chunk_ids)
         return {cid: float(vector @ qvec) for cid, vector in vectors.items()}
+
+
+def _fuse(
+    dense: list[tuple[int, float]], lexical: list[tuple[int, float]], p: RetrievalParams
+) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion of the two sides, best first."""
+    fused: dict[int, float] = {}
+    for rank, (cid, _) in enumerate(dense):
+        fused[cid] = fused.get(cid, 0.0) + p.dense_weight / (p.rrf_k + rank + 1)
+    for rank, (cid, _) in enumerate(lexical):
+        fused[cid] = fused.get(cid, 0.0) + p.lexical_weight / (p.rrf_k + rank + 1)
+    return sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
+
+
+def _capped(
+    ranked: list[tuple[int, float]],
+    meta: dict[int, tuple[int, str | None]],
+    cap: int,
+    top_k: int,
+) -> list[tuple[int, float]]:
+    """The best ``top_k`` chunks, at most ``cap`` from one article."""
+    chosen: list[tuple[int, float]] = []
+    per_article: dict[int, int] = {}
+    for cid, score in ranked:
+        if cid not in meta:  # removed since the index was built
+            continue
+        article_id = meta[cid][0]
+        if per_article.get(article_id, 0) >= cap:
+            continue
+        per_article[article_id] = per_article.get(article_id, 0) + 1
+        chosen.append((cid, score))
+        if len(chosen) >= top_k:
+            break
+    return chosen
 
 
 def _with(hit: Hit, **changes: float) -> Hit:

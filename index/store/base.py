@@ -20,7 +20,9 @@ The contract every backend keeps:
   ``DamagedStoreError`` or ``StoreError`` saying so.
 - **Single calls.** Every write method is atomic on its own: it runs in its own transaction, or
   joins the caller's. Reads outside a transaction see committed data; ``snapshot()`` makes a run
-  of reads see one state of the store (a rebuild reads the version, then the vectors).
+  of reads see one state of the store (a rebuild reads the version, then the vectors), and turns
+  a read that fails into a ``StoreError`` (``DamagedStoreError`` for a damaged store): callers
+  never catch a backend's own exceptions.
 - **In-process writers.** ``write_lock`` is a re-entrant lock that ``transaction()`` holds; a
   caller that must update something derived together with a write (the FAISS index) holds it
   around both, so no other thread of this process writes in between.
@@ -155,10 +157,6 @@ class CollectionStore(Protocol):
         """The collection's version (0 for one never written to)."""
         ...
 
-    def bump(self, collection_id: int) -> None:
-        """Count a change made outside the article writes (vectors re-embedded)."""
-        ...
-
     def newest_date(self, collection_id: int) -> str | None:
         """The latest publication date of its articles (None when none has one)."""
         ...
@@ -254,8 +252,9 @@ class ChunkStore(Protocol):
         """The collection's chunks with their articles' title, source and date, in batches."""
         ...
 
-    def replace_vectors(self, ids: Sequence[int], vectors: np.ndarray) -> None:
-        """New vectors for stored chunks (re-embedding); the caller bumps the version."""
+    def replace_vectors(self, collection_id: int, ids: Sequence[int], vectors: np.ndarray) -> None:
+        """New vectors for stored chunks of the collection (re-embedding), its version bumped in
+        the same transaction."""
         ...
 
     def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:

@@ -107,7 +107,16 @@ class SqliteStore:
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
         """Reads that all see one state of the database (a WAL read transaction), however
-        other processes write meanwhile; inside a transaction already open, that one."""
+        other processes write meanwhile; inside a transaction already open, that one. A read
+        that fails is a ``StoreError`` saying why (``DamagedStoreError`` for a damaged file)."""
+        try:
+            with self._read() as db:
+                yield db
+        except sqlite3.DatabaseError as exc:
+            raise (from_sqlite(exc, self.name) or StoreError(str(exc))) from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
         db = self.db
         if db.in_transaction:
             yield db
@@ -144,7 +153,7 @@ class SqliteStore:
         file is one problem that says what to do (restore a backup, or ``.recover``). All from one
         snapshot: counts read while another process writes would disagree."""
         try:
-            with self.snapshot():
+            with self._read():
                 return self._integrity_problems()
         except sqlite3.DatabaseError as exc:
             return [damaged_message(self.name, str(exc))]

@@ -2,7 +2,8 @@
 
 An article is written with its chunks, their full-text rows, its MinHash signature and band keys
 and a version row in one transaction that also bumps its collection's version (``bump``: the one
-place a version goes up).
+place a version goes up; every write that changes what search sees calls it, re-embedded vectors
+included).
 """
 
 from __future__ import annotations
@@ -60,10 +61,6 @@ class SqliteCollections:
             "SELECT version FROM collections WHERE id = ?", (collection_id,)
         ).fetchone()
         return int(row[0]) if row else 0
-
-    def bump(self, collection_id: int) -> None:
-        with self._store.transaction() as db:
-            bump(db, collection_id)
 
     def newest_date(self, collection_id: int) -> str | None:
         row = self._store.db.execute(

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..models import Hit
 from .base import ChunkText
+from .sqlite_articles import bump
 
 if TYPE_CHECKING:
     from .sqlite import SqliteStore
@@ -63,8 +64,9 @@ class SqliteChunks:
             yield [ChunkText(*r) for r in rows]
             last = int(rows[-1][0])
 
-    def replace_vectors(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+    def replace_vectors(self, collection_id: int, ids: Sequence[int], vectors: np.ndarray) -> None:
         with self._store.transaction() as db:
+            bump(db, collection_id)
             db.executemany(
                 "UPDATE chunks SET vector = ? WHERE id = ?",
                 [

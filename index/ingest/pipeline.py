@@ -1,0 +1,369 @@
+"""Documents → stored articles: prepare, match duplicates, embed in groups, flush.
+
+Each document is cleaned, chunked and fingerprinted here; ``dedup`` decides whether it repeats
+or updates a stored article. Chunks are embedded in groups across articles on the bulk lane (one
+group is embedded while the next is read and chunked), each chunk once. A group is stored in one
+write transaction that checks duplicates again (another process may have stored the same article
+meanwhile), so every article is stored whole, once, or not at all; the vector index follows the
+write only from the state the write started from (``IndexRegistry.follow``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ..errors import DiskFullError, InputError, Interrupted, StoreError
+from ..models import Document, IngestResult
+from ..search.embed import BackgroundLane, Embedder
+from ..search.registry import Change, IndexRegistry
+from ..settings import CoreSettings
+from ..store import NewArticle, Store
+from .chunk import chunk_text, embedded_text, fit_prefix
+from .dedup import Duplicates, Fingerprint, Match, fingerprint
+from .sources import Failed
+
+# Chunks gathered across articles before one model call: big enough for full batches (short
+# articles alone would give tiny ones), small enough that a kill loses little work.
+EMBED_GROUP = 256
+
+
+@dataclass
+class Progress:
+    docs_done: int = 0
+    chunks_done: int = 0
+    docs_total: int | None = None
+
+
+@dataclass
+class IngestReport:
+    added: list[IngestResult] = field(default_factory=list)
+    updated: list[IngestResult] = field(default_factory=list)
+    duplicates: list[IngestResult] = field(default_factory=list)
+    failed: list[Failed] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def chunks(self) -> int:
+        return sum(r.chunk_count for r in self.added + self.updated)
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass
+class _Pending:
+    """A prepared document waiting to be embedded and stored."""
+
+    doc: Document
+    title: str
+    fp: Fingerprint
+    chunks: list
+    embedded: list[str]  # what the model reads for each chunk
+    replaces: int | None = None  # the stored article this is a newer version of
+
+
+_TEXT_FIELDS = ("text", "title", "source", "url", "author", "published_at")
+
+
+def without_nul(doc: Document) -> Document:
+    """Every document passes here before it is stored: NUL characters (from JSON escapes, a
+    file past its sniffed head, a PDF) carry no news, break C tools and hide text, so they go."""
+    changed = {
+        name: value.replace("\x00", "")
+        for name in _TEXT_FIELDS
+        if isinstance(value := getattr(doc, name), str) and "\x00" in value
+    }
+    return replace(doc, **changed) if changed else doc
+
+
+def kept(report: IngestReport) -> str:
+    """What an ingest stopped part-way had stored, for its error message."""
+    done = [r.article_id for r in report.added]
+    parts = []
+    if done:
+        which = " ".join(f"#{i}" for i in done) if len(done) <= 3 else f"#{done[0]} … #{done[-1]}"
+        parts.append(f"{len(done)} article{'s' if len(done) != 1 else ''} added ({which})")
+    if report.updated:
+        parts.append(f"{len(report.updated)} updated")
+    if not parts:
+        return "nothing was stored"
+    return (
+        " and ".join(parts) + " before it are stored, the rest are not: run the same ingest"
+        " again to add them (what is stored is skipped)"
+    )
+
+
+@dataclass
+class _Run:
+    """One ingest's state: what is reported, the group being gathered, the group in flight."""
+
+    collection_id: int
+    added_by: str | None
+    feed_id: int | None
+    progress: ProgressFn | None
+    report: IngestReport = field(default_factory=IngestReport)
+    state: Progress = field(default_factory=Progress)
+    group: list[_Pending] = field(default_factory=list)
+    group_chunks: int = 0
+    # One group is embedded (on the bulk lane) while the next is read and chunked; it is stored
+    # before the next one is sent, so articles still land in order, group by group.
+    inflight: tuple[list[_Pending], Future[np.ndarray]] | None = None
+
+    def waiting(self) -> list[_Pending]:
+        return self.group + (self.inflight[0] if self.inflight else [])
+
+    def tell(self) -> None:
+        if self.progress:
+            self.progress(self.state)
+
+
+class IngestPipeline:
+    """Chunk, embed and store documents into a collection; see the module docstring."""
+
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        registry: IndexRegistry,
+        bulk: BackgroundLane,
+        settings: CoreSettings,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.registry = registry
+        self.bulk = bulk
+        self.settings = settings
+        self.duplicates = Duplicates(store.articles)
+
+    def run(
+        self,
+        collection_id: int,
+        documents: Iterable[Document | Failed],
+        *,
+        added_by: str | None = None,
+        feed_id: int | None = None,
+        progress: ProgressFn | None = None,
+        docs_total: int | None = None,
+    ) -> IngestReport:
+        """Each article is stored whole or not at all; a stop part-way (Ctrl-C, a full disk)
+        says what was stored before it."""
+        started = time.perf_counter()
+        run = _Run(
+            collection_id, added_by, feed_id, progress, state=Progress(docs_total=docs_total)
+        )
+        report = run.report
+        try:
+            for item in documents:
+                self._take(run, item)
+                if run.group_chunks >= EMBED_GROUP:
+                    self._send(run)
+                run.tell()
+            self._send(run)
+            self._send(run)
+        except KeyboardInterrupt:
+            raise Interrupted(kept(report)) from None
+        except DiskFullError as exc:  # the groups stored before it stay stored: say which
+            raise DiskFullError(exc.where, kept(report)) from exc
+        except StoreError as exc:
+            if report.added or report.updated:
+                raise StoreError(f"{exc}; {kept(report)}") from exc
+            raise
+        finally:
+            if run.inflight is not None:  # stopped part-way: nothing half-stored, the rest dropped
+                run.inflight[1].cancel()
+        if report.added or report.updated:
+            self.registry.save_current(collection_id)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _take(self, run: _Run, item: Document | Failed) -> None:
+        """Prepare one document and add it to the group, unless it failed or repeats one."""
+        if isinstance(item, Failed):
+            run.report.failed.append(item)
+            run.state.docs_done += 1
+            return
+        try:
+            pending = self.prepare(item)
+        except InputError as exc:
+            run.report.failed.append(Failed(item.origin, str(exc)))
+            run.state.docs_done += 1
+            return
+        verdict = self.duplicates.check(
+            run.collection_id,
+            pending.fp,
+            [(p.fp, p.title) for p in run.waiting()],
+            fetched_url=pending.doc.fetched_url,
+            feed_id=run.feed_id,
+        )
+        if verdict.match is not None:
+            self._record_duplicate(pending, verdict.match, run.report)
+            run.state.docs_done += 1
+            return
+        pending.replaces = verdict.replaces
+        run.group.append(pending)
+        run.group_chunks += len(pending.chunks)
+
+    def _send(self, run: _Run) -> None:
+        """Store the group in flight, then send the gathered group to the bulk lane."""
+        if run.inflight is not None:
+            batch, vectors = run.inflight
+            self._flush(run, batch, vectors.result())
+            run.tell()
+        run.inflight = None
+        if run.group:
+            texts = [t for p in run.group for t in p.embedded]
+            run.inflight = (run.group, self.bulk.submit(self.embedder, texts))
+        run.group, run.group_chunks = [], 0
+
+    def prepare(self, doc: Document) -> _Pending:
+        """Clean, check, chunk and fingerprint a document; ``InputError`` when it cannot be
+        stored (no text, too long, no sentences)."""
+        doc = without_nul(doc)
+        text = doc.text.strip("\n")
+        if not text.strip():
+            raise InputError(f"{doc.origin or 'the input'} has no text")
+        if len(text) > self.settings.max_article_chars:
+            raise InputError(
+                f"{doc.origin or 'the article'} is too long ({len(text):,} characters;"
+                f" the limit is {self.settings.max_article_chars:,})"
+            )
+        if text != doc.text:
+            doc = Document(**{**doc.__dict__, "text": text})
+        title = (doc.title or doc.origin or "Untitled").strip()[:300]
+        prefix, budget = fit_prefix(
+            title,
+            doc.source,
+            doc.published_at,
+            self.embedder.count_tokens,
+            self.embedder.max_tokens,
+            self.settings.chunk_tokens,
+        )
+        chunks = chunk_text(
+            text,
+            self.embedder.count_tokens,
+            budget=budget,
+            overlap=self.settings.chunk_overlap_tokens,
+        )
+        if not chunks:
+            raise InputError(f"{doc.origin or 'the input'} has no sentences to index")
+        embedded = [embedded_text(prefix, c.text) for c in chunks]
+        return _Pending(doc, title, fingerprint(text, doc.url), chunks, embedded)
+
+    def _record_duplicate(self, pending: _Pending, match: Match, report: IngestReport) -> None:
+        """Report a repeat; the same story from another outlet is listed beside the first."""
+        doc = pending.doc
+        notes: tuple[str, ...] = ()
+        if match.by == "url":
+            notes = (
+                "different text under the same address; not replaced: only the site or "
+                "feed it came from can update it",
+            )
+        if match.by == "near":
+            notes = (f"the same story as “{match.title}” ({match.similarity:.0%} alike)",)
+            if match.article_id > 0 and (doc.source or doc.url):
+                self.store.articles.add_source(
+                    match.article_id,
+                    source=doc.source,
+                    url=doc.url,
+                    title=pending.title,
+                    published_at=doc.published_at,
+                )
+        report.duplicates.append(
+            IngestResult(
+                doc.origin, match.article_id, match.title, doc.published_at, 0, True, notes
+            )
+        )
+
+    def _flush(self, run: _Run, group: list[_Pending], vectors: np.ndarray) -> None:
+        """Store an embedded group. The duplicate checks, the writes and the collection version
+        they start from are one write transaction: no other process can store the same article
+        in between. The index is loaded outside it (a rebuild reads for a while)."""
+        new = self._articles(group, vectors, run)
+        cid = run.collection_id
+        done = IngestReport()
+        with self.store.write_lock:
+            index = self.registry.index_for(cid)
+            with self.store.transaction():
+                start = self.store.collections.version(cid)
+                changes = self._write(cid, list(zip(group, new, strict=True)), done)
+                end = self.store.collections.version(cid)
+            if changes or index.version == start:
+                self.registry.follow(cid, index, start, end, changes)
+        run.report.added += done.added
+        run.report.updated += done.updated
+        run.report.duplicates += done.duplicates
+        run.state.docs_done += len(group)
+        run.state.chunks_done += len(vectors)
+
+    def _write(
+        self, cid: int, group: list[tuple[_Pending, NewArticle]], done: IngestReport
+    ) -> list[Change]:
+        """Inside the transaction: check again, add the new, replace the updated."""
+        keep: list[tuple[_Pending, NewArticle]] = []
+        updates: list[tuple[_Pending, NewArticle]] = []
+        for p, art in group:
+            # Another writer may have stored the same article while we were embedding.
+            verdict = self.duplicates.recheck(cid, p.fp, p.replaces)
+            if verdict.replaces is not None:
+                updates.append((p, art))
+            elif verdict.match is not None:
+                self._record_duplicate(p, verdict.match, done)
+            else:
+                keep.append((p, art))
+        changes: list[Change] = []
+        stored = self.store.articles.add(cid, [a for _, a in keep]) if keep else []
+        for (p, art), (article_id, chunk_ids) in zip(keep, stored, strict=True):
+            changes.append(Change(added=chunk_ids, vectors=art.vectors))
+            done.added.append(
+                IngestResult(
+                    p.doc.origin,
+                    article_id,
+                    art.title,
+                    art.published_at,
+                    len(chunk_ids),
+                    notes=p.doc.notes,
+                )
+            )
+        for p, art in updates:
+            new_ids, old_ids, version = self.store.articles.replace(cid, p.replaces, art)
+            changes.append(Change(removed=old_ids, added=new_ids, vectors=art.vectors))
+            notes = (*p.doc.notes, f"updated: version {version}")
+            done.updated.append(
+                IngestResult(
+                    p.doc.origin, p.replaces, art.title, art.published_at, len(new_ids), notes=notes
+                )
+            )
+        return changes
+
+    def _articles(self, group: list[_Pending], vectors: np.ndarray, run: _Run) -> list[NewArticle]:
+        """The group as the store takes it, each article with its slice of the vectors."""
+        new: list[NewArticle] = []
+        offset = 0
+        for p in group:
+            n = len(p.chunks)
+            new.append(
+                NewArticle(
+                    title=p.title,
+                    source=p.doc.source,
+                    published_at=p.doc.published_at,
+                    url=p.doc.url,
+                    author=p.doc.author,
+                    text=p.doc.text,
+                    content_hash=p.fp.text_hash,
+                    chunks=p.chunks,
+                    vectors=vectors[offset : offset + n],
+                    canonical_url=p.fp.url,
+                    added_by=run.added_by,
+                    minhash=p.fp.minhash,
+                    bands=p.fp.bands,
+                    fetched_url=p.doc.fetched_url,
+                    feed_id=run.feed_id,
+                )
+            )
+            offset += n
+        return new

@@ -1,0 +1,292 @@
+"""Each collection's FAISS index: loaded, built from stored vectors, followed, saved, rebuilt.
+
+The store is the truth and an index is derived from it, labelled with the collection version it
+holds. An index that does not match (another process wrote since, a damaged file, another model)
+is rebuilt from the stored vectors, never re-embedded; re-embedding happens only when the
+configured model differs from the stored vectors' (``reembed``). A write changes an index in
+memory only when the index held exactly the state the write started from (``follow``). Saving
+never fails a committed write: an index that cannot be saved answers from memory, and the next
+start rebuilds it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BusyError, StoreError
+from ..ingest.chunk import embedded_text, fit_prefix
+from ..store import ChunkText, Store
+from .embed import BackgroundLane, Embedder
+from .vectors import DAMAGED, VectorIndex, sweep_temp_files
+
+log = logging.getLogger(__name__)
+
+StepFn = Callable[[str, int, int], None]  # (what, done, total)
+
+
+@dataclass
+class Change:
+    """What one committed write did to a collection's chunks: the index follows it."""
+
+    removed: Sequence[int] = ()
+    added: Sequence[int] = ()
+    vectors: np.ndarray | None = None
+
+
+@dataclass
+class _Health:
+    """What `check` reports about the indexes: damage found on load (since repaired), and why
+    the last save failed (answers then come from memory)."""
+
+    damage: dict[int, str] = field(default_factory=dict)
+    unsaved: dict[int, str] = field(default_factory=dict)
+
+
+class IndexRegistry:
+    """The vector indexes of a data folder, one a collection, kept in step with the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        data_dir: Path,
+        *,
+        bulk: BackgroundLane,
+        chunk_tokens: int,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.data_dir = data_dir
+        self.bulk = bulk
+        self.chunk_tokens = chunk_tokens  # for the embedded text re-embedding rebuilds
+        self._indexes: dict[int, VectorIndex] = {}
+        self._health = _Health()
+        self._rebuilding = threading.Lock()
+        stored = store.get_meta("embedding_model")
+        if stored is None:
+            self._record_model()
+            stored = embedder.name
+        self.stored_model = stored
+
+    # -- the model the stored vectors come from -------------------------------------------------
+    @property
+    def model_changed(self) -> bool:
+        """True when stored vectors come from another model than the one configured."""
+        return self.stored_model != self.embedder.name
+
+    def require_current_model(self) -> None:
+        if self.model_changed:
+            raise StoreError(
+                f"stored vectors were made with {self.stored_model}, not {self.embedder.name}:"
+                " run `newsbot rebuild` to re-embed them"
+            )
+
+    def _record_model(self) -> None:
+        self.store.set_meta("embedding_model", self.embedder.name)
+        self.store.set_meta("embedding_dim", str(self.embedder.dim))
+        self.stored_model = self.embedder.name
+
+    # -- one collection's index ----------------------------------------------------------------
+    def path(self, collection_id: int) -> Path:
+        return self.data_dir / "faiss" / f"collection-{collection_id}.faiss"
+
+    def index_for(self, collection_id: int) -> VectorIndex:
+        """The collection's index, loaded or rebuilt when it does not match the store.
+
+        A file that is stale (another process wrote since) or damaged (its checksum does not
+        match) is rebuilt from the stored vectors; a rebuilt index that cannot be saved (a full
+        disk) still answers, from memory.
+        """
+        self.require_current_model()
+        with self.store.write_lock:
+            version = self.store.collections.version(collection_id)
+            index = self._indexes.get(collection_id)
+            if index is not None and index.version == version:
+                return index
+            path = self.path(collection_id)
+            index, why = VectorIndex.open(
+                path, dim=self.embedder.dim, model=self.embedder.name, version=version
+            )
+            if index is None:
+                if why.startswith(DAMAGED):
+                    damage = (
+                        f"the index file {path.name} was {why}; rebuilt from the stored vectors"
+                    )
+                    self._health.damage[collection_id] = damage
+                    log.warning("%s", damage)
+                index = self.build(collection_id)
+                self.save(collection_id, index)
+            self._indexes[collection_id] = index
+            return index
+
+    def build(
+        self, collection_id: int, progress: Callable[[int, int], None] | None = None
+    ) -> VectorIndex:
+        """Stream stored vectors into a new index; its kind (exact or IVF) follows the size.
+
+        Everything is read from one snapshot of the store, so the index holds exactly the
+        collection version it is labelled with, whatever other processes write meanwhile.
+        """
+        with self.store.snapshot():
+            version = self.store.collections.version(collection_id)
+            total = self.store.chunks.count(collection_id)
+
+            def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                done = 0
+                for ids, vectors in self.store.chunks.iter_vectors(collection_id):
+                    if vectors.shape[1] != self.embedder.dim:
+                        raise StoreError(
+                            "stored vectors have another dimension; run `newsbot rebuild`"
+                        )
+                    yield ids, vectors
+                    done += len(ids)
+                    if progress:
+                        progress(done, total)
+
+            index = VectorIndex.build(
+                batches(), dim=self.embedder.dim, model=self.embedder.name, total=total
+            )
+        index.version = version
+        return index
+
+    def save(self, collection_id: int, index: VectorIndex) -> bool:
+        """Save the derived index, or keep answering from memory when that fails (a full disk):
+        the store holds the truth and the next start rebuilds the index from it."""
+        try:
+            index.save(self.path(collection_id), index.version)
+        except (OSError, RuntimeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            said = self._health.unsaved.get(collection_id)
+            unsaved = (
+                f"the index could not be saved ({reason}): questions are answered from memory"
+                " and the index is rebuilt from the stored vectors on each start"
+            )
+            self._health.unsaved[collection_id] = unsaved
+            if said != unsaved:
+                log.warning("%s", unsaved)
+            return False
+        self._health.unsaved.pop(collection_id, None)
+        return True
+
+    def save_current(self, collection_id: int) -> None:
+        """Save after an ingest. An index another process has moved past is left for the next
+        use to load or rebuild."""
+        with self.store.write_lock:
+            index = self._indexes.get(collection_id)
+            if index is not None and index.version == self.store.collections.version(collection_id):
+                self.save(collection_id, index)
+
+    def follow(
+        self, collection_id: int, index: VectorIndex, start: int, end: int, changes: list[Change]
+    ) -> bool:
+        """Apply committed changes that took the collection from version ``start`` to ``end``,
+        only when ``index`` held exactly ``start``; otherwise (another process wrote meanwhile)
+        it is dropped and rebuilt from the store on next use. Called under ``write_lock``."""
+        if index.version != start:
+            self._indexes.pop(collection_id, None)
+            return False
+        for change in changes:
+            if change.removed:
+                index.remove(change.removed)
+            if len(change.added):
+                index.add(np.asarray(change.added, dtype=np.int64), change.vectors)
+        index.version = end
+        return True
+
+    # -- every collection ------------------------------------------------------------------------
+    def rebuild(
+        self, targets: Sequence[tuple[int, str]], progress: StepFn | None
+    ) -> dict[str, int]:
+        """Rebuild the targets' indexes from stored vectors (re-embedding every collection first
+        when the model changed); ``BusyError`` while another rebuild runs."""
+        if not self._rebuilding.acquire(blocking=False):
+            raise BusyError("a rebuild is already running; try again when it has finished")
+        try:
+            if self.model_changed:
+                self.reembed(progress)
+            counts = {}
+            for cid, name in targets:
+
+                def step(done: int, total: int, name: str = name) -> None:
+                    if progress:
+                        progress(f"index {name}", done, total)
+
+                fresh = self.build(cid, step)  # while this process still answers
+                with self.store.write_lock:
+                    if fresh.version != self.store.collections.version(cid):
+                        fresh = self.build(cid)  # written meanwhile: again, writers held
+                    self.save(cid, fresh)
+                    self._indexes[cid] = fresh
+                    self._health.damage.pop(cid, None)
+                counts[name] = fresh.count
+            return counts
+        finally:
+            self._rebuilding.release()
+
+    def reembed(self, progress: StepFn | None) -> None:
+        """New model: every stored chunk is embedded again, its text read back from the store."""
+        for cid, name in self.store.collections.all():
+            total = self.store.chunks.count(cid)
+            done = 0
+            for rows in self.store.chunks.iter_texts(cid):
+                vectors = self.bulk.embed(self.embedder, self.embedded_texts(rows))
+                self.store.chunks.replace_vectors(cid, [r.id for r in rows], vectors)
+                done += len(rows)
+                if progress:
+                    progress(f"re-embed {name}", done, total)
+        self._record_model()
+        self._indexes.clear()
+
+    def embedded_texts(self, rows: Sequence[ChunkText]) -> list[str]:
+        """The embedded text of stored chunks, made as the ingest made it."""
+        prefixes: dict[tuple[str, str | None, str | None], str] = {}
+        texts = []
+        for row in rows:
+            key = (row.title, row.source, row.published_at)
+            if key not in prefixes:
+                prefixes[key], _ = fit_prefix(
+                    *key, self.embedder.count_tokens, self.embedder.max_tokens, self.chunk_tokens
+                )
+            texts.append(embedded_text(prefixes[key], row.text))
+        return texts
+
+    # -- health ----------------------------------------------------------------------------------
+    def problems(self, collection_id: int, name: str) -> list[str]:
+        """How the collection's index disagrees with the stored chunk ids of the same state, and
+        damage found on its file (rebuilt, but the disk changed bytes behind newsbot's back)."""
+        for path in sweep_temp_files(self.path(collection_id)):
+            log.info("removed %s, left by a process that stopped while saving", path.name)
+        try:
+            for _ in range(5):  # other processes may write between the two reads
+                index = self.index_for(collection_id)
+                with self.store.snapshot():
+                    version = self.store.collections.version(collection_id)
+                    stored = self.store.chunks.ids(collection_id)
+                if index.version == version:
+                    break
+            else:  # busy: every look found a newer state; nothing to compare with
+                log.info("collection %s changed on every look; index not compared", name)
+                return []
+        except StoreError as exc:
+            return [f"collection {name}: {exc}"]
+        problems = []
+        if damage := self._health.damage.get(collection_id):
+            problems.append(f"collection {name}: {damage}")
+        held = index.ids()
+        if len(held) != len(stored) or not np.array_equal(np.sort(held), np.sort(stored)):
+            problems.append(
+                f"collection {name}: index holds {index.count} vectors for {len(stored)}"
+                " stored chunks"
+            )
+        return problems
+
+    def warnings(self) -> list[str]:
+        """What `check` reports without failing: an index answering from memory, unsaved."""
+        names = dict(self.store.collections.all())
+        return [f"collection {names.get(c, c)}: {w}" for c, w in self._health.unsaved.items()]
