@@ -20,16 +20,14 @@ from .ingest.fetch import FetchResult, fetch_sync
 from .ingest.pipeline import IngestPipeline, IngestReport, Progress, ProgressFn
 from .ingest.sources import Failed, documents_from_bytes, documents_from_path
 from .models import Answer, Article, Document, Found, Hit
-from .search.answer import AnswerPolicy, coverage, days_between
-from .search.compose import compose
+from .search.answer import AnswerPolicy, also_run_by, coverage, days_between, understand
 from .search.embed import BackgroundLane, Embedder, SentenceTransformerEmbedder
 from .search.registry import Change, IndexRegistry
 from .search.retrieve import Filters, RetrievalParams, Retriever
 from .search.vectors import VectorIndex
-from .search.when import Window, find_window, without_phrase
+from .search.when import Window, find_window
 from .settings import CoreSettings
 from .store import Feed, open_store
-from .text import content_terms
 
 # Names callers import from here (the bot, the command line, the benchmarks, tests).
 __all__ = [
@@ -40,10 +38,6 @@ __all__ = [
     "coverage",
     "days_between",
 ]
-
-
-def _iso(d: date | None) -> str | None:
-    return d.isoformat() if d else None
 
 
 # A question's time window is searched alone unless nothing in it reaches this similarity: then
@@ -194,18 +188,9 @@ class NewsService:
     def understand(
         self, question: str, filters: Filters | None = None
     ) -> tuple[str, Filters, Window | None]:
-        """The words to search for, the filters to search with, and the time the question
-        names ("in 2023", "last week"), read relative to the day it is asked (``as_of``; today
-        when the question is asked undated). The date words leave the query: the window does
-        their work, both sides, before ranking."""
-        filters = filters or Filters()
-        asked = date.fromisoformat(filters.as_of) if filters.as_of else date.today()
-        window = find_window(question, asked)
-        if window is None:
-            return question, filters, None
-        since = max(filter(None, (filters.since, _iso(window.since))), default=None)
-        until = min(filter(None, (filters.until, _iso(window.until))), default=None)
-        return without_phrase(question, window), replace(filters, since=since, until=until), window
+        """The words to search for, the filters to search with and the time the question names
+        (``index.search.answer.understand``)."""
+        return understand(question, filters or Filters())
 
     def find(
         self,
@@ -290,24 +275,11 @@ class NewsService:
             )
             fallback = self._compose(question, wider, filters.as_of)
             answer = fallback if fallback.found else replace(answer, outside_window=True)
-        for i, c in enumerate(answer.citations):  # the same story, also run by other outlets
-            others = [src for src, _ in self.store.articles.other_sources(c.article_id) if src]
-            if others:
-                also = ", ".join(dict.fromkeys(o for o in others if o != c.source))
-                if also:
-                    answer.citations[i] = replace(c, source=f"{c.source or '?'} (also {also})")
-        return answer
+        return also_run_by(answer, self.store.articles.other_sources)
 
     def _compose(self, question: str, found: Found, as_of: str | None) -> Answer:
-        asked_for = None if found.outside_window else found.window
         texts = {h.article_id: self.store.articles.text(h.article_id) for h in found.hits}
-        terms = content_terms(found.words)
-        bars = [self.policy.bar(h, as_of, asked_for, terms) for h in found.hits]
-        answer = compose(found.words, found.hits, texts, min_score=bars)
-        answer = replace(
-            answer, question=question, window=found.window, outside_window=found.outside_window
-        )
-        return self.policy.dated(answer, as_of, asked_for)
+        return self.policy.answer(question, found, texts, as_of)
 
     def is_recent(self, published_at: str | None, as_of: str | None) -> bool | None:
         """Is the article from the last days before the question? None when either is undated."""
@@ -367,14 +339,9 @@ class NewsService:
         exactly the state the deletion started from (else it is rebuilt on next use); when it
         cannot be saved, the deletion still stands."""
         cid = self._collection(collection)
-        with self.store.write_lock:
-            index = self.indexes.index_for(cid)
-            with self.store.transaction():
-                start = self.store.collections.version(cid)
-                article, chunk_ids = self.store.articles.delete(cid, article_id)
-                end = self.store.collections.version(cid)
-            if self.indexes.follow(cid, index, start, end, [Change(removed=chunk_ids)]):
-                self.indexes.save(cid, index)
+        with self.indexes.writing(cid, save=True) as changes:
+            article, chunk_ids = self.store.articles.delete(cid, article_id)
+            changes.append(Change(removed=chunk_ids))
         return article
 
     def rebuild(

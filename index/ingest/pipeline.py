@@ -282,18 +282,12 @@ class IngestPipeline:
     def _flush(self, run: _Run, group: list[_Pending], vectors: np.ndarray) -> None:
         """Store an embedded group. The duplicate checks, the writes and the collection version
         they start from are one write transaction: no other process can store the same article
-        in between. The index is loaded outside it (a rebuild reads for a while)."""
+        in between."""
         new = self._articles(group, vectors, run)
         cid = run.collection_id
         done = IngestReport()
-        with self.store.write_lock:
-            index = self.registry.index_for(cid)
-            with self.store.transaction():
-                start = self.store.collections.version(cid)
-                changes = self._write(cid, list(zip(group, new, strict=True)), done)
-                end = self.store.collections.version(cid)
-            if changes or index.version == start:
-                self.registry.follow(cid, index, start, end, changes)
+        with self.registry.writing(cid) as changes:
+            changes += self._write(cid, list(zip(group, new, strict=True)), done)
         run.report.added += done.added
         run.report.updated += done.updated
         run.report.duplicates += done.duplicates

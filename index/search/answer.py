@@ -7,14 +7,16 @@ Pure: the thresholds come from the settings, the passages and the composed answe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 
-from ..models import Answer, Hit
+from ..models import Answer, Found, Hit
 from ..settings import CoreSettings
 from ..text import content_terms
-from .when import Window
+from .compose import compose
+from .retrieve import Filters
+from .when import Window, find_window, without_phrase
 
 # The stricter bar for old news, when the question did not ask for its time, is on the
 # similarity plus this share of the question's content words the passage (with its title)
@@ -28,6 +30,37 @@ def days_between(published_at: str | None, as_of: str) -> int | None:
         return (date.fromisoformat(as_of) - date.fromisoformat((published_at or "")[:10])).days
     except ValueError:
         return None
+
+
+def understand(question: str, filters: Filters) -> tuple[str, Filters, Window | None]:
+    """The words to search for, the filters to search with, and the time the question names
+    ("in 2023", "last week"), read relative to the day it is asked (``as_of``; today when the
+    question is asked undated). The date words leave the query: the window does their work,
+    both sides, before ranking."""
+    asked = date.fromisoformat(filters.as_of) if filters.as_of else date.today()
+    window = find_window(question, asked)
+    if window is None:
+        return question, filters, None
+    since = max(filter(None, (filters.since, _iso(window.since))), default=None)
+    until = min(filter(None, (filters.until, _iso(window.until))), default=None)
+    return without_phrase(question, window), replace(filters, since=since, until=until), window
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def also_run_by(
+    answer: Answer, other_sources: Callable[[int], list[tuple[str | None, str | None]]]
+) -> Answer:
+    """Each citation names the other outlets that ran the same story ("AP (also Reuters)")."""
+    for i, c in enumerate(answer.citations):
+        others = [src for src, _ in other_sources(c.article_id) if src]
+        if others:
+            also = ", ".join(dict.fromkeys(o for o in others if o != c.source))
+            if also:
+                answer.citations[i] = replace(c, source=f"{c.source or '?'} (also {also})")
+    return answer
 
 
 def coverage(terms: Sequence[str], hit: Hit) -> float:
@@ -78,6 +111,19 @@ class AnswerPolicy:
         if window is not None:
             return s.min_answer_score
         return s.min_answer_score_stale - COVERAGE_WEIGHT * coverage(terms, hit)
+
+    def answer(
+        self, question: str, found: Found, texts: Mapping[int, str], as_of: str | None
+    ) -> Answer:
+        """The composed answer to what was found: passages under their bars, old news dated."""
+        asked_for = None if found.outside_window else found.window
+        terms = content_terms(found.words)
+        bars = [self.bar(h, as_of, asked_for, terms) for h in found.hits]
+        answer = compose(found.words, found.hits, texts, min_score=bars)
+        answer = replace(
+            answer, question=question, window=found.window, outside_window=found.outside_window
+        )
+        return self.dated(answer, as_of, asked_for)
 
     def dated(self, answer: Answer, as_of: str | None, window: Window | None) -> Answer:
         """Mark what is old: each sentence from before the last days shows its date, and an

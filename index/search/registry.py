@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,6 +181,25 @@ class IndexRegistry:
         with self.store.write_lock:
             index = self._indexes.get(collection_id)
             if index is not None and index.version == self.store.collections.version(collection_id):
+                self.save(collection_id, index)
+
+    @contextmanager
+    def writing(self, collection_id: int, *, save: bool = False) -> Iterator[list[Change]]:
+        """One write transaction on the collection, its index following what the caller lists
+        as done. The index is loaded first, outside the transaction (a rebuild reads for a
+        while); writers of this process are held throughout, so no one writes in between.
+        ``save``: save the index when it followed (an ingest saves once, at its end)."""
+        with self.store.write_lock:
+            index = self.index_for(collection_id)
+            changes: list[Change] = []
+            with self.store.transaction():
+                start = self.store.collections.version(collection_id)
+                yield changes
+                end = self.store.collections.version(collection_id)
+            followed = (changes or index.version == start) and self.follow(
+                collection_id, index, start, end, changes
+            )
+            if followed and save:
                 self.save(collection_id, index)
 
     def follow(
