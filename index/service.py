@@ -10,7 +10,6 @@ retriever and ``compose``, with the bars of ``index.search.answer``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from .ingest.fetch import FetchResult, fetch_sync
 from .ingest.pipeline import IngestPipeline, IngestReport, Progress, ProgressFn
 from .ingest.sources import Failed, documents_from_bytes, documents_from_path
 from .models import Answer, Article, Document, Found, Hit
-from .search.answer import AnswerPolicy, also_run_by, coverage, days_between, understand
+from .search.answer import Answerer, AnswerPolicy, coverage, days_between, understand
 from .search.embed import BackgroundLane, Embedder, SentenceTransformerEmbedder
 from .search.registry import Change, IndexRegistry
 from .search.retrieve import Filters, RetrievalParams, Retriever
@@ -38,12 +37,6 @@ __all__ = [
     "coverage",
     "days_between",
 ]
-
-
-# A question's time window is searched alone unless nothing in it reaches this similarity: then
-# the window holds nothing on the subject, and all news is searched (measured on the dev set:
-# higher floors gave up the window's gain on questions whose answer is in it but phrased apart).
-WINDOW_FLOOR = 0.3
 
 
 class NewsService:
@@ -69,11 +62,11 @@ class NewsService:
             chunk_tokens=settings.chunk_tokens,
         )
         self.pipeline = IngestPipeline(self.store, embedder, self.indexes, self.bulk, settings)
-        self.policy = AnswerPolicy(settings)
         params = params or RetrievalParams(recency_days=float(settings.recent_days))
         self.retriever = Retriever(
             self.store, embedder, self.indexes, params, query_threads=settings.query_threads
         )
+        self.answers = Answerer(self.store, self.retriever, AnswerPolicy(settings))
         self._embedder = embedder
 
     @property
@@ -202,11 +195,8 @@ class NewsService:
         per_article: int | None = None,
         widen: bool | None = None,
     ) -> Found:
-        """The passages for a question, searched in the time it names. When nothing there
-        even resembles the question (the news of that time is not stored, or the date was the
-        story's subject rather than when it ran: "the fires in August"), all news is searched
-        instead and the result says so. ``widen``: True searches all news at once, False
-        never does."""
+        """The passages for a question, searched in the time it names (``Answerer.find``);
+        ``widen``: True searches all news at once, False never does."""
         question = self._check_question(question)
         filters = filters or Filters()
         self.indexes.require_current_model()
@@ -214,17 +204,9 @@ class NewsService:
             cid = self._collection(collection)
         except NotFoundError:
             return Found([], None, False, question)
-        words, searched, window = self.understand(question, filters)
-        if window is not None and widen is not True:
-            hits = self.retriever.search(
-                cid, words, top_k=top_k, filters=searched, per_article=per_article
-            )
-            if widen is False or any(h.similarity >= WINDOW_FLOOR for h in hits):
-                return Found(hits, window, False, words)
-        hits = self.retriever.search(
-            cid, words, top_k=top_k, filters=filters, per_article=per_article
+        return self.answers.find(
+            cid, question, top_k=top_k, filters=filters, per_article=per_article, widen=widen
         )
-        return Found(hits, window, window is not None, words)
 
     def search(
         self,
@@ -239,6 +221,17 @@ class NewsService:
             collection, query, top_k=top_k, filters=filters, per_article=per_article
         ).hits
 
+    def ask(self, collection: str, question: str, *, filters: Filters | None = None) -> Answer:
+        """An answer whose every sentence is cited, or "nothing relevant" (``Answerer.ask``)."""
+        question = self._check_question(question)
+        filters = filters or Filters()
+        self.indexes.require_current_model()
+        try:
+            cid = self._collection(collection)
+        except NotFoundError:
+            cid = None
+        return self.answers.ask(cid, question, filters)
+
     @staticmethod
     def _check_question(query: str) -> str:
         query = query.strip()
@@ -248,42 +241,9 @@ class NewsService:
             raise InputError("the question is too long (1,000 characters at most)")
         return query
 
-    def ask(self, collection: str, question: str, *, filters: Filters | None = None) -> Answer:
-        """An answer whose every sentence is cited, or "nothing relevant". Asked with ``as_of``
-        (the day it is asked), old evidence must match better than the last days' news, and an
-        answer from it says how old it is. A question naming a time is answered from that
-        time's news. When nothing there answers it and the time is not the last weeks (a
-        month or year ago, where the date may be the story's subject rather than when it ran),
-        from all news, with a lead saying nothing in that time matched; a question about the
-        last weeks with no news from them is told so."""
-        question = self._check_question(question)
-        filters = filters or Filters()
-        # Several passages of one article may each hold part of the answer: a looser cap than
-        # search's, which spreads its ten results over ten stories.
-        found = self.find(
-            collection, question, top_k=6, filters=filters, per_article=3, widen=False
-        )
-        answer = self._compose(question, found, filters.as_of)
-        window = found.window
-        if (
-            not answer.found
-            and window is not None
-            and not self.policy.about_now(window, filters.as_of)
-        ):
-            wider = self.find(
-                collection, question, top_k=6, filters=filters, per_article=3, widen=True
-            )
-            fallback = self._compose(question, wider, filters.as_of)
-            answer = fallback if fallback.found else replace(answer, outside_window=True)
-        return also_run_by(answer, self.store.articles.other_sources)
-
-    def _compose(self, question: str, found: Found, as_of: str | None) -> Answer:
-        texts = {h.article_id: self.store.articles.text(h.article_id) for h in found.hits}
-        return self.policy.answer(question, found, texts, as_of)
-
     def is_recent(self, published_at: str | None, as_of: str | None) -> bool | None:
         """Is the article from the last days before the question? None when either is undated."""
-        return self.policy.is_recent(published_at, as_of)
+        return self.answers.policy.is_recent(published_at, as_of)
 
     # -- feeds -------------------------------------------------------------------------------
     def add_feed(

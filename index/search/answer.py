@@ -13,9 +13,10 @@ from datetime import date
 
 from ..models import Answer, Found, Hit
 from ..settings import CoreSettings
+from ..store import Store
 from ..text import content_terms
 from .compose import compose
-from .retrieve import Filters
+from .retrieve import Filters, Retriever
 from .when import Window, find_window, without_phrase
 
 # The stricter bar for old news, when the question did not ask for its time, is on the
@@ -23,6 +24,12 @@ from .when import Window, find_window, without_phrase
 # holds. Calibrated on the dev set (README, "Saying nothing relevant"): it tells an old story on
 # the question's very subject from one merely near it better than similarity alone.
 COVERAGE_WEIGHT = 0.3
+
+
+# A question's time window is searched alone unless nothing in it reaches this similarity: then
+# the window holds nothing on the subject, and all news is searched (measured on the dev set:
+# higher floors gave up the window's gain on questions whose answer is in it but phrased apart).
+WINDOW_FLOOR = 0.3
 
 
 def days_between(published_at: str | None, as_of: str) -> int | None:
@@ -144,3 +151,77 @@ class AnswerPolicy:
             and not any(self.is_recent(d, as_of) for d in dates)
         )
         return replace(answer, sentences=sentences, as_of=as_of, stale=stale, evidence_date=newest)
+
+
+class Answerer:
+    """A question in a collection → the passages for it (``find``) and a cited answer (``ask``),
+    searched in the time it names."""
+
+    def __init__(self, store: Store, retriever: Retriever, policy: AnswerPolicy) -> None:
+        self.store = store
+        self.retriever = retriever
+        self.policy = policy
+
+    def find(
+        self,
+        collection_id: int,
+        question: str,
+        *,
+        top_k: int = 10,
+        filters: Filters,
+        per_article: int | None = None,
+        widen: bool | None = None,
+    ) -> Found:
+        """The passages for a question, searched in the time it names. When nothing there
+        even resembles the question (the news of that time is not stored, or the date was the
+        story's subject rather than when it ran: "the fires in August"), all news is searched
+        instead and the result says so. ``widen``: True searches all news at once, False
+        never does."""
+        words, searched, window = understand(question, filters)
+        if window is not None and widen is not True:
+            hits = self.retriever.search(
+                collection_id, words, top_k=top_k, filters=searched, per_article=per_article
+            )
+            if widen is False or any(h.similarity >= WINDOW_FLOOR for h in hits):
+                return Found(hits, window, False, words)
+        hits = self.retriever.search(
+            collection_id, words, top_k=top_k, filters=filters, per_article=per_article
+        )
+        return Found(hits, window, window is not None, words)
+
+    def ask(self, collection_id: int | None, question: str, filters: Filters) -> Answer:
+        """An answer whose every sentence is cited, or "nothing relevant". Asked with ``as_of``
+        (the day it is asked), old evidence must match better than the last days' news, and an
+        answer from it says how old it is. A question naming a time is answered from that
+        time's news. When nothing there answers it and the time is not the last weeks (a
+        month or year ago, where the date may be the story's subject rather than when it ran),
+        from all news, with a lead saying nothing in that time matched; a question about the
+        last weeks with no news from them is told so. ``collection_id`` None: a collection
+        that does not exist yet, where nothing is found."""
+        found = self._find(collection_id, question, filters, widen=False)
+        answer = self._compose(question, found, filters.as_of)
+        window = found.window
+        if (
+            not answer.found
+            and window is not None
+            and not self.policy.about_now(window, filters.as_of)
+        ):
+            wider = self._find(collection_id, question, filters, widen=True)
+            fallback = self._compose(question, wider, filters.as_of)
+            answer = fallback if fallback.found else replace(answer, outside_window=True)
+        return also_run_by(answer, self.store.articles.other_sources)
+
+    def _find(
+        self, collection_id: int | None, question: str, filters: Filters, *, widen: bool
+    ) -> Found:
+        """What an answer weighs: several passages of one article may each hold part of the
+        answer, so a looser cap than search's, which spreads its ten results over ten stories."""
+        if collection_id is None:
+            return Found([], None, False, question)
+        return self.find(
+            collection_id, question, top_k=6, filters=filters, per_article=3, widen=widen
+        )
+
+    def _compose(self, question: str, found: Found, as_of: str | None) -> Answer:
+        texts = {h.article_id: self.store.articles.text(h.article_id) for h in found.hits}
+        return self.policy.answer(question, found, texts, as_of)

@@ -265,16 +265,7 @@ class IndexRegistry:
 
     def embedded_texts(self, rows: Sequence[ChunkText]) -> list[str]:
         """The embedded text of stored chunks, made as the ingest made it."""
-        prefixes: dict[tuple[str, str | None, str | None], str] = {}
-        texts = []
-        for row in rows:
-            key = (row.title, row.source, row.published_at)
-            if key not in prefixes:
-                prefixes[key], _ = fit_prefix(
-                    *key, self.embedder.count_tokens, self.embedder.max_tokens, self.chunk_tokens
-                )
-            texts.append(embedded_text(prefixes[key], row.text))
-        return texts
+        return embedded_texts(rows, self.embedder, self.chunk_tokens)
 
     # -- health ----------------------------------------------------------------------------------
     def problems(self, collection_id: int, name: str) -> list[str]:
@@ -310,3 +301,18 @@ class IndexRegistry:
         """What `check` reports without failing: an index answering from memory, unsaved."""
         names = dict(self.store.collections.all())
         return [f"collection {names.get(c, c)}: {w}" for c, w in self._health.unsaved.items()]
+
+
+def embedded_texts(rows: Sequence[ChunkText], embedder: Embedder, chunk_tokens: int) -> list[str]:
+    """What the model reads for stored chunks: each article's prefix fitted as the ingest
+    fitted it (``chunk.fit_prefix``), counted once an article."""
+    prefixes: dict[tuple[str, str | None, str | None], str] = {}
+    texts = []
+    for row in rows:
+        key = (row.title, row.source, row.published_at)
+        if key not in prefixes:
+            prefixes[key], _ = fit_prefix(
+                *key, embedder.count_tokens, embedder.max_tokens, chunk_tokens
+            )
+        texts.append(embedded_text(prefixes[key], row.text))
+    return texts
