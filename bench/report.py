@@ -1,0 +1,216 @@
+"""The report of a benchmark run: ``latest.md`` and the PNG charts, from its JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bench.quality import MODES
+
+
+def charts(result: dict, out: Path, samples: dict) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = []
+    q = result["quality"]
+    systems = {
+        **{f"newsbot ({mode})": q["newsbot"][mode] for mode in MODES},
+        "tutorial dense": q["baselines"]["tutorial_dense"],
+        "BM25": q["baselines"]["bm25"],
+    }
+    fig, ax = plt.subplots(figsize=(8, 4))
+    metrics = ["hits@1", "hits@4", "hits@10", "mrr@10"]
+    width = 0.8 / len(systems)
+    for i, (name, m) in enumerate(systems.items()):
+        ax.bar(
+            [j + i * width for j in range(len(metrics))], [m[k] for k in metrics], width, label=name
+        )
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(metrics))], metrics)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"Retrieval quality, {q['corpus']} ({q['questions']} questions)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "quality.png", dpi=110)
+    files.append("quality.png")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for name in ("floor", "search", "ask"):
+        values = np.asarray(samples[name]) * 1000
+        ax.hist(
+            values,
+            bins=60,
+            alpha=0.5,
+            label=f"{name} (p95 {np.percentile(values, 95):.1f} ms)",
+            range=(0, float(np.percentile(np.asarray(samples["ask"]) * 1000, 99.5))),
+        )
+    ax.set_xlabel("ms")
+    ax.set_title("Latency, warm, in-process")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "latency.png", dpi=110)
+    files.append("latency.png")
+    plt.close(fig)
+    return files
+
+
+def scale_markdown(scale: dict) -> list[str]:
+    """The 1 M-chunk run (bench.scale) as a table: exact flat vs the IVF index newsbot uses."""
+    lines = [
+        f"## Scale: {scale.get('n', 0):,} synthetic chunks ({scale.get('dim')}-d), "
+        f"load average at start {scale.get('loadavg_at_start', [0.0])[0]:.1f}",
+        "",
+    ]
+    for run in scale.get("runs", []):
+        ex, ap = run.get("exact", {}), run.get("approx", {})
+        chosen = next((x for x in ap.get("sweep", []) if x.get("nprobe") == ap.get("nprobe")), {})
+        raw = run.get("raw_vector_bytes", 1)
+        lines += [
+            f"**{run.get('distribution')} vectors** (raw vector bytes {raw / 1e9:.2f} GB)",
+            "",
+            "| | exact flat | IVF (newsbot above 200k) |",
+            "|---|---|---|",
+            f"| build from SQLite | {ex.get('build_s')} s | {ap.get('build_s')} s |",
+            f"| load | {ex.get('load_s')} s | {ap.get('load_s')} s |",
+            f"| peak RSS (÷ raw vectors) | {ex.get('peak_rss', 0) / 1e9:.2f} GB "
+            f"({ex.get('peak_rss', 0) / raw:.2f}) | {ap.get('peak_rss_build', 0) / 1e9:.2f} GB "
+            f"({ap.get('peak_rss_build', 0) / raw:.2f}) |",
+            f"| search p50 / p95 | {ex.get('search', {}).get('p50_ms')} / "
+            f"{ex.get('search', {}).get('p95_ms')} ms | {chosen.get('near', {}).get('p50_ms')} / "
+            f"{chosen.get('near', {}).get('p95_ms')} ms |",
+            f"| recall@10 vs exact (near / fresh queries) | 1 | "
+            f"{chosen.get('near', {}).get('recall@10')} / "
+            f"{chosen.get('fresh', {}).get('recall@10')} |",
+            "",
+        ]
+    return lines
+
+
+def markdown(r: dict) -> str:
+    """The whole report of a run (``latest.md``)."""
+    lines = [
+        "# newsbot benchmark",
+        "",
+        f"commit {r['machine']['commit']} · {r['machine']['date']} · {r['machine']['cpus']} CPUs"
+        f" · torch {r['machine']['torch']} · faiss {r['machine']['faiss']}",
+        "",
+        *_quality_markdown(r),
+        *_answers_markdown(r),
+        *_speed_markdown(r),
+    ]
+    if r.get("scale"):
+        lines += ["", *scale_markdown(r["scale"])]
+    lines += ["", "Charts: " + ", ".join(f"`{f}`" for f in r.get("charts", []))]
+    return "\n".join(lines) + "\n"
+
+
+def _quality_markdown(r: dict) -> list[str]:
+    """Retrieval quality, each way a question is asked, beside the baselines."""
+    q = r["quality"]
+    b = q["baselines"]
+    lines = [
+        f"## Retrieval quality ({q['corpus']}, {q['questions']} questions, score.py)",
+        "",
+    ]
+    if r.get("full_corpus"):
+        fc = r["full_corpus"]
+        lines += [
+            f"Stored: {fc['chunks']:,} chunks ({fc['added']} articles added in this run, "
+            f"{fc['already_stored']} already stored or duplicates).",
+            "",
+        ]
+    lines += [
+        f'Asked on {q["asked_today"]} for the "today" and "month" rows. dated: on each'
+        " question's quiz date (`--as-of`); today: no date given, as `/ask` and a bare `newsbot"
+        ' ask` do; month: "In October 2023, …" (the month of its quiz date) asked today;'
+        " undated: `--undated`.",
+        "",
+        "| system | Hits@1 | Hits@4 | Hits@10 | MRR@10 | MRR / tutorial |",
+        "|---|---|---|---|---|---|",
+    ]
+    for mode, m in q["newsbot"].items():
+        lines.append(
+            f"| newsbot, {mode} | {m['hits@1']} | {m['hits@4']} | {m['hits@10']} | "
+            f"{m['mrr@10']} | {q['mrr_ratio_vs_tutorial'][mode]}× |"
+        )
+    for name, m in (("tutorial dense bot", b["tutorial_dense"]), ("BM25 alone", b["bm25"])):
+        lines.append(
+            f"| {name} | {m['hits@1']} | {m['hits@4']} | {m['hits@10']} | {m['mrr@10']} | |"
+        )
+    return lines
+
+
+def _answers_markdown(r: dict) -> list[str]:
+    """The answers: gold inside, in-period answered, off-period refused and marked old."""
+    q, a = r["quality"], r["answers"]
+    lines = [
+        "",
+        f"## Answers ({q['corpus']}; off-period: offperiod-2024.jsonl, asked the same way)",
+        "",
+        '| asked | gold answer in the answer | in-period answered | off-period "nothing'
+        ' relevant" | off-period answers marked old |',
+        "|---|---|---|---|---|",
+    ]
+    for mode, x in a.items():
+        lines.append(
+            f"| {mode} | {x['gold_in_answer']} ({x['phrase_questions']} questions) | "
+            f"{x['answered_in_period']} | {x['abstained_off_period']} | "
+            f"{x['off_period_answers_marked_old']} |"
+        )
+    if r.get("quality_small"):
+        lines += [
+            "",
+            "Same run, corpus-small.jsonl (its store is the one the ingest stage builds):",
+            "",
+            "| asked | Hits@1 | Hits@10 | MRR@10 | gold in answer | in-period answered |"
+            ' off-period "nothing relevant" | off-period answers marked old |',
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for mode, x in r["quality_small"].items():
+            lines.append(
+                f"| {mode} | {x['hits@1']} | {x['hits@10']} | {x['mrr@10']} | "
+                f"{x['gold_in_answer']} | {x['answered_in_period']} | "
+                f"{x['abstained_off_period']} | {x['off_period_answers_marked_old']} |"
+            )
+    lines += [
+        "",
+        "Every answer of the run is in `work/answers.jsonl` (`ask --json` fields, `id`, `mode`).",
+    ]
+    return lines
+
+
+def _speed_markdown(r: dict) -> list[str]:
+    """Ingest throughput, latency (idle and under load) and rebuild against re-embedding."""
+    t, lat, load, rb = r["ingest"], r["latency"], r["under_load"], r["rebuild"]
+    return [
+        "",
+        "## Ingest throughput (corpus-small, end to end vs raw encode of the same texts)",
+        "",
+        f"- newsbot ingest: {t['ingest_chunks_per_s']} chunks/s ({t['chunks']} chunks, "
+        f"{t['ingest_seconds']} s)",
+        f"- raw SentenceTransformer.encode: {t['raw_encode_chunks_per_s']} chunks/s",
+        f"- ratio: **{t['ratio']}**",
+        "",
+        "## Latency (warm, in-process)",
+        "",
+        "| | p50 ms | p95 ms |",
+        "|---|---|---|",
+        f"| floor (query embedding + FAISS) | {lat['floor']['p50_ms']} | "
+        f"{lat['floor']['p95_ms']} |",
+        f"| search | {lat['search']['p50_ms']} | {lat['search']['p95_ms']} |",
+        f"| ask | {lat['ask']['p50_ms']} | {lat['ask']['p95_ms']} |",
+        f"| ask, {load['askers']} concurrent askers during an ingest | {load['p50_ms']} | "
+        f"{load['p95_ms']} |",
+        "",
+        f"ask p95 / floor p95: **{lat['ask_p95_over_floor_p95']}**; under load p95 / idle p95: "
+        f"**{load['p95_over_idle_p95']}**, errors: {load['errors']}.",
+        "",
+        "## Rebuild",
+        "",
+        f"Rebuild from stored vectors {rb['rebuild_seconds']} s vs re-embedding "
+        f"{rb['reembed_seconds']} s: **{rb['speedup']}×** faster ({rb['vectors']} vectors).",
+    ]
