@@ -209,6 +209,22 @@ def compose(
         return Answer(question=question, found=False)
     bars = [min_score] * len(hits) if isinstance(min_score, int | float) else list(min_score)
     best = max(h.similarity for h in hits)
+    candidates = _candidates(question, hits, bars, article_texts)
+    if not candidates:
+        return Answer(question=question, found=False, best_score=best)
+    sentences, citations = _cited(_chosen(candidates, max_sentences), article_texts)
+    if not sentences:
+        return Answer(question=question, found=False, best_score=best)
+    return Answer(
+        question=question, found=True, sentences=sentences, citations=citations, best_score=best
+    )
+
+
+def _candidates(
+    question: str, hits: Sequence[Hit], bars: Sequence[float], article_texts: Mapping[int, str]
+) -> list[_Candidate]:
+    """Every prose sentence of the top hits that clear their bars, and each matched article's
+    headline when it reads as one, scored alike."""
     q_terms = content_terms(question)
 
     def score(text: str, hit: Hit, rank: int, *, headline: bool = False) -> float:
@@ -248,8 +264,12 @@ def compose(
             candidates.append(
                 _Candidate(rank, hit, hit.start + s, hit.start + e, text, score(text, hit, rank))
             )
-    if not candidates:
-        return Answer(question=question, found=False, best_score=best)
+    return candidates
+
+
+def _chosen(candidates: list[_Candidate], max_sentences: int) -> list[_Candidate]:
+    """The best sentences, each once, within ``KEEP_WITHIN`` of the best; a quoted headline
+    shares its article's citation with a body sentence chosen beside it."""
     candidates.sort(key=lambda c: c.score, reverse=True)
     top = candidates[0].score
     chosen: list[_Candidate] = []
@@ -262,13 +282,18 @@ def compose(
             continue
         seen_text.add(key)
         chosen.append(cand)
-
-    # A quoted headline shares its article's citation with a body sentence chosen beside it.
     body = {c.hit.article_id: c for c in reversed(chosen) if not c.headline}
     for i, c in enumerate(chosen):
         beside = body.get(c.hit.article_id) if c.headline else None
         if beside is not None:
             chosen[i] = replace(c, hit=beside.hit, start=beside.start, end=beside.end)
+    return chosen
+
+
+def _cited(
+    chosen: list[_Candidate], article_texts: Mapping[int, str]
+) -> tuple[list[AnswerSentence], list[Citation]]:
+    """The answer's sentences, each with its article's number, and the citations."""
     citations: list[Citation] = []
     sentences: list[AnswerSentence] = []
     for cand in chosen:
@@ -285,11 +310,7 @@ def compose(
                 published_at=cand.hit.published_at,
             )
         )
-    if not sentences:
-        return Answer(question=question, found=False, best_score=best)
-    return Answer(
-        question=question, found=True, sentences=sentences, citations=citations, best_score=best
-    )
+    return sentences, citations
 
 
 def _cite(citations: list[Citation], cand: _Candidate, text: str) -> int:
