@@ -8,6 +8,8 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .search.when import Window
 
 
@@ -170,20 +172,20 @@ class Answer:
 
 def long_date(iso: str) -> str:
     """2023-03-02 → "2 March 2023" (unambiguous in every locale)."""
-    try:
-        d = date.fromisoformat(iso[:10])
-    except ValueError:
-        return iso
-    return f"{d.day} {calendar.month_name[d.month]} {d.year}"
+    return _day(iso, calendar.month_name)
 
 
 def short_date(iso: str) -> str:
     """2023-03-02 → "2 Mar 2023"."""
+    return _day(iso, calendar.month_abbr)
+
+
+def _day(iso: str, months: Sequence[str]) -> str:
     try:
         d = date.fromisoformat(iso[:10])
     except ValueError:
         return iso
-    return f"{d.day} {calendar.month_abbr[d.month]} {d.year}"
+    return f"{d.day} {months[d.month]} {d.year}"
 
 
 @dataclass(frozen=True)

@@ -337,16 +337,5 @@ _ARTICLE_COLUMNS = (
 
 
 def _article(row: sqlite3.Row) -> Article:
-    return Article(
-        id=row[0],
-        collection=row[1],
-        title=row[2],
-        source=row[3],
-        published_at=row[4],
-        url=row[5],
-        text=row[6],
-        content_hash=row[7],
-        added_by=row[8],
-        added_at=row[9],
-        chunk_count=row[10],
-    )
+    """A row of ``_ARTICLE_COLUMNS``, which are ``Article``'s fields in order."""
+    return Article(*row)

@@ -102,20 +102,7 @@ class SqliteChunks:
             r = by_id.get(cid)
             if r is None:
                 continue
-            out.append(
-                Hit(
-                    chunk_id=r[0],
-                    article_id=r[1],
-                    score=float(score),
-                    text=r[2],
-                    start=r[3],
-                    end=r[4],
-                    title=r[5],
-                    source=r[6],
-                    published_at=r[7],
-                    url=r[8],
-                )
-            )
+            out.append(Hit(r[0], r[1], float(score), *r[2:]))  # Hit's fields in order
         return out
 
     def dates(self, ids: Sequence[int]) -> dict[int, tuple[int, str | None]]:
