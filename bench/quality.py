@@ -105,15 +105,9 @@ def evaluate(
                 " ".join(s.text for s in answer.sentences)
             ):
                 contains += 1
-    off_scores, abstained, marked = [], 0, 0
-    for q in offperiod:
-        question, filters = asked(q, mode, today)
-        answer = service.ask(collection, question, filters=filters)
-        if answers_out is not None:
-            answers_out.append({"id": q["id"], "mode": f"{mode}-offperiod", **answer_json(answer)})
-        off_scores.append(answer.best_score)
-        abstained += not answer.found
-        marked += answer.found and bool(answer.lead or any(s.dated for s in answer.sentences))
+    off_scores, abstained, marked = off_period(
+        service, collection, offperiod, mode, today, answers_out
+    )
     result = scorer.score(queries, run)
     off_answered = len(offperiod) - abstained
     result.update(
@@ -137,6 +131,30 @@ def evaluate(
     return result
 
 
+def off_period(
+    service: NewsService,
+    collection: str,
+    offperiod: list[dict],
+    mode: str,
+    today: str,
+    answers_out: list[dict] | None,
+) -> tuple[list[float], int, int]:
+    """Questions whose news is not stored: their best scores, how many were refused, and how
+    many of those answered anyway say their evidence is old."""
+    from index.cli import answer_json
+
+    off_scores, abstained, marked = [], 0, 0
+    for q in offperiod:
+        question, filters = asked(q, mode, today)
+        answer = service.ask(collection, question, filters=filters)
+        if answers_out is not None:
+            answers_out.append({"id": q["id"], "mode": f"{mode}-offperiod", **answer_json(answer)})
+        off_scores.append(answer.best_score)
+        abstained += not answer.found
+        marked += answer.found and bool(answer.lead or any(s.dated for s in answer.sentences))
+    return off_scores, abstained, marked
+
+
 def calibrate(in_scores: list[float], off_scores: list[float], answer_share: float = 0.92) -> float:
     """The highest threshold that still answers ``answer_share`` of in-period questions."""
     return float(np.quantile(np.asarray(in_scores), 1 - answer_share))
@@ -145,7 +163,7 @@ def calibrate(in_scores: list[float], off_scores: list[float], answer_share: flo
 def stale_match(service: NewsService, q: dict, mode: str, today: str, weight: float) -> float:
     """The best (similarity + weight × question words held) over the passages an answer would
     weigh against the stricter bar for old news: older than the recent days, time not asked."""
-    from index.service import coverage
+    from index.search.answer import coverage
     from index.text import content_terms
 
     question, filters = asked(q, mode, today)
