@@ -40,6 +40,8 @@ __all__ = [
 
 
 class NewsService:
+    """Names (collection name → id), checks, and delegation: the stages do the work."""
+
     def __init__(
         self,
         settings: CoreSettings,

@@ -142,7 +142,8 @@ def sites() -> Iterator[Sites]:
         for host, attr in (("127.0.0.1", "a"), ("127.0.0.2", "b")):
             site = web.TCPSite(runner, host, 0)
             await site.start()
-            setattr(state, attr, f"http://{host}:{site._server.sockets[0].getsockname()[1]}")
+            port = runner.addresses[-1][1]  # the port the site just bound
+            setattr(state, attr, f"http://{host}:{port}")
         holder["runner"] = runner
         ready.set()
 
