@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..errors import DiskFullError, InputError, Interrupted, StoreError
-from ..models import Document, IngestResult
+from ..models import ChunkSpan, Document, IngestResult
 from ..search.embed import BackgroundLane, Embedder
 from ..search.registry import Change, IndexRegistry
 from ..settings import CoreSettings
@@ -62,7 +62,7 @@ class _Pending:
     doc: Document
     title: str
     fp: Fingerprint
-    chunks: list
+    chunks: list[ChunkSpan]
     embedded: list[str]  # what the model reads for each chunk
     replaces: int | None = None  # the stored article this is a newer version of
 
@@ -163,8 +163,8 @@ class IngestPipeline:
                 if run.group_chunks >= EMBED_GROUP:
                     self._send(run)
                 run.tell()
-            self._send(run)
-            self._send(run)
+            self._send(run)  # the last group …
+            self._send(run)  # … stored once it is embedded
         except KeyboardInterrupt:
             raise Interrupted(kept(report)) from None
         except DiskFullError as exc:  # the groups stored before it stay stored: say which
