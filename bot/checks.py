@@ -108,20 +108,17 @@ async def _cog_admin_check(cog: Any, interaction: discord.Interaction, /) -> boo
     return _slash_admin(interaction)
 
 
+def per_member(burst: int, seconds: float) -> app_commands.Cooldown | None:
+    """``burst`` uses, then a wait, per member; none when the window is 0 (off)."""
+    return app_commands.Cooldown(max(1, burst), seconds) if seconds > 0 else None
+
+
 def ask_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | None:
     """A burst of questions, then a wait: people ask follow-ups in quick succession."""
     s = bot_of(interaction).settings
-    return (
-        app_commands.Cooldown(max(1, s.ask_burst), s.ask_cooldown_seconds)
-        if s.ask_cooldown_seconds > 0
-        else None
-    )
+    return per_member(s.ask_burst, s.ask_cooldown_seconds)
 
 
 def ingest_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | None:
     s = bot_of(interaction).settings
-    return (
-        app_commands.Cooldown(max(1, s.ingest_burst), s.ingest_cooldown_seconds)
-        if s.ingest_cooldown_seconds > 0
-        else None
-    )
+    return per_member(s.ingest_burst, s.ingest_cooldown_seconds)

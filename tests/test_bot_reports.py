@@ -221,6 +221,17 @@ async def test_admin_commands_are_hidden_from_members_and_refused_to_them(fake, 
     assert "No feeds yet" in (await listing.wait_response())["data"]["content"]
 
 
+async def test_prefix_ingest_has_the_ingest_limit(fake, service):
+    settings = BotSettings(token="t", ingest_cooldown_seconds=60, ingest_burst=1)
+    async with fake.run_client(NewsBot(settings, service, guild_ready_timeout=0.05)):
+        await fake.wait_commands(None)
+        first = await prefix(fake, "!ingest " + FIRST + " " + SECOND)
+        assert "Added `#1`" in first["content"]
+        second = await prefix(fake, "!ingest " + CHANGED)
+        assert second["content"].startswith("Slow down a little: try again in")
+    assert len(service.sources(f"guild-{GUILD.id}")) == 1
+
+
 # ------------------------------------------------------------------ alone
 
 

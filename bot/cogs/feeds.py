@@ -101,17 +101,19 @@ class Feeds(
     async def pause(
         self, interaction: discord.Interaction[NewsBot], feed_id: app_commands.Range[int, 1]
     ) -> None:
-        feed = await asyncio.to_thread(
-            self.bot.service.pause_feed, collection_for(interaction.guild_id), feed_id, True
-        )
-        await interaction.response.send_message(feed_line(feed), ephemeral=True)
+        await self._set_paused(interaction, feed_id, True)
 
     @app_commands.command(name="resume", description="Resume polling a feed")
     async def resume(
         self, interaction: discord.Interaction[NewsBot], feed_id: app_commands.Range[int, 1]
     ) -> None:
+        await self._set_paused(interaction, feed_id, False)
+
+    async def _set_paused(
+        self, interaction: discord.Interaction[NewsBot], feed_id: int, paused: bool
+    ) -> None:
         feed = await asyncio.to_thread(
-            self.bot.service.pause_feed, collection_for(interaction.guild_id), feed_id, False
+            self.bot.service.pause_feed, collection_for(interaction.guild_id), feed_id, paused
         )
         await interaction.response.send_message(feed_line(feed), ephemeral=True)
 

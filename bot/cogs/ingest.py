@@ -18,7 +18,7 @@ from index.ingest.sources import SUPPORTED, Failed
 from index.models import Document
 from index.service import IngestReport
 
-from ..checks import collection_for, in_guild, ingest_cooldown
+from ..checks import collection_for, in_guild, ingest_cooldown, per_member
 from ..errors import UserError
 from ..render import ingest_report
 
@@ -57,13 +57,10 @@ def check_attachment(att: discord.Attachment, max_bytes: int) -> str | None:
 class Ingest(commands.Cog):
     def __init__(self, bot: NewsBot) -> None:
         self.bot = bot
-        seconds = bot.settings.ingest_cooldown_seconds
+        # `!ingest` has /ingest's limit (counted apart), built here: prefix cooldowns can't read it.
+        rate = per_member(bot.settings.ingest_burst, bot.settings.ingest_cooldown_seconds)
         self.prefix_cooldown = (
-            commands.CooldownMapping.from_cooldown(
-                max(1, bot.settings.ingest_burst), seconds, commands.BucketType.user
-            )
-            if seconds > 0
-            else None
+            commands.CooldownMapping(rate, commands.BucketType.user) if rate else None
         )
         # Its own threads, so pages being read never take the ones questions are answered in.
         self.extractor = ThreadPoolExecutor(EXTRACT_THREADS, thread_name_prefix="newsbot-extract")
