@@ -23,6 +23,7 @@ from bot.cogs.ingest import UPLOAD_TYPES, check_attachment
 from bot.config import BotSettings
 from bot.errors import NotAdmin, NotInGuild, sentence
 from fakediscord import MANAGE_GUILD, FakeDiscord, FakeGuild, FakeMember, FakeUser
+from index.errors import BusyError
 from index.ingest.sources import SUPPORTED, Failed
 from index.ingest.web import NOT_A_WEB_ADDRESS
 from index.models import IngestResult
@@ -230,6 +231,20 @@ async def test_prefix_ingest_has_the_ingest_limit(fake, service):
         second = await prefix(fake, "!ingest " + CHANGED)
         assert second["content"].startswith("Slow down a little: try again in")
     assert len(service.sources(f"guild-{GUILD.id}")) == 1
+
+
+async def test_a_busy_rebuild_takes_back_its_public_progress_and_answers_privately(
+    fake, bot, service, monkeypatch
+):
+    def busy(*args: object, **kwargs: object) -> None:
+        raise BusyError("another process is rebuilding this collection; try again later")
+
+    monkeypatch.setattr(service, "rebuild", busy)
+    interaction = await slash(fake, ADMIN, "rebuild-index")
+    final = await interaction.wait_final(20, predicate=lambda m: "rebuilding" in m["content"])
+    assert final["flags"] & 64
+    assert final["content"] == "Another process is rebuilding this collection; try again later."
+    assert interaction.original is None and fake.channel_messages(CHANNEL) == []
 
 
 # ------------------------------------------------------------------ alone

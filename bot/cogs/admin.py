@@ -56,8 +56,9 @@ class Admin(commands.Cog):
                     counts = await asyncio.to_thread(
                         self.bot.service.rebuild, collection_for(guild_id), progress=progress
                     )
-            except BusyError as exc:
-                raise UserError(str(exc)) from None
+            except BusyError:  # its public "Rebuilding…" goes; the reason is told privately
+                await interaction.delete_original_response()
+                raise
             vectors = sum(counts.values())
             await interaction.edit_original_response(
                 content=f"✅ Index rebuilt: {vectors} passages in "
