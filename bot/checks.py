@@ -5,7 +5,7 @@ each decorator here both sets the hint and checks it on every invocation, slash 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import discord
 from discord import app_commands
@@ -104,7 +104,7 @@ def admin_only() -> Callable[[T], T]:
     return decorate
 
 
-async def _cog_admin_check(cog: Any, interaction: discord.Interaction, /) -> bool:
+async def _cog_admin_check(cog: commands.Cog, interaction: discord.Interaction, /) -> bool:
     return _slash_admin(interaction)
 
 
