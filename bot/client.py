@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import discord
 from discord.ext import commands
@@ -31,7 +32,10 @@ def intents() -> discord.Intents:
 
 
 class NewsBot(commands.Bot):
-    def __init__(self, settings: BotSettings, service: NewsService, **options) -> None:
+    """newsbot on Discord: the cogs reach the service, the settings and the one writer lock
+    through this class, which is what they are typed against."""
+
+    def __init__(self, settings: BotSettings, service: NewsService, **options: Any) -> None:
         options.setdefault("chunk_guilds_at_startup", False)
         super().__init__(
             command_prefix=commands.when_mentioned_or(settings.command_prefix),
@@ -44,6 +48,7 @@ class NewsBot(commands.Bot):
         self.service = service
         # One writer: ingests and admin writes queue here; questions never wait on it.
         self.writer = asyncio.Lock()
+        self._warm_up: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
         for name in COGS:

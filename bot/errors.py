@@ -33,12 +33,23 @@ class NotAdmin(UserError):
         super().__init__(f"Only members with Manage Server{extra} can do that.")
 
 
+def sentence(text: str) -> str:
+    """A core error's message ("that is not a web address …") as a reply: capitalised, ended."""
+    text = text.strip()
+    if not text:
+        return text
+    end = "" if text.endswith((".", "!", "?", "…")) else "."
+    return text[0].upper() + text[1:] + end
+
+
 def message_for(error: BaseException) -> tuple[str, bool]:
     """The reply for an error, and whether it was expected (no traceback logged)."""
     original = getattr(error, "original", None) or getattr(error, "__cause__", None)
     if isinstance(original, NewsbotError):
-        return str(original), True
-    if isinstance(error, UserError | NewsbotError):
+        return sentence(str(original)), True
+    if isinstance(error, NewsbotError):
+        return sentence(str(error)), True
+    if isinstance(error, UserError):
         return str(error), True
     if isinstance(error, app_commands.CommandOnCooldown | commands.CommandOnCooldown):
         return f"Slow down a little: try again in {error.retry_after:.0f} s.", True
@@ -79,12 +90,22 @@ async def on_app_command_error(
 async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
     """Reply privately, whether or not the interaction was already answered or deferred."""
     try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
+        if not interaction.response.is_done():
             await interaction.response.send_message(text, ephemeral=True)
+            return
+        if interaction.response.type == discord.InteractionResponseType.deferred_channel_message:
+            await _drop_public_thinking(interaction)
+        await interaction.followup.send(text, ephemeral=True)
     except discord.HTTPException:
         log.warning("could not deliver an error reply for interaction %s", interaction.id)
+
+
+async def _drop_public_thinking(interaction: discord.Interaction) -> None:
+    """The first follow-up to a deferral fills its "thinking…" message and keeps its
+    visibility: a public one is deleted first, so the failure that follows stays private."""
+    original = await interaction.original_response()
+    if original.flags.loading and not original.flags.ephemeral:
+        await original.delete()
 
 
 async def on_command_error(ctx: commands.Context, error: commands.CommandError) -> None:

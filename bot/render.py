@@ -1,4 +1,5 @@
-"""Answers, hits and article lists → Discord embeds, always within Discord's limits.
+"""Answers, hits, article lists, ingest reports and feeds → Discord messages, always within
+Discord's limits.
 
 Pure functions over index models: unit-tested without a client. Snippets are cut at word
 boundaries with "…", never mid-word, so what is shown stays a verbatim piece of the article.
@@ -6,10 +7,17 @@ boundaries with "…", never mid-word, so what is shown stays a verbatim piece o
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import discord
 
 from index.models import Answer, Article, Citation, Found
 from index.search.when import Window
+
+if TYPE_CHECKING:
+    from index.models import IngestResult
+    from index.service import IngestReport
+    from index.store.base import Feed
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096
@@ -17,6 +25,7 @@ FIELD_NAME_MAX = 256
 FIELD_VALUE_MAX = 1024
 FIELDS_MAX = 25
 EMBED_TOTAL_MAX = 6000
+MESSAGE_MAX = 1900  # of Discord's 2,000 characters: room for a "…" line and markup
 ELLIPSIS = "…"
 MIN_SNIPPET = 80
 COLOUR = discord.Colour.blurple()
@@ -164,3 +173,41 @@ def stats_embed(stats: dict[str, object]) -> discord.Embed:
     for key in ("articles", "chunks", "indexed_vectors", "model"):
         embed.add_field(name=key.replace("_", " "), value=str(stats.get(key, "?")), inline=True)
     return embed
+
+
+def _safe(title: str) -> str:
+    """A title as plain text: no markdown, no pings."""
+    return discord.utils.escape_markdown(discord.utils.escape_mentions(title))[:200]
+
+
+def _stored(icon: str, verb: str, r: IngestResult) -> str:
+    return (
+        f"{icon} {verb} `#{r.article_id}` **{_safe(r.title)}** "
+        f"({r.published_at or 'no date'}) — {r.chunk_count} chunks"
+    )
+
+
+def ingest_report(report: IngestReport) -> str:
+    """What every ingest path replies: one line an input, added, updated (a changed page read
+    again), already indexed or failed, in that order."""
+    lines = [_stored("✅", "Added", r) for r in report.added]
+    lines += [_stored("🔄", "Updated", r) for r in report.updated]
+    for r in report.duplicates:
+        ref = f"`#{r.article_id}` " if r.article_id > 0 else ""
+        why = f" ({_safe('; '.join(r.notes))})" if r.notes else ""
+        lines.append(f"↩️ Already indexed: {ref}**{_safe(r.title)}**{why}")
+    lines += [f"⚠️ {f.reason}" for f in report.failed]
+    text = "\n".join(lines) or "Nothing to add."
+    return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 10].rsplit("\n", 1)[0] + "\n…"
+
+
+def feed_line(feed: Feed) -> str:
+    """A followed feed as /feeds lists it; its state and period come from the store's Feed."""
+    state = f"⏸️ {feed.state}" if feed.paused else feed.state
+    name = discord.utils.escape_markdown(feed.title or feed.url)[:120]
+    return f"`{feed.id}` **{name}** <{feed.url}> — {feed.every}, {state}"
+
+
+def feed_list(feeds: list[Feed]) -> str:
+    text = "\n".join(feed_line(f) for f in feeds) or "No feeds yet: `/feeds add url`."
+    return text[:MESSAGE_MAX]

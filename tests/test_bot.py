@@ -227,7 +227,7 @@ async def test_slash_ingest_text_and_forget(fake, bot, service):
         options={"article_id": 1},
     )
     response = await missing.wait_response()
-    assert response["data"]["flags"] & 64 and "no article 1" in response["data"]["content"]
+    assert response["data"]["flags"] & 64 and "No article 1" in response["data"]["content"]
 
 
 async def test_ask_cooldown_says_when_to_try_again(fake, service):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -12,24 +13,23 @@ from discord.ext import commands
 from index.errors import BusyError
 
 from .. import render
-from ..checks import collection_for, slash_admin, slash_guild_only
+from ..checks import admin_only, collection_for, in_guild
 from ..errors import UserError
 
-ADMIN = discord.Permissions(manage_guild=True)
+if TYPE_CHECKING:
+    from ..client import NewsBot
 
 
 class Admin(commands.Cog):
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: NewsBot) -> None:
         self.bot = bot
         self.rebuilding: set[int] = set()
 
     @app_commands.command(
         name="rebuild-index", description="Rebuild this server's search index from stored vectors"
     )
-    @app_commands.guild_only()
-    @app_commands.default_permissions(manage_guild=True)
-    @slash_admin()
-    async def rebuild(self, interaction: discord.Interaction) -> None:
+    @admin_only()
+    async def rebuild(self, interaction: discord.Interaction[NewsBot]) -> None:
         guild_id = interaction.guild_id
         if guild_id in self.rebuilding:
             raise UserError("A rebuild is already running for this server; wait for it to end.")
@@ -56,8 +56,9 @@ class Admin(commands.Cog):
                     counts = await asyncio.to_thread(
                         self.bot.service.rebuild, collection_for(guild_id), progress=progress
                     )
-            except BusyError as exc:
-                raise UserError(str(exc)) from None
+            except BusyError:  # its public "Rebuilding…" goes; the reason is told privately
+                await interaction.delete_original_response()
+                raise
             vectors = sum(counts.values())
             await interaction.edit_original_response(
                 content=f"✅ Index rebuilt: {vectors} passages in "
@@ -68,11 +69,9 @@ class Admin(commands.Cog):
 
     @app_commands.command(name="forget", description="Remove an article from this server")
     @app_commands.describe(article_id="The article number shown by /sources")
-    @app_commands.guild_only()
-    @app_commands.default_permissions(manage_guild=True)
-    @slash_admin()
+    @admin_only()
     async def forget(
-        self, interaction: discord.Interaction, article_id: app_commands.Range[int, 1]
+        self, interaction: discord.Interaction[NewsBot], article_id: app_commands.Range[int, 1]
     ) -> None:
         collection = collection_for(interaction.guild_id)
         # A wrong id fails here, before the reply is deferred, so its error stays private.
@@ -86,9 +85,8 @@ class Admin(commands.Cog):
         )
 
     @app_commands.command(name="stats", description="How much news this server has")
-    @app_commands.guild_only()
-    @slash_guild_only()
-    async def stats(self, interaction: discord.Interaction) -> None:
+    @in_guild()
+    async def stats(self, interaction: discord.Interaction[NewsBot]) -> None:
         await interaction.response.defer(thinking=True)
         stats = await asyncio.to_thread(
             self.bot.service.stats, collection_for(interaction.guild_id)
@@ -96,5 +94,5 @@ class Admin(commands.Cog):
         await interaction.followup.send(embed=render.stats_embed(stats))
 
 
-async def setup(bot) -> None:
+async def setup(bot: NewsBot) -> None:
     await bot.add_cog(Admin(bot))

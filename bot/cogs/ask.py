@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from datetime import date
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -13,13 +14,18 @@ from discord.ext import commands
 from index.search.retrieve import Filters
 
 from .. import render
-from ..checks import ask_cooldown, collection_for, slash_guild_only
+from ..checks import ask_cooldown, collection_for, in_guild
 from ..errors import UserError
+
+if TYPE_CHECKING:
+    from index.models import Article
+
+    from ..client import NewsBot
 
 PER_PAGE = 10
 
 
-def asked_on(interaction: discord.Interaction) -> str:
+def asked_on(interaction: discord.Interaction[NewsBot]) -> str:
     """The day a member asked (UTC, from the interaction's own id): news questions are about
     the news of their days, so it ranks and bars the evidence (see README)."""
     return interaction.created_at.date().isoformat()
@@ -35,7 +41,7 @@ def _since(value: str | None) -> str | None:
 
 
 class Ask(commands.Cog):
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: NewsBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="ask", description="Ask a question about this server's news")
@@ -44,12 +50,11 @@ class Ask(commands.Cog):
         source="Only articles from this source (e.g. AP)",
         since="Only articles published on or after this date (YYYY-MM-DD)",
     )
-    @app_commands.guild_only()
-    @slash_guild_only()
+    @in_guild()
     @app_commands.checks.dynamic_cooldown(ask_cooldown)
     async def ask(
         self,
-        interaction: discord.Interaction,
+        interaction: discord.Interaction[NewsBot],
         question: app_commands.Range[str, 3, 500],
         source: app_commands.Range[str, 1, 100] | None = None,
         since: str | None = None,
@@ -63,11 +68,10 @@ class Ask(commands.Cog):
 
     @app_commands.command(name="search", description="Read the passages that best match")
     @app_commands.describe(query="Words or a question to look for")
-    @app_commands.guild_only()
-    @slash_guild_only()
+    @in_guild()
     @app_commands.checks.dynamic_cooldown(ask_cooldown)
     async def search(
-        self, interaction: discord.Interaction, query: app_commands.Range[str, 2, 500]
+        self, interaction: discord.Interaction[NewsBot], query: app_commands.Range[str, 2, 500]
     ) -> None:
         await interaction.response.defer(thinking=True)
         found = await asyncio.to_thread(
@@ -81,25 +85,26 @@ class Ask(commands.Cog):
 
     @app_commands.command(name="sources", description="The articles this server has added")
     @app_commands.describe(page="Page number, newest articles first")
-    @app_commands.guild_only()
-    @slash_guild_only()
+    @in_guild()
     async def sources(
-        self, interaction: discord.Interaction, page: app_commands.Range[int, 1, 10_000] = 1
+        self,
+        interaction: discord.Interaction[NewsBot],
+        page: app_commands.Range[int, 1, 10_000] = 1,
     ) -> None:
         collection = collection_for(interaction.guild_id)
         await interaction.response.defer(thinking=True)
 
-        def load():
+        def load() -> tuple[int, list[Article]]:
             stats = self.bot.service.stats(collection)
             items = self.bot.service.sources(
                 collection, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
             )
-            return stats["articles"], items
+            return int(stats["articles"]), items
 
         total, items = await asyncio.to_thread(load)
         pages = max(1, math.ceil(total / PER_PAGE))
         await interaction.followup.send(embed=render.sources_embed(items, page, pages, total))
 
 
-async def setup(bot) -> None:
+async def setup(bot: NewsBot) -> None:
     await bot.add_cog(Ask(bot))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -16,24 +17,21 @@ from index.feeds import FeedPoller
 from index.ingest import web
 from index.ingest.fetch import fetch
 
-from ..checks import collection_for, slash_admin
+from ..checks import admin_only, collection_for
 from ..errors import UserError
+from ..render import feed_line, feed_list
+
+if TYPE_CHECKING:
+    from ..client import NewsBot
 
 log = logging.getLogger("newsbot.feeds")
 
 
-def feed_line(feed) -> str:
-    state = "⏸️ paused" if feed.paused else (feed.last_status or "not polled yet")
-    name = discord.utils.escape_markdown(feed.title or feed.url)[:120]
-    return f"`{feed.id}` **{name}** <{feed.url}> — every {feed.interval_seconds // 60} min, {state}"
-
-
-@app_commands.guild_only()
-@app_commands.default_permissions(manage_guild=True)
+@admin_only()
 class Feeds(
     commands.GroupCog, group_name="feeds", group_description="News feeds this server follows"
 ):
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: NewsBot) -> None:
         self.bot = bot
         self.stop = asyncio.Event()
         self.task: asyncio.Task | None = None
@@ -55,25 +53,23 @@ class Feeds(
 
     @app_commands.command(name="add", description="Follow an RSS or Atom feed")
     @app_commands.describe(url="The feed's address", every="Minutes between polls")
-    @slash_admin()
     async def add(
         self,
-        interaction: discord.Interaction,
+        interaction: discord.Interaction[NewsBot],
         url: str,
         every: app_commands.Range[int, 5, 1440] | None = None,
     ) -> None:
-        if not web.is_url(url):
-            raise UserError("That is not a web address (it should start with https://).")
+        address = web.web_address(url)  # before the defer: a refusal stays private
         await interaction.response.defer(thinking=True, ephemeral=True)
         try:
-            result = await fetch(web.strip_url(url), web.policy_for(self.bot.service.settings))
+            result = await fetch(address, web.policy_for(self.bot.service.settings))
         except InputError as exc:
             raise UserError(f"I couldn't read that feed: {exc}.") from None
         async with self.bot.writer:
             feed = await asyncio.to_thread(
                 self.bot.service.add_feed,
                 collection_for(interaction.guild_id),
-                url,
+                address,
                 added_by=f"{interaction.user} ({interaction.user.id})",
                 fetched=result,
                 interval_minutes=every,
@@ -85,18 +81,15 @@ class Feeds(
             task.add_done_callback(self.first_polls.discard)
 
     @app_commands.command(name="list", description="The feeds this server follows")
-    @slash_admin()
-    async def list(self, interaction: discord.Interaction) -> None:
+    async def list(self, interaction: discord.Interaction[NewsBot]) -> None:
         feeds = await asyncio.to_thread(
             self.bot.service.feeds, collection_for(interaction.guild_id)
         )
-        text = "\n".join(feed_line(f) for f in feeds) or "No feeds yet: `/feeds add url`."
-        await interaction.response.send_message(text[:1900], ephemeral=True)
+        await interaction.response.send_message(feed_list(feeds), ephemeral=True)
 
     @app_commands.command(name="remove", description="Stop following a feed")
-    @slash_admin()
     async def remove(
-        self, interaction: discord.Interaction, feed_id: app_commands.Range[int, 1]
+        self, interaction: discord.Interaction[NewsBot], feed_id: app_commands.Range[int, 1]
     ) -> None:
         async with self.bot.writer:
             feed = await asyncio.to_thread(
@@ -105,25 +98,25 @@ class Feeds(
         await interaction.response.send_message(f"Stopped following <{feed.url}>.", ephemeral=True)
 
     @app_commands.command(name="pause", description="Pause polling a feed")
-    @slash_admin()
     async def pause(
-        self, interaction: discord.Interaction, feed_id: app_commands.Range[int, 1]
+        self, interaction: discord.Interaction[NewsBot], feed_id: app_commands.Range[int, 1]
     ) -> None:
-        feed = await asyncio.to_thread(
-            self.bot.service.pause_feed, collection_for(interaction.guild_id), feed_id, True
-        )
-        await interaction.response.send_message(feed_line(feed), ephemeral=True)
+        await self._set_paused(interaction, feed_id, True)
 
     @app_commands.command(name="resume", description="Resume polling a feed")
-    @slash_admin()
     async def resume(
-        self, interaction: discord.Interaction, feed_id: app_commands.Range[int, 1]
+        self, interaction: discord.Interaction[NewsBot], feed_id: app_commands.Range[int, 1]
+    ) -> None:
+        await self._set_paused(interaction, feed_id, False)
+
+    async def _set_paused(
+        self, interaction: discord.Interaction[NewsBot], feed_id: int, paused: bool
     ) -> None:
         feed = await asyncio.to_thread(
-            self.bot.service.pause_feed, collection_for(interaction.guild_id), feed_id, False
+            self.bot.service.pause_feed, collection_for(interaction.guild_id), feed_id, paused
         )
         await interaction.response.send_message(feed_line(feed), ephemeral=True)
 
 
-async def setup(bot) -> None:
+async def setup(bot: NewsBot) -> None:
     await bot.add_cog(Feeds(bot))

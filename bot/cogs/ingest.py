@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -13,45 +14,28 @@ from discord.ext import commands
 from index.errors import InputError
 from index.ingest import web
 from index.ingest.fetch import FetchResult, fetch
-from index.ingest.sources import Failed
+from index.ingest.sources import SUPPORTED, Failed
 from index.models import Document
 from index.service import IngestReport
 
-from ..checks import collection_for, ingest_cooldown, prefix_guild_only, slash_guild_only
+from ..checks import collection_for, in_guild, ingest_cooldown, per_member
 from ..errors import UserError
+from ..render import ingest_report
 
-ACCEPTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
+if TYPE_CHECKING:
+    from ..client import NewsBot
+
+# Every file type newsbot reads, except .jsonl: each of its lines states its own url, source
+# and date, which the bot would then cite as such, and one upload would hold a whole batch.
+UPLOAD_TYPES = [ext for ext in SUPPORTED if ext != ".jsonl"]
 MAX_PASTE_CHARS = 100_000
 # How many messages' files and pages are read at the same time (each one bounded in size and
 # tags: index.ingest.extract), in threads of their own.
 EXTRACT_THREADS = 3
 
-
-def describe(report: IngestReport) -> str:
-    """One line an article: its title, date and chunks, or that it was already indexed."""
-    lines = []
-    for r in report.added:
-        lines.append(
-            f"✅ Added `#{r.article_id}` **{_safe(r.title)}** "
-            f"({r.published_at or 'no date'}) — {r.chunk_count} chunks"
-        )
-    for r in report.updated:
-        lines.append(
-            f"🔄 Updated `#{r.article_id}` **{_safe(r.title)}** "
-            f"({r.published_at or 'no date'}) — {r.chunk_count} chunks"
-        )
-    for r in report.duplicates:
-        ref = f"`#{r.article_id}` " if r.article_id > 0 else ""
-        why = f" ({_safe('; '.join(r.notes))})" if r.notes else ""
-        lines.append(f"↩️ Already indexed: {ref}**{_safe(r.title)}**{why}")
-    for f in report.failed:
-        lines.append(f"⚠️ {f.reason}")
-    text = "\n".join(lines) or "Nothing to add."
-    return text if len(text) <= 1900 else text[:1890].rsplit("\n", 1)[0] + "\n…"
-
-
-def _safe(title: str) -> str:
-    return discord.utils.escape_markdown(discord.utils.escape_mentions(title))[:200]
+# What one ingest command hands over: a file's name and bytes, a fetched page, a document, or
+# the reason an input was refused before it was read.
+Item = tuple[str, bytes] | FetchResult | Failed | Document
 
 
 def check_attachment(att: discord.Attachment, max_bytes: int) -> str | None:
@@ -61,25 +45,22 @@ def check_attachment(att: discord.Attachment, max_bytes: int) -> str | None:
     if kind.startswith(("image/", "video/", "audio/")):
         return (
             f"{att.filename} is {(kind.split('/')[0] == 'image' and 'an image') or 'media'};"
-            f" I read articles from {', '.join(sorted(ACCEPTED))} files."
+            f" I read articles from {', '.join(UPLOAD_TYPES)} files."
         )
-    if ext not in ACCEPTED:
-        return f"{att.filename}: I read articles from {', '.join(sorted(ACCEPTED))} files."
+    if ext not in UPLOAD_TYPES:
+        return f"{att.filename}: I read articles from {', '.join(UPLOAD_TYPES)} files."
     if att.size > max_bytes:
         return f"{att.filename} is too large ({att.size:,} bytes; the limit is {max_bytes:,})."
     return None
 
 
 class Ingest(commands.Cog):
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: NewsBot) -> None:
         self.bot = bot
-        seconds = bot.settings.ingest_cooldown_seconds
+        # `!ingest` has /ingest's limit (counted apart), built here: prefix cooldowns can't read it.
+        rate = per_member(bot.settings.ingest_burst, bot.settings.ingest_cooldown_seconds)
         self.prefix_cooldown = (
-            commands.CooldownMapping.from_cooldown(
-                max(1, bot.settings.ingest_burst), seconds, commands.BucketType.user
-            )
-            if seconds > 0
-            else None
+            commands.CooldownMapping(rate, commands.BucketType.user) if rate else None
         )
         # Its own threads, so pages being read never take the ones questions are answered in.
         self.extractor = ThreadPoolExecutor(EXTRACT_THREADS, thread_name_prefix="newsbot-extract")
@@ -91,7 +72,7 @@ class Ingest(commands.Cog):
         self,
         guild_id: int,
         author: discord.abc.User,
-        items: list[tuple[str, bytes] | Failed | Document],
+        items: list[Item],
     ) -> IngestReport:
         """Extract first, in the extraction threads and outside the writer lock (a slow page
         then delays only its sender), then embed and store, one writer at a time."""
@@ -122,7 +103,6 @@ class Ingest(commands.Cog):
 
     async def _fetch(self, url: str) -> FetchResult | Failed:
         """Network only, on the event loop; refusals (not public, too large…) become replies."""
-        url = web.strip_url(url)
         try:
             return await fetch(url, web.policy_for(self.bot.service.settings))
         except InputError as exc:
@@ -143,12 +123,11 @@ class Ingest(commands.Cog):
         file="A .txt, .md, .html or .pdf file",
         text="The article text, pasted",
     )
-    @app_commands.guild_only()
-    @slash_guild_only()
+    @in_guild()
     @app_commands.checks.dynamic_cooldown(ingest_cooldown)
     async def ingest_slash(
         self,
-        interaction: discord.Interaction,
+        interaction: discord.Interaction[NewsBot],
         url: str | None = None,
         file: discord.Attachment | None = None,
         text: app_commands.Range[str, 1, 4000] | None = None,
@@ -156,25 +135,27 @@ class Ingest(commands.Cog):
         given = [x for x in (url, file, text) if x]
         if len(given) != 1:
             raise UserError("Give exactly one of `url`, `file` or `text`.")
-        if url and not web.is_url(url):
-            raise UserError("That is not a web address (it should start with https://).")
+        address = web.web_address(url) if url else None
         if file is not None and (
             refusal := check_attachment(file, self.bot.service.settings.max_input_bytes)
         ):
             raise UserError(refusal)
         await interaction.response.defer(thinking=True)
-        if url:
-            item = await self._fetch(url)
+        item: Item
+        if address:
+            item = await self._fetch(address)
         elif file is not None:
             item = await self._read(file)
         else:
-            item = ("pasted text.txt", text.encode("utf-8"))
+            item = ("pasted text.txt", str(text).encode("utf-8"))
         report = await self._ingest(interaction.guild_id, interaction.user, [item])
-        await interaction.followup.send(describe(report))
+        if not (report.added or report.updated or report.duplicates):
+            raise UserError(ingest_report(report))  # a failure: shown to its sender only
+        await interaction.followup.send(ingest_report(report))
 
     @commands.command(name="ingest", help="Add articles: paste text, or attach .txt/.md/.html/.pdf")
-    @prefix_guild_only()
-    async def ingest_prefix(self, ctx: commands.Context, *, content: str = "") -> None:
+    @in_guild()
+    async def ingest_prefix(self, ctx: commands.Context[NewsBot], *, content: str = "") -> None:
         if self.prefix_cooldown is not None:
             bucket = self.prefix_cooldown.get_bucket(ctx.message)
             retry = bucket.update_rate_limit() if bucket else None
@@ -187,13 +168,14 @@ class Ingest(commands.Cog):
                 "Paste the article after `!ingest`, or attach .txt, .md, .html or .pdf files."
             )
         links = content.split()
-        urls = links if links and all(web.is_url(w) for w in links) else []
+        # Only links: each is read as a page. Anything else: the whole message is the article.
+        urls = [web.web_address(w) for w in links] if all(map(web.is_url, links)) else []
         if len(content) > MAX_PASTE_CHARS:
             raise UserError(
                 f"That paste is too long ({len(content):,} characters; attach it "
                 "as a file instead)."
             )
-        items: list = [await self._read(att) for att in attachments]
+        items: list[Item] = [await self._read(att) for att in attachments]
         if urls:
             items[:0] = [await self._fetch(u) for u in urls[: self.bot.settings.max_attachments]]
         elif content:
@@ -208,12 +190,12 @@ class Ingest(commands.Cog):
                 )
             )
         if all(isinstance(i, Failed) for i in items):
-            report = IngestReport(failed=list(items))
+            report = IngestReport(failed=[i for i in items if isinstance(i, Failed)])
         else:
             async with ctx.typing():
                 report = await self._ingest(ctx.guild.id, ctx.author, items)
-        await ctx.reply(describe(report), mention_author=False)
+        await ctx.reply(ingest_report(report), mention_author=False)
 
 
-async def setup(bot) -> None:
+async def setup(bot: NewsBot) -> None:
     await bot.add_cog(Ingest(bot))
