@@ -630,11 +630,11 @@ def cmd_feeds(service, args: argparse.Namespace) -> int:
 
         from .feeds import FeedPoller
 
+        poller = FeedPoller(service)
         if args.all:
-            for f in service.feeds(args.collection):
-                if not f.paused:
-                    service.store.feeds.update(f.id, next_poll_at=0)
-        reports = asyncio.run(FeedPoller(service).poll_due())
+            reports = asyncio.run(poller.poll_now(service.feeds(args.collection)))
+        else:
+            reports = asyncio.run(poller.poll_due())
         for r in reports:
             print(
                 f"feed {r.feed_id}: {r.status}; {r.new} new, {r.updated} updated, "
