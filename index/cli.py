@@ -158,7 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="counts and sizes")
     p.add_argument("--json", action="store_true")
     sub.add_parser("check", help="verify the database and indexes are consistent")
-    sub.add_parser("env-example", help="print every setting, as .env.example holds them")
+    sub.add_parser(
+        "env-example",
+        help="print the core's settings (python -m bot env-example adds the bot's: .env.example)",
+    )
     sub.add_parser("demo", help="ingest the bundled sample article and answer a question")
     return parser
 
@@ -260,14 +263,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "env-example":
         from .settings import env_example
 
-        classes: list[type] = [CoreSettings]
-        try:
-            from bot.config import BotSettings
-
-            classes.append(BotSettings)
-        except ImportError:
-            pass
-        print(env_example(*classes), end="")
+        print(env_example(CoreSettings), end="")
         return 0
     args.all_collections = args.collection is None and args.command == "rebuild"
     if args.collection is None:
