@@ -89,8 +89,7 @@ def cli_main() -> int:
         )
         return NewsService(settings, FakeEmbedder())
 
-    cli._service = service
-    return cli.main(sys.argv[2:])
+    return cli.main(sys.argv[2:], service=service)
 
 
 # -- one worker ------------------------------------------------------------------------------

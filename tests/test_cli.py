@@ -24,10 +24,8 @@ def run(tmp_path, monkeypatch, capsys):
             embedder,
         )
 
-    monkeypatch.setattr(cli, "_service", factory)
-
     def invoke(*argv: str) -> tuple[int, str, str]:
-        code = cli.main(["--data-dir", str(tmp_path / "data"), "-q", *argv])
+        code = cli.main(["--data-dir", str(tmp_path / "data"), "-q", *argv], service=factory)
         out, err = capsys.readouterr()
         return code, out, err
 

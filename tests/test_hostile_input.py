@@ -66,10 +66,8 @@ def run(tmp_path, monkeypatch, capsys):
             embedder,
         )
 
-    monkeypatch.setattr(cli, "_service", factory)
-
     def invoke(*argv: str) -> tuple[int, str, str]:
-        code = cli.main(["-q", "-c", COLLECTION, *argv])
+        code = cli.main(["-q", "-c", COLLECTION, *argv], service=factory)
         out, err = capsys.readouterr()
         return code, out, err
 
@@ -84,9 +82,9 @@ def cli_process(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
         "from index.search.embed import FakeEmbedder\n"
         "from index.service import NewsService\n"
         "from index.settings import CoreSettings\n"
-        "cli._service = lambda args: NewsService(CoreSettings(data_dir=args.data_dir),"
-        " FakeEmbedder())\n"
-        "sys.exit(cli.main(sys.argv[1:]))\n"
+        "def service(args):\n"
+        "    return NewsService(CoreSettings(data_dir=args.data_dir), FakeEmbedder())\n"
+        "sys.exit(cli.main(sys.argv[1:], service=service))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
     return subprocess.run(

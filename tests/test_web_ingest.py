@@ -164,10 +164,8 @@ def test_feeds_from_the_command_line(site, tmp_path, monkeypatch, capsys):
     def factory(args):
         return make_service(tmp_path, "127.0.0.1")
 
-    monkeypatch.setattr(cli, "_service", factory)
-
     def run(*argv: str) -> str:
-        assert cli.main(["-q", "-c", "guild-1", *argv]) == 0
+        assert cli.main(["-q", "-c", "guild-1", *argv], service=factory) == 0
         return capsys.readouterr().out
 
     out = run("feeds", "add", f"{site}/rss")
@@ -178,5 +176,5 @@ def test_feeds_from_the_command_line(site, tmp_path, monkeypatch, capsys):
     assert "Floods close schools in Valencia" in run("sources")
     assert "paused" in run("feeds", "pause", "1")
     assert "stopped following feed 1" in run("feeds", "remove", "1")
-    assert cli.main(["-q", "feeds", "add", f"{site}/news/valencia-floods"]) == 1
+    assert cli.main(["-q", "feeds", "add", f"{site}/news/valencia-floods"], service=factory) == 1
     assert "not an RSS or Atom feed" in capsys.readouterr().err
