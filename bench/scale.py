@@ -245,17 +245,17 @@ def worker(role: str, db: Path, work: Path, sweep: list[float]) -> dict[str, Any
         result["file_bytes"] = path.stat().st_size
         result["peak_rss"] = _status()["VmHWM"]
         if role == "approx":
-            result["nlist"] = int(index._index.nlist)
+            result["nlist"] = index.nlist
             result["nprobe"] = index.nprobe
-            result["list_imbalance"] = round(float(index._index.invlists.imbalance_factor()), 3)
+            result["list_imbalance"] = round(index.imbalance, 3)
             return result
         # Ground truth for every later recall, and flat latency (a full scan, whatever the
         # query: timing one query set is enough).
         truth = {}
         truth["near"], lat = _timed_search(index, queries["near"])
         result["search"] = _ms(lat)
-        raw = index._index  # batch search: the per-query path is what was timed above
-        truth["fresh"] = raw.search(queries["fresh"], K)[1]
+        # batch search: the per-query path is what was timed above
+        truth["fresh"] = index.search_batch(queries["fresh"], K)[1]
         truth["filtered"], lat = _timed_search(index, queries["near"][:50], allowed)
         result["filtered_search"] = _ms(lat)
         np.savez(work / "truth.npz", **truth)
@@ -271,7 +271,7 @@ def worker(role: str, db: Path, work: Path, sweep: list[float]) -> dict[str, Any
         return result
     truth = dict(np.load(work / "truth.npz"))
     default = index.nprobe
-    nlist = int(index._index.nlist)
+    nlist = index.nlist
     probes = sorted({default, *(max(1, min(nlist, round(f * nlist))) for f in sweep)})
     result["sweep"] = []
     for nprobe in probes:
