@@ -4,6 +4,7 @@ header lines and link lists it keeps trimmed the way plain text is."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ...errors import InputError, NotAnArticleError
 from ...models import Document
@@ -21,20 +22,8 @@ _MIN_HTML_WORDS = 20
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def extract_html(data: bytes, *, url: str | None = None, origin: str = "") -> Document:
-    """An HTML page → its article, with trafilatura (the best extractor measured here).
-
-    trafilatura gets the bytes (it detects the encoding; lxml alone mis-reads UTF-8). Its
-    extensive date search is off: it turns a footer's "© 2024" into 2024-01-01.
-    """
-    where = shown_origin(origin or url or "")
-    if not data.strip():
-        raise InputError(f"{where} is empty")
-    if data.count(b"<") > MAX_HTML_TAGS:
-        raise InputError(
-            f"{where} is too complex to read (over {MAX_HTML_TAGS:,} HTML tags); "
-            "no news article needs that many"
-        )
+def _trafilatura(data: bytes, url: str | None, where: str) -> Any:
+    """trafilatura's reading of the page: body text and metadata."""
     import trafilatura  # here, so that the plain-text path does not pay for the import
 
     try:
@@ -55,7 +44,24 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str = "") -> Do
         raise InputError(f"could not read the HTML in {where}")
     if doc is None or not doc.text:
         raise NotAnArticleError(f"no article text found in {where}")
+    return doc
 
+
+def extract_html(data: bytes, *, url: str | None = None, origin: str = "") -> Document:
+    """An HTML page → its article, with trafilatura (the best extractor measured here).
+
+    trafilatura gets the bytes (it detects the encoding; lxml alone mis-reads UTF-8). Its
+    extensive date search is off: it turns a footer's "© 2024" into 2024-01-01.
+    """
+    where = shown_origin(origin or url or "")
+    if not data.strip():
+        raise InputError(f"{where} is empty")
+    if data.count(b"<") > MAX_HTML_TAGS:
+        raise InputError(
+            f"{where} is too complex to read (over {MAX_HTML_TAGS:,} HTML tags); "
+            "no news article needs that many"
+        )
+    doc = _trafilatura(data, url, where)
     title = (doc.title or "").strip() or None
     paras = [line for line in normalize_lines(doc.text) if line]
     meta = Meta()
