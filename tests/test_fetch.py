@@ -21,6 +21,7 @@ from urllib.parse import quote
 import aiohttp.connector
 import pytest
 from aiohttp import web
+from local_site import serving
 
 from index.errors import InputError
 from index.ingest import fetch as fetch_mod
@@ -165,13 +166,9 @@ async def server(bomb: bytes) -> AsyncIterator[Server]:
     app.router.add_get("/compressed/{kind}", compressed)
     app.router.add_get("/png", png)
     app.router.add_get("/echo-host", echo_host)
-    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    state.port = runner.addresses[0][1]
-    yield state
-    await runner.cleanup()
+    async with serving(app, quick=True) as port:
+        state.port = port
+        yield state
 
 
 @pytest.fixture
@@ -643,12 +640,8 @@ async def tls_port(tls_files: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIte
 
     app = web.Application()
     app.router.add_get("/echo-host", echo_host)
-    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
-    await site.start()
-    yield runner.addresses[0][1]
-    await runner.cleanup()
+    async with serving(app, ssl_context=server_ctx, quick=True) as port:
+        yield port
 
 
 @pytest.mark.timeout(10)
