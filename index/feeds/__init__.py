@@ -9,11 +9,11 @@ feed state except through the store's ``FeedStateStore`` part, nor an article ex
 
 from __future__ import annotations
 
-from .entries import MAX_ENTRY_ATTEMPTS, PollReport
+from .entries import MAX_ENTRY_ATTEMPTS
 from .entry import FULL_TEXT_WORDS, FeedEntry, NotAFeedError
 from .html import html_to_text
 from .parse import parse_feed
-from .poll import FeedPoller
+from .poll import FeedPoller, PollReport
 
 __all__ = [
     "FULL_TEXT_WORDS",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ..errors import InputError, NewsbotError
@@ -38,37 +38,6 @@ MAX_ENTRY_ATTEMPTS = 3  # polls that try a failing entry before it is given up
 _FAILED = "failed:"
 
 Fetcher = Callable[..., Awaitable[FetchResult]]
-
-
-@dataclass
-class PollReport:
-    feed_id: int
-    url: str
-    status: str  # "ok", "not modified", "error: <message>", "paused"
-    new: int = 0
-    updated: int = 0
-    duplicates: int = 0
-    failed: int = 0
-    next_poll_at: float = 0.0
-    errors: list[str] = field(default_factory=list)  # one user-safe line per failed entry
-    waiting: int = 0  # changed or new entries left for the next poll (over max_entries)
-
-    def summary(self) -> str:
-        """A short line for ``feeds.last_status`` and logs."""
-        if self.status != "ok":
-            return self.status
-        parts = [
-            f"{n} {what}"
-            for n, what in (
-                (self.new, "new"),
-                (self.updated, "updated"),
-                (self.duplicates, "already indexed"),
-                (self.failed, "failed"),
-                (self.waiting, "waiting"),
-            )
-            if n
-        ]
-        return "ok" + (f": {', '.join(parts)}" if parts else "")
 
 
 @dataclass(frozen=True)
@@ -131,10 +100,11 @@ class EntryIngester:
         self.lock = lock  # e.g. the bot's single-writer lock, held around each ingest
 
     async def handle(
-        self, feed: Feed, item: Work, source: str | None, report: PollReport, feed_url: str
-    ) -> bool:
-        """Ingest one entry; True when it failed. Entry-level refusals are counted, not raised;
-        a service that cannot ingest at all (StoreError…) fails the whole poll."""
+        self, feed: Feed, item: Work, source: str | None, feed_url: str
+    ) -> tuple[str | None, str | None]:
+        """Ingest one entry: ("new" | "updated" | "duplicates", None), or (None, why it failed).
+        Entry-level refusals are returned, not raised; a service that cannot ingest at all
+        (StoreError…) fails the whole poll."""
         entry = item.entry
         try:
             doc = await self._read(feed, entry, source, feed_url)
@@ -149,12 +119,8 @@ class EntryIngester:
             counter, error = None, f"{_label(entry)}: internal error"
             await asyncio.to_thread(self.mark_failed, feed.id, item)
         if counter is None:
-            report.failed += 1
-            report.errors.append((error or "failed")[:300])
             log.info("feed %s entry %s failed: %s", feed.id, entry.guid, error)
-            return True
-        setattr(report, counter, getattr(report, counter) + 1)
-        return False
+        return counter, error
 
     async def _read(
         self, feed: Feed, entry: FeedEntry, source: str | None, feed_url: str
@@ -174,7 +140,7 @@ class EntryIngester:
         self, feed: Feed, item: Work, doc: Document | Failed
     ) -> tuple[str | None, str | None]:
         """Ingest an extracted entry and remember it, in a worker thread, under the writer lock
-        when one was given. Returns (PollReport counter to bump, None) or (None, failure)."""
+        when one was given. Returns what ``handle`` does."""
         if self.lock is None:
             return await asyncio.to_thread(self._ingest_sync, feed, item, doc)
         async with self.lock:

@@ -15,13 +15,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import NewsbotError, NotFoundError
 from ..ingest.fetch import FetchResult, fetch
 from ..ingest.web import policy_for
 from ..store import Feed, FeedStateStore
-from .entries import MAX_ENTRY_ATTEMPTS, EntryIngester, Fetcher, PollReport, Work, entry_state
+from .entries import MAX_ENTRY_ATTEMPTS, EntryIngester, Fetcher, Work, entry_state
 from .entry import FeedEntry
 from .parse import parse_feed
 
@@ -29,6 +30,45 @@ if TYPE_CHECKING:
     from ..service import NewsService
 
 log = logging.getLogger("newsbot.feeds")
+
+
+@dataclass
+class PollReport:
+    feed_id: int
+    url: str
+    status: str  # "ok", "not modified", "error: <message>", "paused"
+    new: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    next_poll_at: float = 0.0
+    errors: list[str] = field(default_factory=list)  # one user-safe line per failed entry
+    waiting: int = 0  # changed or new entries left for the next poll (over max_entries)
+
+    def summary(self) -> str:
+        """A short line for ``feeds.last_status`` and logs."""
+        if self.status != "ok":
+            return self.status
+        parts = [
+            f"{n} {what}"
+            for n, what in (
+                (self.new, "new"),
+                (self.updated, "updated"),
+                (self.duplicates, "already indexed"),
+                (self.failed, "failed"),
+                (self.waiting, "waiting"),
+            )
+            if n
+        ]
+        return "ok" + (f": {', '.join(parts)}" if parts else "")
+
+    def count(self, counter: str | None, error: str | None) -> None:
+        """One entry's outcome, as ``EntryIngester.handle`` gives it."""
+        if counter is None:
+            self.failed += 1
+            self.errors.append((error or "failed")[:300])
+        else:
+            setattr(self, counter, getattr(self, counter) + 1)
 
 
 class FeedPoller:
@@ -96,8 +136,9 @@ class FeedPoller:
         source = title or feed.title or _site(feed.url)
         retry_later = False
         for item in work:
-            failed = await self.entries.handle(feed, item, source, report, result.url)
-            retry_later |= failed and item.attempts + 1 < MAX_ENTRY_ATTEMPTS
+            counter, error = await self.entries.handle(feed, item, source, result.url)
+            report.count(counter, error)
+            retry_later |= counter is None and item.attempts + 1 < MAX_ENTRY_ATTEMPTS
 
         fields: dict[str, object] = {
             "failures": 0,
