@@ -11,17 +11,7 @@ approximate one newsbot switches to: build, save and load times, peak RSS agains
 vector bytes, search p50/p95 over single queries (k=50, what retrieval asks for), recall@10
 and @50 against exact, an nprobe sweep, and a filtered search (one source out of twenty).
 
-Vector distributions:
-
-* ``news`` — anisotropic Gaussian article centres (power-law spectrum i^-0.7 around a common
-  offset, like sentence embeddings), ten chunks around each. Calibrated on MiniLM vectors of
-  the eval corpus-small (10k chunks): at that size it needs the same inverted-list share for
-  the same recall as the real vectors (e.g. 8 % of lists → 0.97 vs 0.97).
-* ``uniform`` — uniform random unit vectors: the worst case for any approximate index (every
-  point is about as far from a query as every other), kept as a bound, not a forecast.
-
-Queries: ``near`` = a stored chunk plus noise (cosine ≈ 0.89 to it), ``fresh`` = a new draw
-from the same distribution (for ``uniform``: a random unit vector).
+The vectors and texts are made by ``bench/scale_data.py`` (distributions described there).
 """
 
 from __future__ import annotations
@@ -40,118 +30,12 @@ from typing import Any
 
 import numpy as np
 
-DIM = 384
-MODEL = "synthetic"
-COLLECTION = "synthetic"
-CHUNKS_PER_ARTICLE = 10
-WORDS_PER_CHUNK = 20
-SOURCES = 20
-FILL_ARTICLES = 2_000  # articles a transaction: 20k chunks, ~30 MB of vectors
+from bench.scale_data import COLLECTION, DIM, MODEL, fill
+
 K = 50  # candidates retrieval asks FAISS for
 MODEL_BYTES = 100_000_000  # all-MiniLM-L6-v2 weights, the allowance the RSS target adds
 WORKER_TIMEOUT = 3_600
 REPO = Path(__file__).resolve().parents[1]
-
-
-# -- synthetic data ----------------------------------------------------------------------------
-class Synth:
-    """Deterministic vectors and texts; generated batch by batch, never all at once."""
-
-    def __init__(self, dist: str, seed: int = 0) -> None:
-        if dist not in ("news", "uniform"):
-            raise ValueError(f"unknown distribution {dist!r}")
-        self.dist = dist
-        self.rng = np.random.default_rng(seed)
-        basis, _ = np.linalg.qr(self.rng.standard_normal((DIM, DIM)))
-        lam = np.arange(1, DIM + 1, dtype=np.float64) ** -0.7
-        self.spread = (basis * np.sqrt(lam / lam.sum())).astype(np.float32)
-        self.offset = (0.3 * basis[:, -1]).astype(np.float32)
-        syllables = [c + v for c in "bcdfghklmnprstvz" for v in "aeiou"]
-        pick = self.rng.integers(len(syllables), size=(5_000, 3))
-        self.words = np.array(["".join(syllables[i] for i in row) for row in pick])
-
-    def vectors(self, articles: int, per_article: int = CHUNKS_PER_ARTICLE) -> np.ndarray:
-        n = articles * per_article
-        if self.dist == "uniform":
-            return _unit(self.rng.standard_normal((n, DIM), dtype=np.float32))
-        centres = self.offset + self.rng.standard_normal((articles, DIM), dtype=np.float32) @ (
-            self.spread.T
-        )
-        noise = self.rng.standard_normal((n, DIM), dtype=np.float32) @ self.spread.T
-        return _unit(np.repeat(centres, per_article, axis=0) + 0.5 * noise)
-
-    def text(self, words: int) -> str:
-        return " ".join(self.words[self.rng.integers(len(self.words), size=words)])
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    return x
-
-
-def fill(db: Path, n: int, dist: str, n_queries: int) -> dict[str, Any]:
-    """Store n chunks through the real write path; returns timings and the query vectors."""
-    from index.ingest.dedup import content_hash
-    from index.models import ChunkSpan
-    from index.store import NewArticle
-    from index.store.sqlite import SqliteStore
-
-    synth = Synth(dist)
-    articles = -(-n // CHUNKS_PER_ARTICLE)
-    near_rows = np.sort(synth.rng.choice(articles * CHUNKS_PER_ARTICLE, n_queries, replace=False))
-    near = np.empty((n_queries, DIM), np.float32)
-    store = SqliteStore(db)
-    cid = store.collections.id_of(COLLECTION, create=True)
-    store.set_meta("embedding_model", MODEL)
-    store.set_meta("embedding_dim", str(DIM))
-    started = time.perf_counter()
-    done = 0
-    for first in range(0, articles, FILL_ARTICLES):
-        count = min(FILL_ARTICLES, articles - first)
-        vecs = synth.vectors(count)
-        lo, hi = np.searchsorted(near_rows, [done, done + len(vecs)])
-        near[lo:hi] = vecs[near_rows[lo:hi] - done]
-        batch = []
-        for a in range(count):
-            spans, pos, parts = [], 0, []
-            for o in range(CHUNKS_PER_ARTICLE):
-                chunk = synth.text(WORDS_PER_CHUNK)
-                spans.append(ChunkSpan(o, pos, pos + len(chunk), chunk))
-                parts.append(chunk)
-                pos += len(chunk) + 1
-            text = " ".join(parts)
-            number = first + a
-            batch.append(
-                NewArticle(
-                    title=f"Article {number}: {synth.text(6)}",
-                    source=f"source-{number % SOURCES:02d}",
-                    published_at=f"2023-{1 + number % 12:02d}-{1 + number % 28:02d}",
-                    url=None,
-                    author=None,
-                    text=text,
-                    content_hash=content_hash(text),
-                    chunks=spans,
-                    vectors=vecs[a * CHUNKS_PER_ARTICLE : (a + 1) * CHUNKS_PER_ARTICLE],
-                )
-            )
-        store.articles.add(cid, batch)
-        done += len(vecs)
-    seconds = time.perf_counter() - started
-    chunks = store.chunks.count(cid)
-    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    store.close()
-    noise = synth.rng.standard_normal((n_queries, DIM), dtype=np.float32) / np.sqrt(DIM)
-    queries = {
-        "near": _unit(near + 0.5 * noise),
-        "fresh": synth.vectors(n_queries, per_article=1),
-    }
-    return {
-        "chunks": chunks,
-        "seconds": round(seconds, 1),
-        "chunks_per_s": round(chunks / seconds),
-        "db_bytes": db.stat().st_size,
-        "queries": queries,
-    }
 
 
 # -- workers (one fresh process each) ------------------------------------------------------------
@@ -210,7 +94,7 @@ def _recall(found: np.ndarray, truth: np.ndarray, k: int) -> float:
 def worker(role: str, db: Path, work: Path, sweep: list[float]) -> dict[str, Any]:
     """One measurement in this (fresh) process; the parent reads the JSON it prints."""
 
-    from index.search.vectors import APPROX_THRESHOLD, KIND_FLAT, KIND_IVF, VectorIndex
+    from index.search.vectors import KIND_FLAT, KIND_IVF, VectorIndex
     from index.store.sqlite import SqliteStore
 
     result: dict[str, Any] = {"rss_after_imports": _status()["VmRSS"]}
@@ -224,38 +108,24 @@ def worker(role: str, db: Path, work: Path, sweep: list[float]) -> dict[str, Any
     result["filtered_share"] = round(len(allowed) / store.chunks.count(cid), 4)
 
     if role in ("exact", "approx"):
-        total = store.chunks.count(cid)
-        reading = [0.0]
-        t = time.perf_counter()
-        index = VectorIndex.build(
-            _timed_batches(store.chunks.iter_vectors(cid), reading),
-            dim=DIM,
-            model=MODEL,
-            total=total,
-            # newsbot's own choice at full size; forced for a small smoke run
-            kind=KIND_FLAT if role == "exact" else None if total >= APPROX_THRESHOLD else kind,
-        )
-        result["build_s"] = round(time.perf_counter() - t, 1)
-        result["build_sqlite_read_s"] = round(reading[0], 1)
-        assert index.kind == kind and index.count == total, (index.kind, index.count)
-        result["peak_rss_build"] = _status()["VmHWM"]
+        index = _build(store, cid, role, kind, result)
         t = time.perf_counter()
         index.save(path, version)
         result["save_s"] = round(time.perf_counter() - t, 1)
         result["file_bytes"] = path.stat().st_size
         result["peak_rss"] = _status()["VmHWM"]
         if role == "approx":
-            result["nlist"] = int(index._index.nlist)
+            result["nlist"] = index.nlist
             result["nprobe"] = index.nprobe
-            result["list_imbalance"] = round(float(index._index.invlists.imbalance_factor()), 3)
+            result["list_imbalance"] = round(index.imbalance, 3)
             return result
         # Ground truth for every later recall, and flat latency (a full scan, whatever the
         # query: timing one query set is enough).
         truth = {}
         truth["near"], lat = _timed_search(index, queries["near"])
         result["search"] = _ms(lat)
-        raw = index._index  # batch search: the per-query path is what was timed above
-        truth["fresh"] = raw.search(queries["fresh"], K)[1]
+        # batch search: the per-query path is what was timed above
+        truth["fresh"] = index.search_batch(queries["fresh"], K)[1]
         truth["filtered"], lat = _timed_search(index, queries["near"][:50], allowed)
         result["filtered_search"] = _ms(lat)
         np.savez(work / "truth.npz", **truth)
@@ -267,11 +137,44 @@ def worker(role: str, db: Path, work: Path, sweep: list[float]) -> dict[str, Any
     assert index is not None and index.kind == kind
     result["peak_rss_load"] = _status()["VmHWM"]
     result["rss_loaded"] = _status()["VmRSS"]
-    if role == "exact-load":
-        return result
-    truth = dict(np.load(work / "truth.npz"))
+    if role == "approx-load":
+        _sweep(index, queries, allowed, dict(np.load(work / "truth.npz")), sweep, result)
+    return result
+
+
+def _build(store: Any, cid: int, role: str, kind: str, result: dict[str, Any]) -> Any:
+    """The index newsbot would build from the store, timed (and SQLite's share of it)."""
+    from index.search.vectors import APPROX_THRESHOLD, KIND_FLAT, VectorIndex
+
+    total = store.chunks.count(cid)
+    reading = [0.0]
+    t = time.perf_counter()
+    index = VectorIndex.build(
+        _timed_batches(store.chunks.iter_vectors(cid), reading),
+        dim=DIM,
+        model=MODEL,
+        total=total,
+        # newsbot's own choice at full size; forced for a small smoke run
+        kind=KIND_FLAT if role == "exact" else None if total >= APPROX_THRESHOLD else kind,
+    )
+    result["build_s"] = round(time.perf_counter() - t, 1)
+    result["build_sqlite_read_s"] = round(reading[0], 1)
+    assert index.kind == kind and index.count == total, (index.kind, index.count)
+    result["peak_rss_build"] = _status()["VmHWM"]
+    return index
+
+
+def _sweep(
+    index: Any,
+    queries: dict[str, np.ndarray],
+    allowed: np.ndarray,
+    truth: dict[str, np.ndarray],
+    sweep: list[float],
+    result: dict[str, Any],
+) -> None:
+    """Latency and recall of the loaded approximate index at each nprobe share, then filtered."""
     default = index.nprobe
-    nlist = int(index._index.nlist)
+    nlist = index.nlist
     probes = sorted({default, *(max(1, min(nlist, round(f * nlist))) for f in sweep)})
     result["sweep"] = []
     for nprobe in probes:
@@ -294,7 +197,6 @@ def worker(role: str, db: Path, work: Path, sweep: list[float]) -> dict[str, Any
         "recall@10": round(_recall(found, truth["filtered"], 10), 4),
     }
     result["peak_rss"] = _status()["VmHWM"]
-    return result
 
 
 def run_worker(role: str, db: Path, work: Path, sweep: list[float]) -> dict[str, Any]:

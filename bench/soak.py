@@ -89,8 +89,7 @@ def cli_main() -> int:
         )
         return NewsService(settings, FakeEmbedder())
 
-    cli._service = service
-    return cli.main(sys.argv[2:])
+    return cli.main(sys.argv[2:], service=service)
 
 
 # -- one worker ------------------------------------------------------------------------------
@@ -308,7 +307,21 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="newsbot-soak-"))
     data = work / "data"
     started = time.time()
-    until = started + args.minutes * 60
+    crashed = run_workers(args, data, work, started + args.minutes * 60)
+    result = summarize(work, data, args.workers, time.time() - started, crashed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "soak.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    for key, value in result.items():
+        print(f"{key}: {value}")
+    if args.keep:
+        print(f"data kept in {data}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if result["ok"] else 1
+
+
+def run_workers(args: argparse.Namespace, data: Path, work: Path, until: float) -> list[str]:
+    """Start the worker processes, wait for them; what crashed or hung."""
     procs = [
         subprocess.Popen(
             [
@@ -341,9 +354,13 @@ def main() -> int:
             code = "hung"
         if code != 0:
             crashed.append(f"worker {i}: exit {code}")
-    took = time.time() - started
+    return crashed
+
+
+def summarize(work: Path, data: Path, workers: int, took: float, crashed: list[str]) -> dict:
+    """The workers' events counted and verified against the store; ``ok`` when all holds."""
     events = []
-    for i in range(args.workers):
+    for i in range(workers):
         path = work / f"worker-{i}.jsonl"
         if path.is_file():
             events += [json.loads(line) for line in path.read_text().splitlines() if line]
@@ -351,7 +368,7 @@ def main() -> int:
     ops = Counter(f"{e['op']} ({e['via']})" for e in events)
     result = {
         "minutes": round(took / 60, 2),
-        "processes": args.workers,
+        "processes": workers,
         "operations": len(events),
         "operations_by_kind": dict(sorted(ops.items())),
         "cli_processes": sum(1 for e in events if e["via"] == "cli"),
@@ -360,7 +377,7 @@ def main() -> int:
         "duplicates_reported": sum(e.get("duplicates", 0) for e in events),
         **verify(data, events),
     }
-    ok = (
+    result["ok"] = (
         result["unexpected_errors"] == 0
         and not result["check_problems"]
         and result["chunks"] == result["indexed_vectors"]
@@ -375,16 +392,7 @@ def main() -> int:
             )
         )
     )
-    result["ok"] = ok
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "soak.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-    for key, value in result.items():
-        print(f"{key}: {value}")
-    if args.keep:
-        print(f"data kept in {data}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0 if ok else 1
+    return result
 
 
 if __name__ == "__main__":

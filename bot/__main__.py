@@ -1,17 +1,22 @@
-"""`python -m bot`: start newsbot on Discord, or, with no token, show it working in the terminal."""
+"""`python -m bot`: start newsbot on Discord, or, with no token, show it working in the terminal.
+
+`python -m bot env-example` prints every setting, the core's and the bot's, as `.env.example`
+holds them: the bot knows both, the core (`newsbot env-example`) only its own.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import sys
+from collections.abc import Sequence
 
 import discord
 import yarl
 
 from index.errors import NewsbotError
 from index.service import NewsService
-from index.settings import CoreSettings, load_settings
+from index.settings import CoreSettings, env_example, load_settings
 
 from .client import NewsBot
 from .config import DISCORD_API_BASE, DISCORD_GATEWAY_URL, BotSettings
@@ -81,7 +86,11 @@ def demo() -> int:
     return code
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["env-example"]:
+        print(env_example(CoreSettings, BotSettings), end="")
+        return 0
     try:
         settings = load_settings(BotSettings)
         core = load_settings(CoreSettings)

@@ -1,7 +1,8 @@
 """Settings declared once, as data: name, default and help live beside each other.
 
 Values come from the environment, then a ``.env`` file, then the declared default. ``.env.example``
-is generated from these declarations (``newsbot env-example``) and a test keeps it in step.
+is generated from these declarations and the bot's (``python -m bot env-example``; the core alone
+knows only its own: ``newsbot env-example``), and a test keeps it in step.
 """
 
 from __future__ import annotations

@@ -131,9 +131,8 @@ def start_together(delay: float = 1.5) -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    cli._service = _service
     import index.service  # noqa: F401 - imported before the gate, as the command would
 
     if at := float(os.environ.get("FAKE_START_AT", "0") or 0):
         time.sleep(max(0.0, at - time.time()))
-    sys.exit(cli.main())
+    sys.exit(cli.main(service=_service))

@@ -1,6 +1,6 @@
 """``newsbot ask|search --batch`` and ``ask --json`` as a script sees them, in-process.
 
-The service is built around the FakeEmbedder by a factory standing in for ``cli._service``;
+The service is built around the FakeEmbedder by a factory given to ``cli.main``;
 the factory counts how often it is called, which is how often a model would be loaded.
 """
 
@@ -65,11 +65,13 @@ class Run:
                 embedder,
             )
 
-        monkeypatch.setattr(cli, "_service", factory)
+        self.factory = factory
 
     def __call__(self, *argv: str) -> tuple[int, str, str]:
         self.services = 0
-        code = cli.main(["--data-dir", str(self.tmp_path / "data"), "-q", *argv])
+        code = cli.main(
+            ["--data-dir", str(self.tmp_path / "data"), "-q", *argv], service=self.factory
+        )
         out, err = self.capsys.readouterr()
         return code, out, err
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from local_site import serving
 
 from index.feeds import FeedPoller, NotAFeedError, html_to_text, parse_feed
 from index.search.embed import FakeEmbedder
@@ -238,16 +239,10 @@ async def site() -> AsyncIterator[Site]:
     app.router.add_get("/broken.xml", broken)
     app.router.add_get("/page.xml", not_a_feed)
     app.router.add_get("/articles/{name}", article)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    tcp = web.TCPSite(runner, "127.0.0.1", 0)
-    await tcp.start()
-    state.port = tcp._server.sockets[0].getsockname()[1]
-    state.base = f"http://127.0.0.1:{state.port}"
-    try:
+    async with serving(app) as port:
+        state.port = port
+        state.base = f"http://127.0.0.1:{port}"
         yield state
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from urllib.parse import quote
 import aiohttp.connector
 import pytest
 from aiohttp import web
+from local_site import serving
 
-from index.errors import InputError
 from index.ingest import fetch as fetch_mod
 from index.ingest.fetch import (
     FetchError,
@@ -30,8 +30,6 @@ from index.ingest.fetch import (
     NotPublicError,
     fetch,
     fetch_sync,
-    is_public,
-    normalize_host_address,
 )
 
 HTML = b"<html><head><title>Shells</title></head><body><p>News.</p></body></html>"
@@ -165,13 +163,9 @@ async def server(bomb: bytes) -> AsyncIterator[Server]:
     app.router.add_get("/compressed/{kind}", compressed)
     app.router.add_get("/png", png)
     app.router.add_get("/echo-host", echo_host)
-    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    state.port = runner.addresses[0][1]
-    yield state
-    await runner.cleanup()
+    async with serving(app, quick=True) as port:
+        state.port = port
+        yield state
 
 
 @pytest.fixture
@@ -189,94 +183,6 @@ def connects(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
     yield attempts
-
-
-# --- address parsing -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("host", "expected"),
-    [
-        ("127.0.0.1", "127.0.0.1"),
-        ("2130706433", "127.0.0.1"),
-        ("0x7f000001", "127.0.0.1"),
-        ("0X7F000001", "127.0.0.1"),
-        ("127.1", "127.0.0.1"),
-        ("127.0.1", "127.0.0.1"),
-        ("0177.0.0.1", "127.0.0.1"),
-        ("0x7f.1", "127.0.0.1"),
-        ("0", "0.0.0.0"),
-        ("127.0.0.1.", "127.0.0.1"),
-        ("169.254.169.254", "169.254.169.254"),
-        ("::1", "::1"),
-        ("[::1]", "::1"),
-        ("::ffff:127.0.0.1", "::ffff:7f00:1"),
-        ("example.com", None),
-        ("localhost", None),
-        ("1.2.3.4.5", None),
-        ("256.0.0.1", None),
-        ("08.0.0.1", None),
-        ("127.0.0.1x", None),
-        ("", None),
-    ],
-)
-def test_normalize_host_address(host: str, expected: str | None) -> None:
-    addr = normalize_host_address(host)
-    assert (None if addr is None else str(addr)) == expected
-
-
-@pytest.mark.parametrize("addr", ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "64:ff9b::808:808"])
-def test_public_addresses(addr: str) -> None:
-    assert is_public(ipaddress.ip_address(addr))
-    assert is_public(addr)
-
-
-@pytest.mark.parametrize(
-    "addr",
-    [
-        "127.0.0.1",
-        "0.0.0.0",
-        "10.1.2.3",
-        "172.16.0.1",
-        "192.168.1.1",
-        "169.254.169.254",
-        "100.64.0.1",
-        "224.0.0.1",
-        "240.0.0.1",
-        "255.255.255.255",
-        "198.18.0.1",
-        "192.0.2.1",
-        "::",
-        "::1",
-        "::ffff:127.0.0.1",
-        "::ffff:10.0.0.1",
-        "::127.0.0.1",
-        "64:ff9b::7f00:1",
-        "2002:7f00:1::1",
-        "fd00::1",
-        "fe80::1",
-        "ff02::1",
-        "2001:db8::1",
-        "2001::1",
-    ],
-)
-def test_non_public_addresses(addr: str) -> None:
-    assert not is_public(ipaddress.ip_address(addr))
-
-
-def test_policy_from_setting() -> None:
-    policy = FetchPolicy.from_setting(" 127.0.0.1, 10.0.0.0/8 ,Feeds.Local,,", timeout=5)
-    assert policy.allow == ("127.0.0.1", "10.0.0.0/8", "feeds.local")
-    assert policy.timeout == 5
-    assert FetchPolicy.from_setting("").allow == ()
-    for bad in ("10.0.0.0/33", "bad host", "1.2.3.4.5"):
-        with pytest.raises(ValueError):
-            FetchPolicy.from_setting(bad)
-
-
-def test_errors_are_input_errors() -> None:
-    assert issubclass(FetchError, InputError)
-    assert issubclass(NotPublicError, FetchError)
 
 
 # --- refusals before any connection ----------------------------------------------------------
@@ -643,12 +549,8 @@ async def tls_port(tls_files: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIte
 
     app = web.Application()
     app.router.add_get("/echo-host", echo_host)
-    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
-    await site.start()
-    yield runner.addresses[0][1]
-    await runner.cleanup()
+    async with serving(app, ssl_context=server_ctx, quick=True) as port:
+        yield port
 
 
 @pytest.mark.timeout(10)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from local_site import serving, serving_in_thread
 
 from index import cli
 from index.search.embed import FakeEmbedder
@@ -66,10 +67,8 @@ def run(tmp_path, monkeypatch, capsys):
             embedder,
         )
 
-    monkeypatch.setattr(cli, "_service", factory)
-
     def invoke(*argv: str) -> tuple[int, str, str]:
-        code = cli.main(["-q", "-c", COLLECTION, *argv])
+        code = cli.main(["-q", "-c", COLLECTION, *argv], service=factory)
         out, err = capsys.readouterr()
         return code, out, err
 
@@ -84,9 +83,9 @@ def cli_process(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
         "from index.search.embed import FakeEmbedder\n"
         "from index.service import NewsService\n"
         "from index.settings import CoreSettings\n"
-        "cli._service = lambda args: NewsService(CoreSettings(data_dir=args.data_dir),"
-        " FakeEmbedder())\n"
-        "sys.exit(cli.main(sys.argv[1:]))\n"
+        "def service(args):\n"
+        "    return NewsService(CoreSettings(data_dir=args.data_dir), FakeEmbedder())\n"
+        "sys.exit(cli.main(sys.argv[1:], service=service))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
     return subprocess.run(
@@ -219,33 +218,16 @@ def json_feed(base: str) -> bytes:
 
 @pytest.fixture
 def feed_site() -> Iterator[str]:
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
     state: dict = {}
 
     async def feed(request: web.Request) -> web.Response:
         return web.Response(body=json_feed(state["base"]), content_type="application/feed+json")
 
-    async def start() -> None:
-        app = web.Application()
-        app.router.add_get("/feed.json", feed)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        state["base"] = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-        state["runner"] = runner
-        ready.set()
-
-    thread = threading.Thread(
-        target=lambda: (loop.run_until_complete(start()), loop.run_forever()), daemon=True
-    )
-    thread.start()
-    assert ready.wait(10)
-    yield state["base"]
-    asyncio.run_coroutine_threadsafe(state["runner"].cleanup(), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
+    app = web.Application()
+    app.router.add_get("/feed.json", feed)
+    with serving_in_thread(app) as base:
+        state["base"] = base
+        yield base
 
 
 def test_one_bad_json_feed_item_does_not_stop_the_feed(run, feed_site, caplog):
@@ -385,28 +367,26 @@ async def test_a_feed_reads_its_pages_before_taking_the_writer(tmp_path):
     app = web.Application()
     app.router.add_get("/atom.xml", atom)
     app.router.add_get("/ferry", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
     service = SlowFetchedPageService(
         CoreSettings(data_dir=tmp_path / "data", fetch_allow="127.0.0.1"), FakeEmbedder()
     )
-    try:
-        cid = service.store.collections.id_of(COLLECTION, create=True)
-        feed = service.store.feeds.add(cid, f"{base}/atom.xml", added_by="t", interval_seconds=600)
-        writer = asyncio.Lock()
-        poll = asyncio.create_task(FeedPoller(service, lock=writer).poll_feed(feed))
-        assert await asyncio.to_thread(service.entered.wait, 10)
-        assert not writer.locked()  # the page is being read, and the writer is free
-        async with asyncio.timeout(2), writer:
-            pass  # another member's ingest would get it now
-        service.release.set()
-        async with asyncio.timeout(20):
-            report = await poll
-        assert (report.status, report.new) == ("ok", 1), report.errors
-    finally:
-        service.release.set()
-        service.close()
-        await runner.cleanup()
+    async with serving(app) as port:
+        base = f"http://127.0.0.1:{port}"
+        try:
+            cid = service.store.collections.id_of(COLLECTION, create=True)
+            feed = service.store.feeds.add(
+                cid, f"{base}/atom.xml", added_by="t", interval_seconds=600
+            )
+            writer = asyncio.Lock()
+            poll = asyncio.create_task(FeedPoller(service, lock=writer).poll_feed(feed))
+            assert await asyncio.to_thread(service.entered.wait, 10)
+            assert not writer.locked()  # the page is being read, and the writer is free
+            async with asyncio.timeout(2), writer:
+                pass  # another member's ingest would get it now
+            service.release.set()
+            async with asyncio.timeout(20):
+                report = await poll
+            assert (report.status, report.new) == ("ok", 1), report.errors
+        finally:
+            service.release.set()
+            service.close()

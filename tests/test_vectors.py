@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from index.search.vectors import (
-    _FOOTER,
     DAMAGED,
+    FOOTER,
     KIND_FLAT,
     KIND_IVF,
     VectorIndex,
@@ -209,14 +209,14 @@ def test_save_load_round_trip(kind, data, tmp_path: Path) -> None:
 
 def split(saved: bytes) -> tuple[bytes, dict]:
     """A saved file's faiss bytes and its manifest."""
-    length, _ = _FOOTER.unpack(saved[-_FOOTER.size :])
-    body = saved[: -_FOOTER.size]
+    length, _ = FOOTER.unpack(saved[-FOOTER.size :])
+    body = saved[: -FOOTER.size]
     return body[: len(body) - length], json.loads(body[len(body) - length :])
 
 
 def joined(index_bytes: bytes, manifest: dict, magic: bytes = b"NBFAISS1") -> bytes:
     blob = json.dumps(manifest).encode()
-    return index_bytes + blob + _FOOTER.pack(len(blob), magic)
+    return index_bytes + blob + FOOTER.pack(len(blob), magic)
 
 
 @pytest.mark.parametrize("kind", [KIND_FLAT, KIND_IVF])
@@ -252,7 +252,7 @@ def test_load_rejects_damage(kind, data, tmp_path: Path) -> None:
     ):
         path.write_bytes(joined(index_bytes, {**manifest, **change}))
         assert why().startswith(DAMAGED), change
-    path.write_bytes(index_bytes + b"{not json" + _FOOTER.pack(9, b"NBFAISS1"))
+    path.write_bytes(index_bytes + b"{not json" + FOOTER.pack(9, b"NBFAISS1"))
     assert why().startswith(DAMAGED)
     path.write_bytes(good)
     assert why() == ""

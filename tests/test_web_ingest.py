@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 
 import pytest
 from aiohttp import web
+from local_site import serving_in_thread
 
 from index.search.embed import FakeEmbedder
 from index.service import NewsService
@@ -38,8 +37,6 @@ coming year, officials from both parties said after a short meeting in the capit
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
     """A web server on 127.0.0.1 in its own thread (fetch_sync runs its own event loop)."""
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
     state: dict = {}
 
     async def article(request: web.Request) -> web.Response:
@@ -76,32 +73,16 @@ def site() -> Iterator[str]:
     async def redirect(request: web.Request) -> web.Response:
         raise web.HTTPFound("http://127.0.0.2:9/secret")
 
-    async def start() -> None:
-        app = web.Application()
-        app.router.add_get("/news/valencia-floods", article)
-        app.router.add_get("/paywall", paywall)
-        app.router.add_get("/image", image)
-        app.router.add_get("/feed", feed)
-        app.router.add_get("/rss", rss)
-        app.router.add_get("/redirect", redirect)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        state["base"] = f"http://127.0.0.1:{port}"
-        state["runner"] = runner
-        ready.set()
-
-    thread = threading.Thread(
-        target=lambda: (loop.run_until_complete(start()), loop.run_forever()), daemon=True
-    )
-    thread.start()
-    assert ready.wait(10)
-    yield state["base"]
-    asyncio.run_coroutine_threadsafe(state["runner"].cleanup(), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
+    app = web.Application()
+    app.router.add_get("/news/valencia-floods", article)
+    app.router.add_get("/paywall", paywall)
+    app.router.add_get("/image", image)
+    app.router.add_get("/feed", feed)
+    app.router.add_get("/rss", rss)
+    app.router.add_get("/redirect", redirect)
+    with serving_in_thread(app) as base:
+        state["base"] = base
+        yield base
 
 
 def make_service(tmp_path, allow: str) -> NewsService:
@@ -164,10 +145,8 @@ def test_feeds_from_the_command_line(site, tmp_path, monkeypatch, capsys):
     def factory(args):
         return make_service(tmp_path, "127.0.0.1")
 
-    monkeypatch.setattr(cli, "_service", factory)
-
     def run(*argv: str) -> str:
-        assert cli.main(["-q", "-c", "guild-1", *argv]) == 0
+        assert cli.main(["-q", "-c", "guild-1", *argv], service=factory) == 0
         return capsys.readouterr().out
 
     out = run("feeds", "add", f"{site}/rss")
@@ -178,5 +157,5 @@ def test_feeds_from_the_command_line(site, tmp_path, monkeypatch, capsys):
     assert "Floods close schools in Valencia" in run("sources")
     assert "paused" in run("feeds", "pause", "1")
     assert "stopped following feed 1" in run("feeds", "remove", "1")
-    assert cli.main(["-q", "feeds", "add", f"{site}/news/valencia-floods"]) == 1
+    assert cli.main(["-q", "feeds", "add", f"{site}/news/valencia-floods"], service=factory) == 1
     assert "not an RSS or Atom feed" in capsys.readouterr().err

@@ -8,81 +8,43 @@ a short list of relative words. Only the absolute phrase itself ("12 May", "Jan.
 to dateparser, which knows the spellings. A window that lies wholly after the day asked is a
 plan, not news ("in 2030"), and is ignored.
 
-Windows are over publication dates. A story about a period is published during it and shortly
-after (``DAY_LAG``…), so "yesterday" searches yesterday and today, "in August" into September.
+What the phrases become — the window, its reporting lag and its label — is ``window``.
 """
 
 from __future__ import annotations
 
-import calendar
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-# How many days after a named period its news is still being published: a day's story comes
-# out that day and the next ones, a month's figures (prices, jobs, inflation) and reviews within
-# about two weeks. The label names the period; the search adds this. A day or week of the last
-# days ("on Monday", "last week") is searched up to today: everything since reports on it.
-DAY_LAG = 2
-LONG_LAG = 14
+from .window import (
+    DAY_LAG,
+    LONG_LAG,
+    Span,
+    Window,
+    bounds,
+    day_label,
+    month_end,
+    part_of,
+    period_of,
+    shift_months,
+)
 
-_MONTHS = {
-    "january": 1,
-    "jan": 1,
-    "february": 2,
-    "feb": 2,
-    "march": 3,
-    "mar": 3,
-    "april": 4,
-    "apr": 4,
-    "may": 5,
-    "june": 6,
-    "jun": 6,
-    "july": 7,
-    "jul": 7,
-    "august": 8,
-    "aug": 8,
-    "september": 9,
-    "sep": 9,
-    "sept": 9,
-    "october": 10,
-    "oct": 10,
-    "november": 11,
-    "nov": 11,
-    "december": 12,
-    "dec": 12,
-}
-_WEEKDAYS = {
-    "monday": 0,
-    "tuesday": 1,
-    "wednesday": 2,
-    "thursday": 3,
-    "friday": 4,
-    "saturday": 5,
-    "sunday": 6,
-}
-_NUMBERS = {
-    "a": 1,
-    "an": 1,
-    "one": 1,
-    "two": 2,
-    "couple of": 2,
-    "a couple of": 2,
-    "three": 3,
-    "few": 3,
-    "a few": 3,
-    "four": 4,
-    "five": 5,
-    "several": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-}
+__all__ = ["DAY_LAG", "LONG_LAG", "Window", "day_label", "find_window", "without_phrase"]
+
+# fmt: off
+_MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august",
+                "september", "october", "november", "december")
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                 "eleven", "twelve")
+# fmt: on
+_MONTHS = {name: i for i, m in enumerate(_MONTH_NAMES, 1) for name in (m, m[:3])} | {"sept": 9}
+_WEEKDAYS = {day: i for i, day in enumerate(_DAY_NAMES)}
+_NUMBERS = {word: i for i, word in enumerate(_NUMBER_WORDS, 1)} | {
+    "a": 1, "an": 1, "couple of": 2, "a couple of": 2, "few": 3, "a few": 3, "several": 5
+}  # fmt: skip
 
 _MONTH = (
     r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
@@ -123,86 +85,7 @@ _PART = r"(?:(?P<part>early|mid|late|the\s+start\s+of|the\s+end\s+of)[\s\-]+)?"
 _PREP = r"(?P<prep>in|during|throughout|over|on|since|from|after|before|until|till|through|as\s+of)"
 
 
-@dataclass(frozen=True)
-class Window:
-    """A publication window: ``since``/``until`` inclusive, either may be open."""
-
-    since: date | None
-    until: date | None
-    label: str  # the period as named: "January 2025", "since 1 March 2026"…
-    phrase: str = ""  # the words of the question it came from
-    start: int = 0  # where those words are in the question
-    end: int = 0
-
-    @property
-    def description(self) -> str:
-        """How the reply names what it searched."""
-        if self.label.startswith(("since", "before", "up to")):
-            return f"news {self.label}"
-        return f"news from {self.label}"
-
-    def contains(self, published_at: str | None) -> bool:
-        if not published_at:
-            return False
-        day = published_at[:10]
-        return (self.since is None or day >= self.since.isoformat()) and (
-            self.until is None or day <= self.until.isoformat()
-        )
-
-    def as_json(self) -> dict[str, str | None]:
-        return {
-            "since": self.since.isoformat() if self.since else None,
-            "until": self.until.isoformat() if self.until else None,
-            "label": self.label,
-            "description": self.description,
-            "phrase": self.phrase,
-        }
-
-
-# -- formatting ----------------------------------------------------------------------------------
-
-
-def day_label(d: date) -> str:
-    return f"{d.day} {calendar.month_name[d.month]} {d.year}"
-
-
-def _range_label(since: date, until: date) -> str:
-    if since == until:
-        return day_label(since)
-    if since.day == 1 and until == _month_end(since):
-        return f"{calendar.month_name[since.month]} {since.year}"
-    if since == date(since.year, 1, 1) and until == date(since.year, 12, 31):
-        return str(since.year)
-    if since.year == until.year and since.month == until.month:
-        return f"{since.day}–{until.day} {calendar.month_name[since.month]} {since.year}"
-    if since.year == until.year:
-        return (
-            f"{since.day} {calendar.month_name[since.month]} – {until.day} "
-            f"{calendar.month_name[until.month]} {until.year}"
-        )
-    return f"{day_label(since)} – {day_label(until)}"
-
-
-def _month_end(d: date) -> date:
-    return date(d.year, d.month, calendar.monthrange(d.year, d.month)[1])
-
-
 # -- the rules -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Span:
-    """A period named in the question (exactly as named), where it was, and how long its news
-    goes on being published after it ends (``lag`` days)."""
-
-    since: date
-    until: date
-    start: int
-    end: int
-    lag: int = 0
-    explicit_year: bool = False
-    named: str = ""  # how to say it when not a plain range: "early 2023"
-    to_today: bool = False  # a recent day or week: its news runs on until today
 
 
 @lru_cache(maxsize=8)
@@ -230,34 +113,6 @@ def _absolute(text: str, today: date) -> tuple[date, str] | None:
     if data.date_obj is None:
         return None
     return data.date_obj.date(), data.period or "day"
-
-
-def _period(d: date, period: str) -> tuple[date, date, int]:
-    """The whole period a date names, and its reporting lag."""
-    if period == "year":
-        return date(d.year, 1, 1), date(d.year, 12, 31), LONG_LAG
-    if period == "month":
-        return date(d.year, d.month, 1), _month_end(d), LONG_LAG
-    return d, d, DAY_LAG
-
-
-def _shift_months(d: date, months: int) -> date:
-    y, m = divmod(d.year * 12 + d.month - 1 + months, 12)
-    return date(y, m + 1, 1)
-
-
-def _part(since: date, until: date, part: str | None) -> tuple[date, date, str]:
-    """ "early/mid/late 2023": the first, middle or last third of the period, and its name."""
-    if not part:
-        return since, until, ""
-    part = " ".join(part.lower().split())
-    whole = _range_label(since, until)
-    third = max(1, ((until - since).days + 1) // 3)
-    if part in ("early", "the start of"):
-        return since, since + timedelta(days=third - 1), f"{part} {whole}"
-    if part == "mid":
-        return since + timedelta(days=third), until - timedelta(days=third), f"mid-{whole}"
-    return until - timedelta(days=third - 1), until, f"{part} {whole}"
 
 
 def _month_ok(word: str, *, alone: bool) -> bool:
@@ -337,90 +192,109 @@ _rule(
 _RECURRING = re.compile(r"\b(?:every|each|annually|yearly|usually|traditionally)\s*$", re.I)
 
 
-def _span_of(name: str, m: re.Match[str], text: str, today: date) -> _Span | None:
-    g = m.groupdict()
-    start, end = m.start(), m.end()
-    if name == "between":
-        a, b = _absolute(g["a"], today), _absolute(g["b"], today)
-        if a is None or b is None:
-            return None
-        since, _, _ = _period(*a)
-        _, until, lag = _period(*b)
-        if until < since:
-            return None
-        return _Span(since, until, start, end, lag, bool(re.search(_YEAR, m.group())))
-    if name == "absolute":
-        phrase = g["iso"] or g["mdy"] or g["dmy"] or g["my"]
-        month_word = re.search(_MONTH, phrase, re.IGNORECASE)
-        if month_word and not _month_ok(month_word.group(), alone=False):
-            return None
-        if not g.get("prep") and _attributive(text, end):
-            return None
-        parsed = _absolute(phrase, today)
-        if parsed is None:
-            return None
-        since, until, lag = _period(*parsed)
-        since, until, named = _part(since, until, g.get("part"))
-        return _Span(since, until, start, end, lag, bool(re.search(_YEAR, phrase)), named)
-    if name == "month":
-        word = g["month"]
-        if not _month_ok(word, alone=True):
-            return None
-        month = _MONTHS[word.rstrip(".").lower()]
-        first = date(today.year if month <= today.month else today.year - 1, month, 1)
-        since, until, named = _part(first, _month_end(first), g.get("part"))
-        return _Span(since, until, start, end, LONG_LAG, named=named)
-    if name == "year":
-        if _plain_word_after(text, end):
-            return None
-        year = int(g["year"])
-        since, until, named = _part(date(year, 1, 1), date(year, 12, 31), g.get("part"))
-        return _Span(since, until, start, end, LONG_LAG, True, named)
-    if name in ("ago", "past_n"):
-        n = _number(g["n"])
-        if n is None or not 1 <= n <= 100:
-            return None
-        unit = g["unit"].lower().rstrip("s")
-        if name == "past_n":
-            back = {"day": n - 1, "week": 7 * n - 1, "month": 30 * n, "year": 365 * n}[unit]
-            return _Span(today - timedelta(days=back), today, start, end)
-        if unit == "day":
-            d = today - timedelta(days=n)
-            return _Span(d, d, start, end, to_today=True)
-        if unit == "week":
-            d = today - timedelta(days=7 * n)
-            return _Span(d - timedelta(days=3), d + timedelta(days=3), start, end, to_today=True)
-        if unit == "month":
-            first = _shift_months(today, -n)
-            return _Span(first, _month_end(first), start, end, LONG_LAG)
-        year = today.year - n
-        return _Span(date(year, 1, 1), date(year, 12, 31), start, end, LONG_LAG)
-    if name == "this_unit":
-        return _this_unit(g, start, end, today)
-    if name == "weekday":
-        target = _WEEKDAYS[g["weekday"].lower()]
-        back = (today.weekday() - target) % 7
-        if g["prep"].lower() in ("last", "past") or (g.get("last2") or "").lower() in (
-            "last",
-            "past",
-        ):
-            back = back or 7
-        d = today - timedelta(days=back)
-        return _Span(d, d, start, end, to_today=True)
-    if name == "day_word":
-        word = " ".join(g["word"].lower().split())
-        if word == "the day before yesterday":
-            d = today - timedelta(days=2)
-        elif word in ("yesterday", "last night"):
-            d = today - timedelta(days=1)
-        else:
-            # "today": the latest news, with a day's slack for time zones.
-            return _Span(today - timedelta(days=1), today, start, end, named="today")
-        return _Span(d, d, start, end, to_today=True)
-    return None
+def _between(g: dict, start: int, end: int, text: str, today: date) -> Span | None:
+    a, b = _absolute(g["a"], today), _absolute(g["b"], today)
+    if a is None or b is None:
+        return None
+    since, _, _ = period_of(*a)
+    _, until, lag = period_of(*b)
+    if until < since:
+        return None
+    return Span(since, until, start, end, lag, bool(re.search(_YEAR, text[start:end])))
 
 
-def _this_unit(g: dict[str, str | None], start: int, end: int, today: date) -> _Span | None:
+def _absolute_span(g: dict, start: int, end: int, text: str, today: date) -> Span | None:
+    phrase = g["iso"] or g["mdy"] or g["dmy"] or g["my"]
+    month_word = re.search(_MONTH, phrase, re.IGNORECASE)
+    if month_word and not _month_ok(month_word.group(), alone=False):
+        return None
+    if not g.get("prep") and _attributive(text, end):
+        return None
+    parsed = _absolute(phrase, today)
+    if parsed is None:
+        return None
+    since, until, lag = period_of(*parsed)
+    since, until, named = part_of(since, until, g.get("part"))
+    return Span(since, until, start, end, lag, bool(re.search(_YEAR, phrase)), named)
+
+
+def _month(g: dict, start: int, end: int, text: str, today: date) -> Span | None:
+    word = g["month"]
+    if not _month_ok(word, alone=True):
+        return None
+    month = _MONTHS[word.rstrip(".").lower()]
+    first = date(today.year if month <= today.month else today.year - 1, month, 1)
+    since, until, named = part_of(first, month_end(first), g.get("part"))
+    return Span(since, until, start, end, LONG_LAG, named=named)
+
+
+def _year(g: dict, start: int, end: int, text: str, today: date) -> Span | None:
+    if _plain_word_after(text, end):
+        return None
+    year = int(g["year"])
+    since, until, named = part_of(date(year, 1, 1), date(year, 12, 31), g.get("part"))
+    return Span(since, until, start, end, LONG_LAG, True, named)
+
+
+def _count(g: dict) -> tuple[int, str] | None:
+    n = _number(g["n"])
+    if n is None or not 1 <= n <= 100:
+        return None
+    return n, g["unit"].lower().rstrip("s")
+
+
+def _past_n(g: dict, start: int, end: int, text: str, today: date) -> Span | None:
+    """ "the past two weeks": up to today."""
+    if (count := _count(g)) is None:
+        return None
+    n, unit = count
+    back = {"day": n - 1, "week": 7 * n - 1, "month": 30 * n, "year": 365 * n}[unit]
+    return Span(today - timedelta(days=back), today, start, end)
+
+
+def _ago(g: dict, start: int, end: int, text: str, today: date) -> Span | None:
+    """ "3 days ago", "a month ago": that day, week, month or year."""
+    if (count := _count(g)) is None:
+        return None
+    n, unit = count
+    if unit == "day":
+        d = today - timedelta(days=n)
+        return Span(d, d, start, end, to_today=True)
+    if unit == "week":
+        d = today - timedelta(days=7 * n)
+        return Span(d - timedelta(days=3), d + timedelta(days=3), start, end, to_today=True)
+    if unit == "month":
+        first = shift_months(today, -n)
+        return Span(first, month_end(first), start, end, LONG_LAG)
+    year = today.year - n
+    return Span(date(year, 1, 1), date(year, 12, 31), start, end, LONG_LAG)
+
+
+def _weekday(g: dict, start: int, end: int, text: str, today: date) -> Span | None:
+    target = _WEEKDAYS[g["weekday"].lower()]
+    back = (today.weekday() - target) % 7
+    if g["prep"].lower() in ("last", "past") or (g.get("last2") or "").lower() in (
+        "last",
+        "past",
+    ):
+        back = back or 7
+    d = today - timedelta(days=back)
+    return Span(d, d, start, end, to_today=True)
+
+
+def _day_word(g: dict, start: int, end: int, text: str, today: date) -> Span | None:
+    word = " ".join(g["word"].lower().split())
+    if word == "the day before yesterday":
+        d = today - timedelta(days=2)
+    elif word in ("yesterday", "last night"):
+        d = today - timedelta(days=1)
+    else:
+        # "today": the latest news, with a day's slack for time zones.
+        return Span(today - timedelta(days=1), today, start, end, named="today")
+    return Span(d, d, start, end, to_today=True)
+
+
+def _this_unit(g: dict, start: int, end: int, text: str, today: date) -> Span | None:
     """this/last/past week, month, year, weekend."""
     which = " ".join((g["which"] or "").lower().split())
     unit = (g["unit"] or "").lower()
@@ -432,40 +306,36 @@ def _this_unit(g: dict[str, str | None], start: int, end: int, today: date) -> _
         saturday = today - timedelta(days=(today.weekday() - 5) % 7)
         if which not in ("this", "the") and today.weekday() >= 5:
             saturday -= timedelta(days=7)
-        return _Span(saturday, saturday + timedelta(days=1), start, end, to_today=True)
+        return Span(saturday, saturday + timedelta(days=1), start, end, to_today=True)
     rolling = which in ("past", "the past", "this past", "the last")
     if unit == "week":
         if rolling or which == "this":  # "this week" in news means the last seven days
-            return _Span(today - timedelta(days=6), today, start, end)
+            return Span(today - timedelta(days=6), today, start, end)
         monday = today - timedelta(days=today.weekday() + 7)
-        return _Span(monday, monday + timedelta(days=6), start, end, to_today=True)
+        return Span(monday, monday + timedelta(days=6), start, end, to_today=True)
     if unit == "month":
         if rolling:
-            return _Span(today - timedelta(days=30), today, start, end)
-        first = date(today.year, today.month, 1) if which == "this" else _shift_months(today, -1)
-        return _Span(first, _month_end(first), start, end, LONG_LAG)
+            return Span(today - timedelta(days=30), today, start, end)
+        first = date(today.year, today.month, 1) if which == "this" else shift_months(today, -1)
+        return Span(first, month_end(first), start, end, LONG_LAG)
     if rolling:
-        return _Span(today - timedelta(days=364), today, start, end)
+        return Span(today - timedelta(days=364), today, start, end)
     year = today.year if which == "this" else today.year - 1
-    return _Span(date(year, 1, 1), date(year, 12, 31), start, end, LONG_LAG)
+    return Span(date(year, 1, 1), date(year, 12, 31), start, end, LONG_LAG)
 
 
-def _bounds(prep: str | None, span: _Span, today: date) -> tuple[date | None, date | None, str]:
-    """The window searched and its label, once the preposition has its say."""
-    prep = " ".join((prep or "").lower().split())
-    named = span.named or _range_label(span.since, span.until)
-    if prep == "since":
-        return span.since, today, f"since {day_label(span.since)}"
-    if prep == "after":
-        after = span.until + timedelta(days=1)
-        return after, today, f"since {day_label(after)}"
-    if prep == "before":
-        return None, span.since - timedelta(days=1), f"before {day_label(span.since)}"
-    if prep in ("until", "till", "through", "as of"):
-        return None, span.until, f"up to {day_label(span.until)}"
-    if span.to_today:
-        return span.since, today, f"since {day_label(span.since)}"
-    return span.since, span.until + timedelta(days=span.lag), named
+# Each rule's reader: the period its match names, or None when the match is not a time after all.
+_READERS: dict[str, Callable[[dict, int, int, str, date], Span | None]] = {
+    "between": _between,
+    "absolute": _absolute_span,
+    "month": _month,
+    "year": _year,
+    "ago": _ago,
+    "past_n": _past_n,
+    "this_unit": _this_unit,
+    "weekday": _weekday,
+    "day_word": _day_word,
+}
 
 
 def find_window(question: str, today: date) -> Window | None:
@@ -481,10 +351,10 @@ def find_window(question: str, today: date) -> Window | None:
                 continue
             if _RECURRING.search(question[: m.start()]):
                 continue
-            span = _span_of(name, m, question, today)
+            span = _READERS[name](m.groupdict(), m.start(), m.end(), question, today)
             if span is None:
                 continue
-            since, until, label = _bounds(m.groupdict().get("prep"), span, today)
+            since, until, label = bounds(m.groupdict().get("prep"), span, today)
             if since is not None and since > today:
                 continue  # a plan or a forecast, not news yet
             if until is not None and until > today:

@@ -1,0 +1,269 @@
+"""One function a ``newsbot`` command: read the arguments, call the service's public methods,
+print through ``output``. Each returns the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import NewsbotError
+from ..search.retrieve import Filters
+from .args import query_filters, today
+from .batch import run_batch
+from .output import (
+    answer_json,
+    article_json,
+    article_line,
+    feed_line,
+    format_answer,
+    hit_json,
+    hit_lines,
+    poll_line,
+    print_ingest,
+)
+
+if TYPE_CHECKING:
+    from ..service import NewsService, Progress
+
+SAMPLE_ARTICLE = (
+    Path(__file__).resolve().parent.parent.parent / "examples" / "capitalway-nk-shells.txt"
+)
+SAMPLE_QUESTION = "What does the NIS claim about satellite launches?"
+
+Command = Callable[["NewsService", argparse.Namespace], int]
+
+
+def _documents(service: NewsService, paths: list[str]) -> tuple[Any, int | None]:
+    """What to ingest (stdin, or files and links) and how many documents, when counted."""
+    from ..ingest.sources import count_documents, documents_from_bytes
+
+    if "-" in paths and len(paths) > 1:
+        raise NewsbotError("read either stdin (-) or files, not both")
+    if paths == ["-"]:
+        data = sys.stdin.buffer.read(service.settings.max_input_bytes * 10 + 1)
+        return documents_from_bytes(data, "stdin", max_bytes=service.settings.max_input_bytes), None
+    total = sum(count_documents(Path(p)) for p in paths if Path(p).is_file()) or None
+    return service.documents(paths), total
+
+
+def _progress_bar(total: int | None, quiet: bool) -> tuple[Any, Callable[[Progress], None]]:
+    """A bar of documents with chunks/s beside it, for more than one document."""
+    if quiet or (total or 0) <= 1:
+        return None, lambda state: None
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=total,
+        unit="doc",
+        file=sys.stderr,
+        dynamic_ncols=True,
+        desc="ingest",
+        smoothing=0.1,
+        mininterval=0.5,
+    )
+    started = time.perf_counter()
+
+    def progress(state: Progress) -> None:
+        if state.docs_done == bar.n:
+            return
+        elapsed = max(time.perf_counter() - started, 1e-6)
+        bar.set_postfix_str(
+            f"{state.chunks_done} chunks, {state.chunks_done / elapsed:.1f} chunks/s", refresh=False
+        )
+        bar.update(state.docs_done - bar.n)
+
+    return bar, progress
+
+
+def cmd_ingest(service: NewsService, args: argparse.Namespace) -> int:
+    docs, total = _documents(service, args.paths)
+    bar, progress = _progress_bar(total, args.quiet)
+    report = service.ingest(
+        args.collection, docs, added_by=args.added_by, progress=progress, docs_total=total
+    )
+    if bar is not None:
+        bar.close()
+    print_ingest(report)
+    return 1 if report.failed else 0
+
+
+def cmd_ask(service: NewsService, args: argparse.Namespace) -> int:
+    if args.batch is not None:
+        if args.question:
+            raise NewsbotError("give a question or --batch FILE.jsonl, not both")
+
+        def one(question: str, filters: Filters) -> dict:
+            return answer_json(service.ask(args.collection, question, filters=filters))
+
+        return run_batch(args, one)
+    if not args.question:
+        raise NewsbotError("give a question, or --batch FILE.jsonl")
+    answer = service.ask(args.collection, args.question, filters=query_filters(args))
+    if args.json:
+        print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
+    else:
+        print(format_answer(answer))
+    return 0
+
+
+def cmd_search(service: NewsService, args: argparse.Namespace) -> int:
+    if args.batch is not None:
+        if args.query:
+            raise NewsbotError("give a query or --batch FILE.jsonl, not both")
+
+        def one(question: str, filters: Filters) -> dict:
+            hits = service.search(args.collection, question, top_k=args.top_k, filters=filters)
+            return {"hits": [hit_json(i, h) for i, h in enumerate(hits, 1)]}
+
+        return run_batch(args, one)
+    if not args.query:
+        raise NewsbotError("give a query, or --batch FILE.jsonl")
+    found = service.find(args.collection, args.query, top_k=args.top_k, filters=query_filters(args))
+    if args.json:
+        hits = [hit_json(i, h) for i, h in enumerate(found.hits, 1)]
+        print(json.dumps(hits, ensure_ascii=False, indent=2))
+        return 0
+    if found.window is not None:
+        print(
+            f"(nothing in {found.window.description}; searched all news)"
+            if found.outside_window
+            else f"(searched {found.window.description})"
+        )
+    print("\n".join(hit_lines(found.hits)))
+    return 0
+
+
+def cmd_sources(service: NewsService, args: argparse.Namespace) -> int:
+    arts = service.sources(
+        args.collection, limit=args.per_page, offset=(args.page - 1) * args.per_page
+    )
+    if args.json:
+        print(json.dumps([article_json(a) for a in arts], ensure_ascii=False, indent=2))
+        return 0
+    if not arts:
+        print("No articles" + (" on this page." if args.page > 1 else " yet."))
+    for a in arts:
+        print(article_line(a))
+    return 0
+
+
+def cmd_forget(service: NewsService, args: argparse.Namespace) -> int:
+    article = service.forget(args.collection, args.article_id)
+    print(f"forgot #{article.id} “{article.title}” and its {article.chunk_count} chunks")
+    return 0
+
+
+def cmd_rebuild(service: NewsService, args: argparse.Namespace) -> int:
+    bars: dict[str, Any] = {}
+
+    def progress(label: str, done: int, total: int) -> None:
+        if args.quiet:
+            return
+        from tqdm import tqdm
+
+        bar = bars.get(label)
+        if bar is None:
+            bar = bars[label] = tqdm(total=total, desc=label, unit="chunk", file=sys.stderr)
+        bar.n = done
+        bar.refresh()
+
+    started = time.perf_counter()
+    counts = service.rebuild(None if args.all_collections else args.collection, progress=progress)
+    for bar in bars.values():
+        bar.close()
+    took = time.perf_counter() - started
+    for name, n in counts.items():
+        print(f"rebuilt {name}: {n} vectors")
+    print(f"done in {took:.2f} s")
+    return 0
+
+
+def cmd_feeds(service: NewsService, args: argparse.Namespace) -> int:
+    from ..feeds import FeedPoller
+
+    action = args.feeds_command
+    if action == "add":
+        feed = service.add_feed(
+            args.collection, args.url, added_by="cli", interval_minutes=args.every
+        )
+        print(f"following {feed_line(feed)}")
+        report = asyncio.run(FeedPoller(service).poll_feed(feed))  # its entries, now
+        print(poll_line(report, updated=False))
+    elif action == "list":
+        feeds = service.feeds(args.collection)
+        if not feeds:
+            print("No feeds yet: add one with `newsbot feeds add URL`.")
+        for f in feeds:
+            print(feed_line(f))
+    elif action == "remove":
+        feed = service.remove_feed(args.collection, args.feed_id)
+        print(f"stopped following feed {feed.id} <{feed.url}>")
+    elif action in ("pause", "resume"):
+        feed = service.pause_feed(args.collection, args.feed_id, paused=action == "pause")
+        print(feed_line(feed))
+    else:
+        poller = FeedPoller(service)
+        every = service.feeds(args.collection) if args.all else []
+        reports = asyncio.run(poller.poll_now(every))
+        for r in reports:
+            print(poll_line(r))
+        if not reports:
+            print("No feed is due.")
+    return 0
+
+
+def cmd_stats(service: NewsService, args: argparse.Namespace) -> int:
+    stats = service.stats(args.collection)
+    if args.json:
+        print(json.dumps(stats, indent=2))
+    else:
+        for k, v in stats.items():
+            print(f"{k}: {v}")
+    return 0
+
+
+def cmd_check(service: NewsService, args: argparse.Namespace) -> int:
+    """Problems (a damaged file, an index that disagrees with the database) fail the check;
+    warnings (an index that cannot be saved, answered from memory) do not."""
+    problems = service.check()
+    for p in problems:
+        print(f"problem: {p}")
+    for w in service.warnings():
+        print(f"warning: {w}")
+    print("ok" if not problems else f"{len(problems)} problem{'s' if len(problems) > 1 else ''}")
+    return 1 if problems else 0
+
+
+def cmd_demo(service: NewsService, args: argparse.Namespace) -> int:
+    collection = "demo"
+    if not SAMPLE_ARTICLE.is_file():
+        raise NewsbotError(f"the sample article is missing: {SAMPLE_ARTICLE}")
+    print(f"Ingesting the sample article {SAMPLE_ARTICLE.name} into collection '{collection}'…")
+    report = service.ingest_paths(collection, [SAMPLE_ARTICLE], added_by="demo")
+    for r in report.added:
+        print(f"  added #{r.article_id} “{r.title}” ({r.published_at}), {r.chunk_count} chunks")
+    for r in report.duplicates:
+        print(f"  already indexed as #{r.article_id} “{r.title}”")
+    print(f"\nQ: {SAMPLE_QUESTION}\n")
+    print(format_answer(service.ask(collection, SAMPLE_QUESTION, filters=Filters(as_of=today()))))
+    return 0
+
+
+COMMANDS: dict[str, Command] = {
+    "ingest": cmd_ingest,
+    "ask": cmd_ask,
+    "search": cmd_search,
+    "sources": cmd_sources,
+    "forget": cmd_forget,
+    "rebuild": cmd_rebuild,
+    "stats": cmd_stats,
+    "check": cmd_check,
+    "demo": cmd_demo,
+    "feeds": cmd_feeds,
+}
