@@ -1,4 +1,4 @@
-"""Proof that the fake Discord (tests/fakediscord/) speaks enough Discord for a *bare* discord.py bot.
+"""Proof that the fake Discord (tests/fakediscord/) speaks enough Discord for a bare bot.
 
 No newsbot code here: if these pass, a failure in a bot test is the bot's, not the fake's.
 Every test runs the real client against the fake on 127.0.0.1 and closes both (fixtures and
