@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from helpers import make_service
 
 from index import cli
 from index.search.embed import FakeEmbedder
 from index.service import NewsService
-from index.settings import CoreSettings
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -55,15 +55,13 @@ def run(tmp_path, monkeypatch, capsys):
     """`newsbot -c guild-1 …` in-process, returning (exit code, stdout, stderr)."""
     embedder = FakeEmbedder()
 
-    def factory(args):
-        return NewsService(
-            CoreSettings(
-                data_dir=tmp_path / "data",
-                fetch_allow="127.0.0.1",
-                fetch_timeout=5,
-                min_answer_score=0.1,
-            ),
+    def factory(args) -> NewsService:
+        return make_service(
+            tmp_path / "data",
             embedder,
+            fetch_allow="127.0.0.1",
+            fetch_timeout=5,
+            min_answer_score=0.1,
         )
 
     monkeypatch.setattr(cli, "_service", factory)
@@ -81,11 +79,8 @@ def cli_process(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
     code = (
         "import sys\n"
         "from index import cli\n"
-        "from index.search.embed import FakeEmbedder\n"
-        "from index.service import NewsService\n"
-        "from index.settings import CoreSettings\n"
-        "cli._service = lambda args: NewsService(CoreSettings(data_dir=args.data_dir),"
-        " FakeEmbedder())\n"
+        "from tests.helpers import make_service\n"
+        "cli._service = lambda args: make_service(args.data_dir)\n"
         "sys.exit(cli.main(sys.argv[1:]))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
@@ -296,9 +291,8 @@ async def slow_bot(tmp_path) -> AsyncIterator[tuple]:
         channels=[(2001, "news")],
         members=[FakeMember(alice, permissions=0xC00), FakeMember(bob, permissions=0xC00)],
     )
-    service = SlowPageService(
-        CoreSettings(data_dir=tmp_path / "data", chunk_tokens=60, min_answer_score=0.1),
-        FakeEmbedder(),
+    service = make_service(
+        tmp_path / "data", kind=SlowPageService, chunk_tokens=60, min_answer_score=0.1
     )
     try:
         async with FakeDiscord(guilds=[guild], heartbeat_interval_ms=100) as fake:
@@ -390,9 +384,7 @@ async def test_a_feed_reads_its_pages_before_taking_the_writer(tmp_path):
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-    service = SlowFetchedPageService(
-        CoreSettings(data_dir=tmp_path / "data", fetch_allow="127.0.0.1"), FakeEmbedder()
-    )
+    service = make_service(tmp_path / "data", kind=SlowFetchedPageService, fetch_allow="127.0.0.1")
     try:
         cid = service.store.collections.id_of(COLLECTION, create=True)
         feed = service.store.feeds.add(cid, f"{base}/atom.xml", added_by="t", interval_seconds=600)
