@@ -27,8 +27,7 @@ Client settings tests should use (they keep start-up short)::
     intents.message_content = True                # else the fake blanks guild message content
     bot = commands.Bot(command_prefix="!", intents=intents,
                        guild_ready_timeout=0.05,  # default 2 s wait for GUILD_CREATEs
-                       chunk_guilds_at_startup=False)  # optional: the fake answers
-                                                       # member-chunk requests at once anyway
+                       chunk_guilds_at_startup=False)  # the fake answers no member requests
 
 For event-loop blocking tests build ``FakeDiscord(heartbeat_interval_ms=100)`` and read
 ``max_heartbeat_gap()``: discord.py sends heartbeats from a thread *through the event loop*, so a
@@ -39,6 +38,9 @@ Reading results: ``channel_messages(c)`` is what a user would see from the bot i
 (posts, edits applied, non-ephemeral interaction replies); ``FakeInteraction.wait_response()``
 is the acknowledgement and ``wait_final()`` the visible answer. Assert ``fake.unhandled == []``
 and ``fake.errors == []`` at the end of a test to catch routes the fake does not implement.
+
+The fake serves what newsbot and its own tests use, no more: a route or option a new feature
+needs shows up in ``unhandled`` (or ``errors``), the place to add it.
 """
 
 from .interactions import FakeInteraction

@@ -33,17 +33,9 @@ class CommandRegistry:
         raise LookupError(f"command {name!r} not registered (guild {guild_id}); have {known}")
 
     def routes(self) -> list[Route]:
-        """The REST routes of ``/applications/{app}[/guilds/{guild}]/commands``."""
+        """Listing and bulk sync (what ``tree.sync`` and ``fetch_commands`` use)."""
         cmds = r"/applications/(?P<app>\d+)(?:/guilds/(?P<guild>\d+))?/commands"
-        one = cmds + r"/(?P<cmd>\d+)"
-        return [
-            ("GET", cmds, self._list),
-            ("PUT", cmds, self._put),
-            ("POST", cmds, self._post),
-            ("GET", one, self._get),
-            ("PATCH", one, self._patch),
-            ("DELETE", one, self._delete),
-        ]
+        return [("GET", cmds, self._list), ("PUT", cmds, self._put)]
 
     def _check_app(self, app: str) -> None:
         if int(app) != self._world.application_id:
@@ -75,13 +67,6 @@ class CommandRegistry:
             stored["guild_id"] = scope
         return stored
 
-    def _stored(self, guild: str | None, cmd: str) -> tuple[list[dict[str, Any]], int]:
-        commands = self.registered.get(guild) or []
-        for index, stored in enumerate(commands):
-            if stored["id"] == cmd:
-                return commands, index
-        raise unknown("application command", 10063)
-
     async def _list(self, req: Incoming, app: str, guild: str | None = None) -> Any:
         self._check_app(app)
         return self.registered.get(guild) or []
@@ -96,24 +81,3 @@ class CommandRegistry:
         stored = [self._store(guild, c) for c in body]
         self.registered[guild] = stored
         return stored
-
-    async def _post(self, req: Incoming, app: str, guild: str | None = None) -> Any:
-        self._check_app(app)
-        stored = self._store(guild, req.json)
-        current = [c for c in self.registered.get(guild) or [] if c["id"] != stored["id"]]
-        self.registered[guild] = [*current, stored]
-        return stored
-
-    async def _get(self, req: Incoming, app: str, cmd: str, guild: str | None = None) -> Any:
-        commands, index = self._stored(guild, cmd)
-        return commands[index]
-
-    async def _patch(self, req: Incoming, app: str, cmd: str, guild: str | None = None) -> Any:
-        commands, index = self._stored(guild, cmd)
-        commands[index] = self._store(guild, {**commands[index], **(req.json or {})})
-        return commands[index]
-
-    async def _delete(self, req: Incoming, app: str, cmd: str, guild: str | None = None) -> Any:
-        commands, index = self._stored(guild, cmd)
-        del commands[index]
-        return None

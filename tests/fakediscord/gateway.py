@@ -145,17 +145,6 @@ class Gateway:
             await self._on_identify(conn, data)
         elif op == 6:  # RESUME
             await self._on_resume(conn, data)
-        elif op == 8:  # REQUEST GUILD MEMBERS: answer at once so chunking never stalls
-            guild = self._world.guilds.get(int(data["guild_id"]))
-            chunk = {
-                "guild_id": str(data["guild_id"]),
-                "members": [m.payload() for m in guild.members] if guild else [],
-                "chunk_index": 0,
-                "chunk_count": 1,
-                "not_found": [],
-                "nonce": data.get("nonce"),
-            }
-            await self._send_dispatch(conn, "GUILD_MEMBERS_CHUNK", chunk)
         else:
             log.debug("ignoring gateway op %s", op)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from .commands import CommandRegistry
@@ -33,7 +33,7 @@ from .models import (
     form_error,
     unknown,
 )
-from .options import OptionBuilder
+from .options import Options, build_options
 from .routing import Incoming, Route
 from .waits import Signal
 from .world import World
@@ -133,13 +133,10 @@ class Interactions:
     def routes(self) -> list[Route]:
         """The interaction callback and the webhook routes of follow-ups and edits."""
         hook = r"/webhooks/(?P<app>\d+)/(?P<token>[^/]+)"
-        message = hook + r"/messages/(?P<message>@original|\d+)"
         return [
             ("POST", r"/interactions/(?P<iid>\d+)/(?P<token>[^/]+)/callback", self._callback),
             ("POST", hook, self._followup),
-            ("GET", message, self._hook_get),
-            ("PATCH", message, self._hook_patch),
-            ("DELETE", message, self._hook_delete),
+            ("PATCH", hook + r"/messages/@original", self._hook_patch),
         ]
 
     async def send(
@@ -149,16 +146,15 @@ class Interactions:
         channel_id: int,
         member: FakeMember,
         name: str,
-        options: Sequence[Mapping[str, Any]] | Mapping[str, Any] = (),
+        options: Options = (),
         subcommand: str | None = None,
         enforce_default_permissions: bool = False,
     ) -> FakeInteraction:
         """A member runs slash command ``name``: INTERACTION_CREATE type 2 is dispatched.
 
         ``options`` is either Discord's raw option list or a mapping ``{option_name: value}``
-        typed from the synced schema: attachment values may be the dict from
-        ``add_attachment``, user values a FakeUser/FakeMember, channel/role values ids;
-        ``resolved`` is built for you. ``subcommand`` nests the options.
+        typed from the synced schema: an attachment value may be the dict from
+        ``add_attachment``, and ``resolved`` is built for you. ``subcommand`` nests the options.
 
         Discord itself hides commands whose ``default_member_permissions`` the member lacks,
         but guild admins can override that, so by default the bot gets the interaction anyway;
@@ -175,11 +171,10 @@ class Interactions:
             and perms & int(required) != int(required)
         ):
             raise PermissionError(f"{member.user.username} cannot see /{name}")
-        builder = OptionBuilder(self._world, self._messages.attachments, guild)
-        data: dict[str, Any] = {"id": cmd["id"], "name": name, "type": 1}
-        data["options"] = builder.build(cmd, options, subcommand)
-        if builder.resolved:
-            data["resolved"] = builder.resolved
+        option_rows, resolved = build_options(cmd, options, subcommand, self._messages.attachments)
+        data: dict[str, Any] = {"id": cmd["id"], "name": name, "type": 1, "options": option_rows}
+        if resolved:
+            data["resolved"] = resolved
         if scope is not None:
             data["guild_id"] = scope
         self._world.users.setdefault(member.user.id, member.user)
@@ -291,17 +286,6 @@ class Interactions:
                     return interaction
         raise unknown("Webhook", 10015)  # also what an un-acknowledged token gets
 
-    def _hook_message(self, interaction: FakeInteraction, message: str) -> dict[str, Any]:
-        if message == "@original":
-            wanted = interaction.original_id
-        else:
-            wanted = int(message)
-            if wanted != interaction.original_id and wanted not in interaction.followup_ids:
-                wanted = None
-        if wanted is None or wanted not in self._messages.by_id:
-            raise unknown("Message", 10008)
-        return self._messages.by_id[wanted]
-
     async def _followup(self, req: Incoming, app: str, token: str) -> Any:
         interaction = self._hook_interaction(app, token)
         body = req.json or {}
@@ -330,12 +314,12 @@ class Interactions:
         wait = (req.query.get("wait") or "").lower() in {"1", "true", "yes"}
         return message if wait else None
 
-    async def _hook_get(self, req: Incoming, app: str, token: str, message: str) -> Any:
-        return self._hook_message(self._hook_interaction(app, token), message)
-
-    async def _hook_patch(self, req: Incoming, app: str, token: str, message: str) -> Any:
+    async def _hook_patch(self, req: Incoming, app: str, token: str) -> Any:
+        """PATCH @original: the bot edits its reply ("Searching..." then the answer)."""
         interaction = self._hook_interaction(app, token)
-        found = self._hook_message(interaction, message)
+        found = self._messages.by_id.get(interaction.original_id or -1)
+        if found is None:
+            raise unknown("Message", 10008)
         self._messages.edit(found, req.json or {}, req.uploads)
         if int(found["flags"]) & FLAG_LOADING:
             found["flags"] = int(found["flags"]) & ~FLAG_LOADING
@@ -343,11 +327,6 @@ class Interactions:
         check_not_empty(found)
         self._messages.touch(int(found["id"]))
         return found
-
-    async def _hook_delete(self, req: Incoming, app: str, token: str, message: str) -> Any:
-        found = self._hook_message(self._hook_interaction(app, token), message)
-        del self._messages.by_id[int(found["id"])]
-        return None
 
 
 def _guild_context(

@@ -144,7 +144,7 @@ class MessageStore:
     ) -> dict[str, Any]:
         """A message the bot sent (post, interaction reply, follow-up), checked as Discord does."""
         validate(body)
-        attachments = self._attachments_for(body, uploads, [], channel_id)
+        attachments = self._attachments_for(body, uploads, channel_id)
         check_not_empty({**body, "attachments": attachments})
         extra = dict(extra or {})
         reference = body.get("message_reference")
@@ -176,7 +176,11 @@ class MessageStore:
         )
 
     def edit(self, message: dict[str, Any], body: Mapping[str, Any], uploads: Uploads) -> None:
-        """Apply a PATCH: the fields given replace the stored ones; attachments are resolved."""
+        """Apply a PATCH: the fields given replace the stored ones.
+
+        Editing attachments is refused loudly (no bot of ours does it yet): the bot gets a 400
+        and ``fake.errors`` says why, rather than a silent pass.
+        """
         validate(body)
         for key, empty in (("content", ""), ("embeds", []), ("components", []), ("poll", None)):
             if key in body:
@@ -184,10 +188,8 @@ class MessageStore:
         if "flags" in body and body["flags"] is not None:
             keep = int(message.get("flags", 0)) & ~FLAG_SUPPRESS_EMBEDS
             message["flags"] = keep | (int(body["flags"]) & FLAG_SUPPRESS_EMBEDS)
-        if "attachments" in body or uploads:
-            message["attachments"] = self._attachments_for(
-                body, uploads, message.get("attachments", []), int(message["channel_id"])
-            )
+        if body.get("attachments") or uploads:
+            raise NotImplementedError("the fake does not edit attachments")
         if "content" in message:
             message["mentions"] = self._world.mentions(
                 message["content"] or "", self._world.channel_guild(int(message["channel_id"]))
@@ -198,27 +200,17 @@ class MessageStore:
         self,
         body: Mapping[str, Any],
         uploads: Uploads,
-        existing: list[dict[str, Any]],
         channel_id: int,
     ) -> list[dict[str, Any]]:
-        """Resolve payload ``attachments`` against uploaded ``files[n]`` and kept attachments."""
+        """The attachments of a new message: payload ``attachments`` (or, without it, every
+        upload) resolved against the uploaded ``files[n]``, each served on the CDN."""
         by_index = {}
         for position, (fieldname, upload) in enumerate(uploads):
             match = re.fullmatch(r"files\[(\d+)\]", fieldname)
             by_index[int(match.group(1)) if match else position] = upload
-        if "attachments" not in body:
-            described = [{"id": i} for i in by_index] if by_index else None
-            kept = existing
-        else:
-            described, kept = [], []
-            for entry in body.get("attachments") or []:
-                old = next((a for a in existing if a["id"] == str(entry.get("id"))), None)
-                if old is not None:
-                    kept.append(old)
-                else:
-                    described.append(entry)
-        out = list(kept)
-        for entry in described or []:
+        described = body.get("attachments") or [{"id": i} for i in by_index]
+        out = []
+        for entry in described:
             upload = by_index.get(int(entry["id"]))
             if upload is None:
                 raise form_error("attachments", f"Unknown attachment {entry['id']}")
@@ -228,8 +220,6 @@ class MessageStore:
             att["url"] = att["proxy_url"] = att["url"].replace(
                 "/attachments/0/", f"/attachments/{channel_id}/"
             )
-            if entry.get("description"):
-                att["description"] = entry["description"]
             self.attachments[int(att["id"])] = att
             out.append(att)
         return out

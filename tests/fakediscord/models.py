@@ -88,11 +88,6 @@ class FakeMember:
     nick: str | None = None
     joined_at: str = "2024-01-01T00:00:00+00:00"
 
-    @property
-    def id(self) -> int:
-        """The member's user id."""
-        return self.user.id
-
     def payload(self, *, with_user: bool = True) -> dict[str, Any]:
         """Guild member object (``flags`` is required by discord.py's Member)."""
         data: dict[str, Any] = {

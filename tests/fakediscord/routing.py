@@ -62,6 +62,20 @@ class Router:
         self.requests: list[RecordedRequest] = []
         self._errors = errors
 
+    def unhandled(self) -> list[RecordedRequest]:
+        """Requests to routes the fake does not implement (answered 404)."""
+        return [r for r in self.requests if not r.handled]
+
+    def summary(self) -> str:
+        """The last requests, unhandled ones and the fake's own errors: what a timeout says."""
+        recent = ", ".join(str(r) for r in self.requests[-8:]) or "none"
+        text = f"recent requests: {recent}"
+        if unhandled := self.unhandled():
+            text += f"; UNHANDLED: {', '.join(str(r) for r in unhandled)}"
+        if self._errors:
+            text += f"; FAKE ERRORS: {self._errors}"
+        return text
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """One request: the matching handler's JSON, a Discord error, or 404 if unknown."""
         path = request.path

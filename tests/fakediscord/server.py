@@ -66,7 +66,7 @@ class FakeDiscord:
         self.world = World(guilds or [], Snowflakes())
         self.bot_user = self.world.bot_user
         self.application_id = self.world.application_id
-        self._signal = Signal(self._summary)
+        self._signal = Signal(lambda: self.router.summary())
         self.messages = MessageStore(self.world, self._signal, lambda: self.base_url)
         self.gateway = Gateway(
             self.world,
@@ -80,7 +80,7 @@ class FakeDiscord:
         self._interactions = Interactions(
             self.world, self.messages, self.commands, self.gateway, self._signal
         )
-        rest = Rest(self.world, self.messages, lambda: self.gateway_url)
+        rest = Rest(self.world, self.messages)
         routes = rest.routes() + self.commands.routes() + self._interactions.routes()
         self.router = Router(
             routes, self._signal, token=token, cdn=self.messages.cdn, errors=self.errors
@@ -199,7 +199,8 @@ class FakeDiscord:
                         task.result()
                         raise RuntimeError("client.start() returned before the client was ready")
                     if loop.time() > deadline:
-                        raise TimeoutError(f"client not ready after {timeout}s; {self._summary()}")
+                        summary = self.router.summary()
+                        raise TimeoutError(f"client not ready after {timeout}s; {summary}")
                     await asyncio.sleep(0.005)
                 yield client
             finally:
@@ -208,15 +209,6 @@ class FakeDiscord:
                     await asyncio.wait_for(task, timeout)
 
     # ------------------------------------------------------------------ waiting and reading
-
-    def _summary(self) -> str:
-        recent = ", ".join(str(r) for r in self.requests[-8:]) or "none"
-        text = f"recent requests: {recent}"
-        if self.unhandled:
-            text += f"; UNHANDLED: {', '.join(str(r) for r in self.unhandled)}"
-        if self.errors:
-            text += f"; FAKE ERRORS: {self.errors}"
-        return text
 
     async def wait_ready(self, timeout: float = 5) -> None:
         """Until the client IDENTIFYed and got READY plus every GUILD_CREATE."""
@@ -280,7 +272,7 @@ class FakeDiscord:
     @property
     def unhandled(self) -> list[RecordedRequest]:
         """Requests to routes the fake does not implement (answered 404)."""
-        return [r for r in self.requests if not r.handled]
+        return self.router.unhandled()
 
     def max_heartbeat_gap(self) -> float:
         """Largest interval between consecutive heartbeats: a blocked event loop shows here."""
