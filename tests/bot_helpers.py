@@ -69,9 +69,3 @@ async def ingest_file(
         guild_id=guild.id, channel_id=channel, author=author, content="!ingest", attachments=[att]
     )
     return await fake.wait_channel_message(channel, after=sent["id"], timeout=90)
-
-
-def field_snippets(value: str) -> list[str]:
-    """The verbatim passages of a citation field: one quoted line each under the title line,
-    a long one cut with "…"."""
-    return [line.strip().strip("“”").rstrip("…") for line in value.split("\n")[1:]]

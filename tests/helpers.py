@@ -61,13 +61,13 @@ def make_service(
     )
 
 
-async def eventually(condition: Callable[[], object], seconds: float = 20.0) -> None:
-    """Until ``condition()`` holds (checked every 50 ms), or AssertionError after ``seconds``:
+async def eventually(condition: Callable[[], object], seconds: float = 10.0) -> None:
+    """Until ``condition()`` holds (checked every 10 ms), or AssertionError after ``seconds``:
     for what happens in the background, such as a feed's entries arriving."""
     try:
         async with asyncio.timeout(seconds):
             while not condition():  # noqa: ASYNC110 - polls state that has no event to wait on
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.01)
     except TimeoutError:
         raise AssertionError(f"the condition never held within {seconds} s") from None
 

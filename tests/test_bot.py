@@ -16,7 +16,7 @@ from pathlib import Path
 import discord
 import pytest
 from aiohttp import web
-from bot_helpers import field_snippets, ingest_file, running_bot, slash
+from bot_helpers import ingest_file, running_bot, slash
 from helpers import (
     REPO,
     SAMPLE,
@@ -76,6 +76,12 @@ async def bot(fake: FakeDiscord, service: NewsService) -> AsyncIterator[NewsBot]
 
 
 RAIL_QUESTION = "What working week is the GDL union demanding?"
+
+
+def field_snippets(value: str) -> list[str]:
+    """The verbatim passages of a citation field: one quoted line each under the title line,
+    a long one cut with "…"."""
+    return [line.strip().strip("“”").rstrip("…") for line in value.split("\n")[1:]]
 
 
 async def test_identify_asks_for_message_content_and_registers_commands(fake, bot):
@@ -362,6 +368,6 @@ async def test_admin_follows_a_feed_and_its_entries_arrive(fake, tmp_path):
                 final = await added.wait_final(timeout=20)
                 assert "Following `1` **Tram Times**" in final["content"]
                 assert final["flags"] & 64
-                await eventually(lambda: svc.sources("guild-1001"))
+                await eventually(lambda: svc.sources("guild-1001"), seconds=20)
                 assert svc.sources("guild-1001")[0].title == "Night trams to run to the airport"
                 assert svc.sources("guild-1002") == []
