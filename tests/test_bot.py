@@ -205,8 +205,16 @@ class BusyEmbedder(FakeEmbedder):
         return super().embed(texts)
 
 
-async def test_heartbeat_keeps_flowing_during_a_large_ingest(fake, bot, service):
-    service.embedder = service.retriever.embedder = BusyEmbedder()
+@pytest.fixture
+async def busy_service(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[NewsService]:
+    """A service embedding with BusyEmbedder (its ingests hold the GIL), the bot running on it."""
+    data = tmp_path / "data"
+    with make_service(data, BusyEmbedder(), chunk_tokens=60, min_answer_score=0.1) as service:
+        async with running_bot(fake, service):
+            yield service
+
+
+async def test_heartbeat_keeps_flowing_during_a_large_ingest(fake, busy_service):
     paragraph = (
         "Officials said the harbour project in district {0} would cost more than "
         "expected, and residents asked when the work on the new quay would start. "
@@ -216,7 +224,7 @@ async def test_heartbeat_keeps_flowing_during_a_large_ingest(fake, bot, service)
     start = len(fake.heartbeats)
     reply = await ingest_file(fake, GUILD_A, BOB, "big.txt", big, "text/plain")
     assert "Added" in reply["content"]
-    chunks = service.stats("guild-1001")["chunks"]
+    chunks = busy_service.stats("guild-1001")["chunks"]
     assert chunks > 400
     beats = fake.heartbeats[start:]
     assert len(beats) >= 5, "the ingest should span several heartbeat intervals"
@@ -225,9 +233,8 @@ async def test_heartbeat_keeps_flowing_during_a_large_ingest(fake, bot, service)
     assert max(gaps) < 0.5, f"event loop blocked: longest heartbeat gap {max(gaps):.3f} s"
 
 
-async def test_concurrent_question_is_answered_while_ingesting(fake, bot, service):
+async def test_concurrent_question_is_answered_while_ingesting(fake, busy_service):
     await ingest_file(fake, GUILD_A, BOB, "rail.md", ARTICLE.encode())
-    service.embedder = service.retriever.embedder = BusyEmbedder()  # ingest takes seconds
     big = "\n\n".join(
         f"Paragraph {i} is filler about the weather in the city today." for i in range(1500)
     ).encode()
