@@ -1,6 +1,7 @@
 """Shared fixtures: a deterministic fake embedder and a real SQLite store in a temp folder.
 
 The real model is loaded once per session, only by the tests that prove retrieval quality.
+Helpers tests import live in helpers.py, not here.
 """
 
 from __future__ import annotations
@@ -10,17 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from helpers import make_service
 from index.search.embed import FakeEmbedder
 from index.service import NewsService
 from index.settings import CoreSettings
-
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE = REPO / "examples" / "capitalway-nk-shells.txt"
-SAMPLE_TITLE = (
-    "South Korea’s spy agency says North Korea shipped more than a million artillery shells "
-    "to Russia"
-)
-SAMPLE_QUESTION = "What does the NIS claim about satellite launches?"
 
 
 @pytest.fixture
@@ -37,9 +31,8 @@ def fake_embedder() -> FakeEmbedder:
 
 @pytest.fixture
 def service(settings: CoreSettings, fake_embedder: FakeEmbedder) -> Iterator[NewsService]:
-    svc = NewsService(settings, fake_embedder)
-    yield svc
-    svc.close()
+    with make_service(settings, fake_embedder) as svc:
+        yield svc
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +46,5 @@ def real_embedder():
 
 @pytest.fixture
 def real_service(tmp_path: Path, real_embedder) -> Iterator[NewsService]:
-    svc = NewsService(CoreSettings(data_dir=tmp_path / "data"), real_embedder)
-    yield svc
-    svc.close()
+    with make_service(tmp_path / "data", real_embedder) as svc:
+        yield svc

@@ -40,13 +40,13 @@ class SlowFakeEmbedder(FakeEmbedder):
 
 
 def _service(args):
-    from index.service import NewsService
+    from helpers import make_service
 
     settings = load_settings(
         CoreSettings, data_dir=args.data_dir, chunk_tokens=60, min_answer_score=0.1
     )
     delay = float(os.environ.get("FAKE_EMBED_DELAY", "0") or 0)
-    return NewsService(settings, SlowFakeEmbedder(delay) if delay else FakeEmbedder())
+    return make_service(settings, SlowFakeEmbedder(delay) if delay else None)
 
 
 def command(data: Path, *args: str) -> list[str]:

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from helpers import FAKE_EMBEDDER_BARS, make_service
 from index.models import Answer, Document
-from index.search.embed import FakeEmbedder
 from index.search.retrieve import Filters
 from index.service import NewsService
-from index.settings import CoreSettings
 
 AS_OF = "2023-11-04"  # the day the questions are asked
 
@@ -111,22 +110,8 @@ NOT_HEADLINES = ["url slug", "cut short", "two stacked"]
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[NewsService]:
-    # FakeEmbedder similarities (hashed bag of words) sit lower than MiniLM's: on-topic
-    # passages score about 0.3-0.8. These bars keep the shipped order (recent and named-time
-    # evidence 0.1, older news 0.2 minus 0.3 × the question words it holds) while letting the
-    # on-topic pages here be cited, so what is tested is how the answer reads.
-    svc = NewsService(
-        CoreSettings(
-            data_dir=tmp_path / "data",
-            chunk_tokens=60,
-            min_answer_score=0.1,
-            min_answer_score_recent=0.1,
-            min_answer_score_stale=0.2,
-        ),
-        FakeEmbedder(),
-    )
-    yield svc
-    svc.close()
+    with make_service(tmp_path / "data", chunk_tokens=60, **FAKE_EMBEDDER_BARS) as svc:
+        yield svc
 
 
 def storm(title: str = HEADLINE, published_at: str = "2023-11-02", text: str = STORM) -> Document:

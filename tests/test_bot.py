@@ -7,19 +7,30 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import discord
 import pytest
+from aiohttp import web
 
 from bot.client import NewsBot
-from bot.config import BotSettings
+from bot_helpers import ingest_file, running_bot, slash
 from fakediscord import MANAGE_GUILD, FakeDiscord, FakeGuild, FakeMember, FakeUser
+from helpers import (
+    REPO,
+    SAMPLE,
+    SAMPLE_QUESTION,
+    SAMPLE_TITLE,
+    eventually,
+    local_site,
+    make_service,
+)
 from index.search.embed import FakeEmbedder
 from index.service import NewsService
-from index.settings import CoreSettings
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -53,44 +64,24 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 
 @pytest.fixture
-def service(tmp_path: Path):
-    svc = NewsService(
-        CoreSettings(data_dir=tmp_path / "data", chunk_tokens=60, min_answer_score=0.1),
-        FakeEmbedder(),
-    )
-    yield svc
-    svc.close()
+def service(tmp_path: Path) -> Iterator[NewsService]:
+    with make_service(tmp_path / "data", chunk_tokens=60, min_answer_score=0.1) as svc:
+        yield svc
 
 
 @pytest.fixture
 async def bot(fake: FakeDiscord, service: NewsService) -> AsyncIterator[NewsBot]:
-    settings = BotSettings(token="fake-token", ask_cooldown_seconds=0, ingest_cooldown_seconds=0)
-    client = NewsBot(settings, service, guild_ready_timeout=0.05)
-    async with fake.run_client(client):
-        await fake.wait_commands(None)
+    async with running_bot(fake, service) as client:
         yield client
+
+
+RAIL_QUESTION = "What working week is the GDL union demanding?"
 
 
 def field_snippets(value: str) -> list[str]:
     """The verbatim passages of a citation field: one quoted line each under the title line,
     a long one cut with "…"."""
     return [line.strip().strip("“”").rstrip("…") for line in value.split("\n")[1:]]
-
-
-async def ingest_file(
-    fake: FakeDiscord,
-    guild: FakeGuild,
-    author: FakeUser,
-    name: str,
-    data: bytes,
-    content_type: str = "text/markdown",
-) -> dict:
-    channel = guild.channels[0][0]
-    att = fake.add_attachment(name, data, content_type)
-    sent = await fake.send_message(
-        guild_id=guild.id, channel_id=channel, author=author, content="!ingest", attachments=[att]
-    )
-    return await fake.wait_channel_message(channel, after=sent["id"], timeout=90)
 
 
 async def test_identify_asks_for_message_content_and_registers_commands(fake, bot):
@@ -117,13 +108,7 @@ async def test_ingest_attachment_then_ask_cites_a_verbatim_snippet(fake, bot, se
     reply = await ingest_file(fake, GUILD_A, BOB, "rail.md", ARTICLE.encode())
     assert "Rail strike halts trains across Germany" in reply["content"]
     assert "chunks" in reply["content"]
-    interaction = await fake.send_interaction(
-        guild_id=GUILD_A.id,
-        channel_id=2001,
-        member=MEMBER_A,
-        name="ask",
-        options={"question": "What working week is the GDL union demanding?"},
-    )
+    interaction = await slash(fake, GUILD_A, MEMBER_A, "ask", question=RAIL_QUESTION)
     assert (await interaction.wait_response())["type"] == 5  # deferred: "thinking…"
     final = await interaction.wait_final(timeout=20)
     embed = final["embeds"][0]
@@ -141,37 +126,23 @@ async def test_ingest_attachment_then_ask_cites_a_verbatim_snippet(fake, bot, se
 
 async def test_servers_do_not_see_each_others_articles(fake, bot):
     await ingest_file(fake, GUILD_A, BOB, "rail.md", ARTICLE.encode())
-    interaction = await fake.send_interaction(
-        guild_id=GUILD_B.id,
-        channel_id=2002,
-        member=MEMBER_B,
-        name="ask",
-        options={"question": "What working week is the GDL union demanding?"},
-    )
+    interaction = await slash(fake, GUILD_B, MEMBER_B, "ask", question=RAIL_QUESTION)
     final = await interaction.wait_final(timeout=20)
     text = final["embeds"][0]["description"]
     assert "couldn't find anything relevant" in text and "35-hour" not in text
-    listing = await fake.send_interaction(
-        guild_id=GUILD_B.id, channel_id=2002, member=MEMBER_B, name="sources"
-    )
+    listing = await slash(fake, GUILD_B, MEMBER_B, "sources")
     assert "No articles yet" in (await listing.wait_final())["embeds"][0]["description"]
-    listing = await fake.send_interaction(
-        guild_id=GUILD_A.id, channel_id=2001, member=MEMBER_A, name="sources"
-    )
+    listing = await slash(fake, GUILD_A, MEMBER_A, "sources")
     assert "Rail strike" in (await listing.wait_final())["embeds"][0]["description"]
 
 
 async def test_rebuild_refused_for_a_member_and_done_for_an_admin(fake, bot):
     await ingest_file(fake, GUILD_A, BOB, "rail.md", ARTICLE.encode())
-    refused = await fake.send_interaction(
-        guild_id=GUILD_A.id, channel_id=2001, member=MEMBER_A, name="rebuild-index"
-    )
+    refused = await slash(fake, GUILD_A, MEMBER_A, "rebuild-index")
     response = await refused.wait_response()
     assert response["data"]["flags"] & 64  # ephemeral
     assert "Manage Server" in response["data"]["content"]
-    done = await fake.send_interaction(
-        guild_id=GUILD_A.id, channel_id=2001, member=ADMIN_A, name="rebuild-index"
-    )
+    done = await slash(fake, GUILD_A, ADMIN_A, "rebuild-index")
     final = await done.wait_final(predicate=lambda m: "rebuilt" in m.get("content", ""), timeout=20)
     assert "Index rebuilt" in final["content"]
 
@@ -201,55 +172,22 @@ async def test_duplicate_and_url_and_dm_get_clear_replies(fake, bot):
 
 
 async def test_slash_ingest_text_and_forget(fake, bot, service):
-    interaction = await fake.send_interaction(
-        guild_id=GUILD_A.id,
-        channel_id=2001,
-        member=MEMBER_A,
-        name="ingest",
-        options={"text": ARTICLE},
-    )
+    interaction = await slash(fake, GUILD_A, MEMBER_A, "ingest", text=ARTICLE)
     final = await interaction.wait_final(timeout=20)
     assert "Added `#1`" in final["content"]
-    forget = await fake.send_interaction(
-        guild_id=GUILD_A.id,
-        channel_id=2001,
-        member=ADMIN_A,
-        name="forget",
-        options={"article_id": 1},
-    )
+    forget = await slash(fake, GUILD_A, ADMIN_A, "forget", article_id=1)
     assert "Forgot `#1`" in (await forget.wait_final())["content"]
     assert service.sources("guild-1001") == []
-    missing = await fake.send_interaction(
-        guild_id=GUILD_A.id,
-        channel_id=2001,
-        member=ADMIN_A,
-        name="forget",
-        options={"article_id": 1},
-    )
+    missing = await slash(fake, GUILD_A, ADMIN_A, "forget", article_id=1)
     response = await missing.wait_response()
     assert response["data"]["flags"] & 64 and "No article 1" in response["data"]["content"]
 
 
 async def test_ask_cooldown_says_when_to_try_again(fake, service):
-    settings = BotSettings(token="t", ask_cooldown_seconds=30, ask_burst=1)
-    client = NewsBot(settings, service, guild_ready_timeout=0.05)
-    async with fake.run_client(client):
-        await fake.wait_commands(None)
-        first = await fake.send_interaction(
-            guild_id=GUILD_A.id,
-            channel_id=2001,
-            member=MEMBER_A,
-            name="ask",
-            options={"question": "anything new?"},
-        )
+    async with running_bot(fake, service, ask_cooldown_seconds=30, ask_burst=1):
+        first = await slash(fake, GUILD_A, MEMBER_A, "ask", question="anything new?")
         await first.wait_final()
-        second = await fake.send_interaction(
-            guild_id=GUILD_A.id,
-            channel_id=2001,
-            member=MEMBER_A,
-            name="ask",
-            options={"question": "anything new?"},
-        )
+        second = await slash(fake, GUILD_A, MEMBER_A, "ask", question="anything new?")
         response = await second.wait_response()
         assert response["data"]["flags"] & 64
         assert "try again in" in response["data"]["content"]
@@ -267,8 +205,16 @@ class BusyEmbedder(FakeEmbedder):
         return super().embed(texts)
 
 
-async def test_heartbeat_keeps_flowing_during_a_large_ingest(fake, bot, service):
-    service.embedder = service.retriever.embedder = BusyEmbedder()
+@pytest.fixture
+async def busy_service(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[NewsService]:
+    """A service embedding with BusyEmbedder (its ingests hold the GIL), the bot running on it."""
+    data = tmp_path / "data"
+    with make_service(data, BusyEmbedder(), chunk_tokens=60, min_answer_score=0.1) as service:
+        async with running_bot(fake, service):
+            yield service
+
+
+async def test_heartbeat_keeps_flowing_during_a_large_ingest(fake, busy_service):
     paragraph = (
         "Officials said the harbour project in district {0} would cost more than "
         "expected, and residents asked when the work on the new quay would start. "
@@ -278,7 +224,7 @@ async def test_heartbeat_keeps_flowing_during_a_large_ingest(fake, bot, service)
     start = len(fake.heartbeats)
     reply = await ingest_file(fake, GUILD_A, BOB, "big.txt", big, "text/plain")
     assert "Added" in reply["content"]
-    chunks = service.stats("guild-1001")["chunks"]
+    chunks = busy_service.stats("guild-1001")["chunks"]
     assert chunks > 400
     beats = fake.heartbeats[start:]
     assert len(beats) >= 5, "the ingest should span several heartbeat intervals"
@@ -287,9 +233,8 @@ async def test_heartbeat_keeps_flowing_during_a_large_ingest(fake, bot, service)
     assert max(gaps) < 0.5, f"event loop blocked: longest heartbeat gap {max(gaps):.3f} s"
 
 
-async def test_concurrent_question_is_answered_while_ingesting(fake, bot, service):
+async def test_concurrent_question_is_answered_while_ingesting(fake, busy_service):
     await ingest_file(fake, GUILD_A, BOB, "rail.md", ARTICLE.encode())
-    service.embedder = service.retriever.embedder = BusyEmbedder()  # ingest takes seconds
     big = "\n\n".join(
         f"Paragraph {i} is filler about the weather in the city today." for i in range(1500)
     ).encode()
@@ -298,13 +243,7 @@ async def test_concurrent_question_is_answered_while_ingesting(fake, bot, servic
         guild_id=GUILD_A.id, channel_id=2001, author=BOB, content="!ingest", attachments=[att]
     )
     await asyncio.sleep(0.2)
-    interaction = await fake.send_interaction(
-        guild_id=GUILD_A.id,
-        channel_id=2001,
-        member=MEMBER_A,
-        name="ask",
-        options={"question": "What working week is the GDL union demanding?"},
-    )
+    interaction = await slash(fake, GUILD_A, MEMBER_A, "ask", question=RAIL_QUESTION)
     final = await interaction.wait_final(timeout=20)
     assert "35-hour" in final["embeds"][0]["description"]
     assert not [
@@ -321,11 +260,6 @@ async def test_concurrent_question_is_answered_while_ingesting(fake, bot, servic
 @pytest.mark.timeout(180)
 async def test_python_m_bot_runs_against_the_fake_and_never_logs_the_token(fake, tmp_path):
     """The way it is deployed: a separate process configured only by its environment."""
-    import os
-    import sys
-
-    from conftest import REPO, SAMPLE, SAMPLE_TITLE
-
     token = "MTIz.secret-token-value.XYZ"
     env = {
         **os.environ,
@@ -353,13 +287,7 @@ async def test_python_m_bot_runs_against_the_fake_and_never_logs_the_token(fake,
             fake, GUILD_A, BOB, SAMPLE.name, SAMPLE.read_bytes(), "text/plain; charset=utf-8"
         )
         assert SAMPLE_TITLE in reply["content"] and "2025-04-25" in reply["content"]
-        interaction = await fake.send_interaction(
-            guild_id=GUILD_A.id,
-            channel_id=2001,
-            member=MEMBER_A,
-            name="ask",
-            options={"question": "What does the NIS claim about satellite launches?"},
-        )
+        interaction = await slash(fake, GUILD_A, MEMBER_A, "ask", question=SAMPLE_QUESTION)
         embed = (await interaction.wait_final(timeout=60))["embeds"][0]
         # Asked today about a 2025 story: answered, and the answer says how old its news is.
         assert embed["description"].startswith(
@@ -380,22 +308,18 @@ async def test_global_sync_only_when_the_commands_changed(fake, service):
     def puts() -> int:
         return sum(1 for r in fake.requests if r.method == "PUT" and r.path.endswith("/commands"))
 
-    settings = BotSettings(token="t")
-    async with fake.run_client(NewsBot(settings, service, guild_ready_timeout=0.05)):
-        await fake.wait_commands(None)
+    async with running_bot(fake, service):
+        pass
     assert puts() == 1
-    async with fake.run_client(NewsBot(settings, service, guild_ready_timeout=0.05)):
+    async with running_bot(fake, service):
         pass
     assert puts() == 1, "unchanged commands must not be synced again"
-    dev = BotSettings(token="t", dev_guild=GUILD_A.id)
-    async with fake.run_client(NewsBot(dev, service, guild_ready_timeout=0.05)):
-        await fake.wait_commands(GUILD_A.id)
+    async with running_bot(fake, service, dev_guild=GUILD_A.id):
+        pass
     assert {c["name"] for c in fake.registered_commands[GUILD_A.id]} >= {"ask", "ingest"}
 
 
 async def test_slash_ingest_url_from_an_allow_listed_site(fake, tmp_path):
-    from aiohttp import web
-
     page = (
         "<html><head><title>Harbour reopens after storm</title></head><body><article>"
         "<h1>Harbour reopens after storm</h1><p>The harbour of Brest reopened on Friday "
@@ -405,52 +329,27 @@ async def test_slash_ingest_url_from_an_allow_listed_site(fake, tmp_path):
         "</body></html>"
     )
 
-    async def handler(request):
+    async def story(request: web.Request) -> web.Response:
         return web.Response(text=page, content_type="text/html")
 
-    app = web.Application()
-    app.router.add_get("/story", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    svc = NewsService(
-        CoreSettings(data_dir=tmp_path / "web", fetch_allow="127.0.0.1", min_answer_score=0.1),
-        FakeEmbedder(),
-    )
-    try:
-        client = NewsBot(
-            BotSettings(token="t", ingest_cooldown_seconds=0), svc, guild_ready_timeout=0.05
-        )
-        async with fake.run_client(client):
-            await fake.wait_commands(None)
-            interaction = await fake.send_interaction(
-                guild_id=GUILD_A.id,
-                channel_id=2001,
-                member=MEMBER_A,
-                name="ingest",
-                options={"url": f"http://127.0.0.1:{port}/story"},
-            )
-            final = await interaction.wait_final(timeout=20)
-            assert "Added `#1` **Harbour reopens after storm**" in final["content"]
-    finally:
-        svc.close()
-        await runner.cleanup()
+    async with local_site({"/story": story}) as base:
+        data = tmp_path / "web"
+        with make_service(data, fetch_allow="127.0.0.1", min_answer_score=0.1) as svc:
+            async with running_bot(fake, svc):
+                interaction = await slash(fake, GUILD_A, MEMBER_A, "ingest", url=f"{base}/story")
+                final = await interaction.wait_final(timeout=20)
+    assert "Added `#1` **Harbour reopens after storm**" in final["content"]
 
 
 async def test_admin_follows_a_feed_and_its_entries_arrive(fake, tmp_path):
-    from aiohttp import web
-
-    state: dict = {}
     paragraph = (
         "The city council voted on Thursday to extend the night tram service to the "
         "airport from next spring, after two years of trials that carried more "
         "passengers than expected. "
     )
 
-    async def rss(request):
-        base = state["base"]
+    async def rss(request: web.Request) -> web.Response:
+        base = f"http://{request.host}"
         return web.Response(
             content_type="application/rss+xml",
             text=(
@@ -463,45 +362,19 @@ async def test_admin_follows_a_feed_and_its_entries_arrive(fake, tmp_path):
             ),
         )
 
-    app = web.Application()
-    app.router.add_get("/rss", rss)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    state["base"] = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-    svc = NewsService(
-        CoreSettings(data_dir=tmp_path / "feeds", fetch_allow="127.0.0.1"), FakeEmbedder()
-    )
-    try:
-        client = NewsBot(BotSettings(token="t"), svc, guild_ready_timeout=0.05)
-        async with fake.run_client(client):
-            await fake.wait_commands(None)
-            refused = await fake.send_interaction(
-                guild_id=GUILD_A.id,
-                channel_id=2001,
-                member=MEMBER_A,
-                name="feeds",
-                subcommand="add",
-                options={"url": state["base"] + "/rss"},
-            )
-            assert "Manage Server" in (await refused.wait_response())["data"]["content"]
-            added = await fake.send_interaction(
-                guild_id=GUILD_A.id,
-                channel_id=2001,
-                member=ADMIN_A,
-                name="feeds",
-                subcommand="add",
-                options={"url": state["base"] + "/rss"},
-            )
-            final = await added.wait_final(timeout=20)
-            assert "Following `1` **Tram Times**" in final["content"]
-            assert final["flags"] & 64
-            async with asyncio.timeout(20):
-                while not svc.sources("guild-1001"):  # noqa: ASYNC110 - polls the store
-                    await asyncio.sleep(0.05)
-            assert svc.sources("guild-1001")[0].title == "Night trams to run to the airport"
-            assert svc.sources("guild-1002") == []
-    finally:
-        svc.close()
-        await runner.cleanup()
+    async with local_site({"/rss": rss}) as base:
+        with make_service(tmp_path / "feeds", fetch_allow="127.0.0.1") as svc:
+            async with running_bot(fake, svc):
+                refused = await slash(
+                    fake, GUILD_A, MEMBER_A, "feeds", subcommand="add", url=f"{base}/rss"
+                )
+                assert "Manage Server" in (await refused.wait_response())["data"]["content"]
+                added = await slash(
+                    fake, GUILD_A, ADMIN_A, "feeds", subcommand="add", url=f"{base}/rss"
+                )
+                final = await added.wait_final(timeout=20)
+                assert "Following `1` **Tram Times**" in final["content"]
+                assert final["flags"] & 64
+                await eventually(lambda: svc.sources("guild-1001"), seconds=20)
+                assert svc.sources("guild-1001")[0].title == "Night trams to run to the airport"
+                assert svc.sources("guild-1002") == []

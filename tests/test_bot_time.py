@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import calendar
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.client import NewsBot
-from bot.config import BotSettings
+from bot_helpers import running_bot, slash
 from fakediscord import FakeDiscord, FakeGuild, FakeMember, FakeUser
+from helpers import FAKE_EMBEDDER_BARS, make_service
 from index.models import Document
-from index.search.embed import FakeEmbedder
 from index.service import NewsService
-from index.settings import CoreSettings
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -54,32 +54,14 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 
 @pytest.fixture
-def service(tmp_path: Path):
-    # FakeEmbedder similarities (hashed bag of words) run lower than MiniLM's: an on-topic
-    # passage scores about 0.3-0.8, so the shipped bars (0.49 / 0.42 / 0.70) would refuse most
-    # of it. These keep the bars' order — the last days' news and a time the question named
-    # need 0.1, older news 0.2 minus 0.3 × the question words it holds — so old news still has
-    # to clear the higher bar, and the ranking and dating around it are what is tested.
-    svc = NewsService(
-        CoreSettings(
-            data_dir=tmp_path / "data",
-            chunk_tokens=60,
-            min_answer_score=0.1,
-            min_answer_score_recent=0.1,
-            min_answer_score_stale=0.2,
-        ),
-        FakeEmbedder(),
-    )
-    yield svc
-    svc.close()
+def service(tmp_path: Path) -> Iterator[NewsService]:
+    with make_service(tmp_path / "data", chunk_tokens=60, **FAKE_EMBEDDER_BARS) as svc:
+        yield svc
 
 
 @pytest.fixture
 async def bot(fake: FakeDiscord, service: NewsService) -> AsyncIterator[NewsBot]:
-    settings = BotSettings(token="fake-token", ask_cooldown_seconds=0, ingest_cooldown_seconds=0)
-    client = NewsBot(settings, service, guild_ready_timeout=0.05)
-    async with fake.run_client(client):
-        await fake.wait_commands(None)
+    async with running_bot(fake, service) as client:
         yield client
 
 
@@ -88,11 +70,9 @@ async def add(service: NewsService, *docs: Document) -> None:
     assert len(report.added) == len(docs), report.failed
 
 
-async def slash(fake: FakeDiscord, name: str, **options: str) -> dict:
+async def embed_of(fake: FakeDiscord, name: str, **options: str) -> dict:
     """A member runs /name; the embed of the bot's final reply."""
-    interaction = await fake.send_interaction(
-        guild_id=GUILD.id, channel_id=2001, member=MEMBER, name=name, options=options
-    )
+    interaction = await slash(fake, GUILD, MEMBER, name, **options)
     final = await interaction.wait_final(timeout=20)
     assert fake.errors == [] and fake.unhandled == []
     return final["embeds"][0]
@@ -160,7 +140,7 @@ async def test_a_story_from_two_days_ago_beats_a_better_worded_old_one(fake, bot
     undated = await asyncio.to_thread(service.ask, COLLECTION, BRIDGE_QUESTION)
     assert undated.citations[0].title == OLD_BRIDGE.title
 
-    embed = await slash(fake, "ask", question=BRIDGE_QUESTION)
+    embed = await embed_of(fake, "ask", question=BRIDGE_QUESTION)
     first = embed["fields"][0]
     assert first["name"].startswith("[1]") and NEW_BRIDGE.published_at in first["name"]
     assert NEW_BRIDGE.title in first["value"].split("\n")[0]
@@ -185,10 +165,10 @@ async def test_a_story_from_two_days_ago_beats_a_better_worded_old_one(fake, bot
 async def test_a_question_naming_a_year_gets_that_years_story(fake, bot, service):
     await add(service, MARATHON_THEN, MARATHON_LATER)
     # Without the year the other story answers, so the year is what picks the one cited.
-    plain = await slash(fake, "ask", question="Who won the city marathon?")
+    plain = await embed_of(fake, "ask", question="Who won the city marathon?")
     assert MARATHON_LATER.title in plain["fields"][0]["value"]
 
-    embed = await slash(fake, "ask", question=f"Who won the city marathon in {YEAR}?")
+    embed = await embed_of(fake, "ask", question=f"Who won the city marathon in {YEAR}?")
     assert "Ada Okafor" in embed["description"]
     assert "Lena Park" not in embed["description"]
     assert field_of(embed, MARATHON_THEN.title) is embed["fields"][0]
@@ -198,15 +178,9 @@ async def test_a_question_naming_a_year_gets_that_years_story(fake, bot, service
 
 
 async def test_an_answer_from_old_news_says_how_old_it_is(fake, bot, service):
-    old = Document(
-        title="Council approves the bridge plan",
-        text=OLD_BRIDGE.text,
-        source="Gazette",
-        published_at=days_ago(400),
-        origin="old",
-    )
+    old = replace(OLD_BRIDGE, published_at=days_ago(400), origin="old")
     await add(service, old)
-    embed = await slash(fake, "ask", question=BRIDGE_QUESTION)
+    embed = await embed_of(fake, "ask", question=BRIDGE_QUESTION)
     lead = f"**The latest I have on this is from {long_date(old.published_at)}:**\n"
     assert embed["description"].startswith(lead), embed["description"]
     assert "approve the bridge plan" in embed["description"]
@@ -216,16 +190,10 @@ async def test_an_answer_from_old_news_says_how_old_it_is(fake, bot, service):
 async def test_a_year_with_no_news_says_so_and_gives_the_closest(fake, bot, service):
     """Asked about a year the server holds nothing from: the member is told that year was
     searched in vain, and when the closest news is from."""
-    old = Document(
-        title="Council approves the bridge plan",
-        text=OLD_BRIDGE.text,
-        source="Gazette",
-        published_at=days_ago(400),
-        origin="old",
-    )
+    old = replace(OLD_BRIDGE, published_at=days_ago(400), origin="old")
     await add(service, old)
     empty_year = TODAY.year - 4
-    embed = await slash(
+    embed = await embed_of(
         fake, "ask", question=f"What did the council decide about the bridge plan in {empty_year}?"
     )
     lead = (
@@ -240,7 +208,7 @@ async def test_a_year_with_no_news_says_so_and_gives_the_closest(fake, bot, serv
 async def test_nothing_at_all_for_a_named_year_names_the_year(fake, bot, service):
     await add(service, MARATHON_THEN)
     # No word (not even "the") in common with the article: nothing relevant anywhere.
-    embed = await slash(fake, "ask", question=f"Which orchestra performed Mahler in {YEAR - 2}?")
+    embed = await embed_of(fake, "ask", question=f"Which orchestra performed Mahler in {YEAR - 2}?")
     assert "fields" not in embed or not embed["fields"]
     text = embed["description"]
     assert "couldn't find anything relevant" in text
@@ -252,19 +220,19 @@ async def test_not_found_does_not_suggest_searching_what_was_already_searched(fa
     without the date to search everything" sends them to the same empty answer."""
     await add(service, MARATHON_THEN)
     question = f"Which orchestra performed Mahler in {YEAR - 2}?"
-    undated = await slash(fake, "ask", question="Which orchestra performed Mahler?")
+    undated = await embed_of(fake, "ask", question="Which orchestra performed Mahler?")
     assert "couldn't find anything relevant" in undated["description"]  # everything: nothing
-    embed = await slash(fake, "ask", question=question)
+    embed = await embed_of(fake, "ask", question=question)
     assert "search everything" not in embed["description"], embed["description"]
 
 
 async def test_search_with_a_date_phrase_says_which_time_it_searched(fake, bot, service):
     await add(service, MARATHON_THEN, MARATHON_LATER)
-    embed = await slash(fake, "search", query=f"city marathon winner in {YEAR}")
+    embed = await embed_of(fake, "search", query=f"city marathon winner in {YEAR}")
     assert embed["footer"]["text"] == f"Searched news from {YEAR}"
     assert [f["value"].split("\n")[0] for f in embed["fields"]] == [f"**{MARATHON_THEN.title}**"]
 
     empty_year = TODAY.year - 4
-    embed = await slash(fake, "search", query=f"city marathon winner in {empty_year}")
+    embed = await embed_of(fake, "search", query=f"city marathon winner in {empty_year}")
     assert embed["footer"]["text"] == f"Nothing in news from {empty_year}: showing all news"
     assert len(embed["fields"]) == 2

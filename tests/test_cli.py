@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from helpers import make_service
 from index import cli
 from index.search.embed import FakeEmbedder
 from index.service import NewsService
@@ -16,13 +17,9 @@ from index.settings import CoreSettings
 def run(tmp_path, monkeypatch, capsys):
     embedder = FakeEmbedder()
 
-    def factory(args):
-        return NewsService(
-            CoreSettings(
-                data_dir=args.data_dir or tmp_path / "data", min_answer_score=0.1, chunk_tokens=60
-            ),
-            embedder,
-        )
+    def factory(args) -> NewsService:
+        data = args.data_dir or tmp_path / "data"
+        return make_service(data, embedder, min_answer_score=0.1, chunk_tokens=60)
 
     def invoke(*argv: str) -> tuple[int, str, str]:
         code = cli.main(["--data-dir", str(tmp_path / "data"), "-q", *argv], service=factory)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from helpers import FAKE_EMBEDDER_BARS, make_service
 from index import cli
 from index.search.embed import FakeEmbedder
 from index.service import NewsService
-from index.settings import CoreSettings
 
 STORM = {
     "title": "Storm Ciarán leaves 1.2 million homes in Brittany without power",
@@ -47,23 +47,9 @@ class Run:
         self.services = 0
         embedder = FakeEmbedder()
 
-        def factory(args):
+        def factory(args) -> NewsService:
             self.services += 1
-            # FakeEmbedder similarities run lower than MiniLM's (on-topic about 0.3-0.8), so
-            # the shipped bars would refuse most answers. These keep their order — the last
-            # days' news and a time the question named 0.1, older news 0.2 minus 0.3 × the
-            # question words it holds — so "stale" still means old evidence cleared the
-            # higher bar.
-            return NewsService(
-                CoreSettings(
-                    data_dir=args.data_dir,
-                    chunk_tokens=60,
-                    min_answer_score=0.1,
-                    min_answer_score_recent=0.1,
-                    min_answer_score_stale=0.2,
-                ),
-                embedder,
-            )
+            return make_service(args.data_dir, embedder, chunk_tokens=60, **FAKE_EMBEDDER_BARS)
 
         self.factory = factory
 

@@ -18,12 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakecli import REPO, articles
 
+from fakecli import REPO, articles
+from helpers import make_service
 from index import cli
-from index.search.embed import FakeEmbedder
 from index.service import NewsService
-from index.settings import CoreSettings
 
 
 @pytest.fixture
@@ -35,15 +34,12 @@ def data(tmp_path: Path) -> Path:
 def run(data: Path, monkeypatch, capsys):
     """``run(*argv)`` → (exit code, stdout, stderr) of one command on the data folder."""
 
-    def factory(args):
-        settings = CoreSettings(data_dir=args.data_dir, min_answer_score=0.1, chunk_tokens=60)
-        return NewsService(settings, FakeEmbedder())
-
-    monkeypatch.setattr(cli, "_service", factory)
+    def factory(args) -> NewsService:
+        return make_service(args.data_dir, min_answer_score=0.1, chunk_tokens=60)
 
     def invoke(*argv: str) -> tuple[int, str, str]:
         try:
-            code = cli.main(["--data-dir", str(data), "-q", *argv])
+            code = cli.main(["--data-dir", str(data), "-q", *argv], service=factory)
         except SystemExit as exc:  # argparse refusing an argument
             code = int(exc.code or 0)
         out, err = capsys.readouterr()
@@ -251,7 +247,7 @@ def test_check_while_another_process_writes_finds_nothing(data: Path) -> None:
     the chunks) in separate reads, so a write by another process in between read as "full-text
     index holds 28010 rows for 28040 chunks" or "index holds 0 vectors". The other process is a
     plain SQLite connection writing whole articles as newsbot does."""
-    with NewsService(CoreSettings(data_dir=data), FakeEmbedder()) as svc:
+    with make_service(data) as svc:
         cid = svc.store.collections.id_of("default", create=True)
         stop = threading.Event()
         written = []

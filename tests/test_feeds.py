@@ -17,12 +17,11 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from local_site import serving
 
+from helpers import make_service
 from index.feeds import FeedPoller, NotAFeedError, html_to_text, parse_feed
-from index.search.embed import FakeEmbedder
 from index.service import IngestReport, NewsService
-from index.settings import CoreSettings
+from local_site import serving
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -247,9 +246,7 @@ async def site() -> AsyncIterator[Site]:
 
 @pytest.fixture
 def news(tmp_path: Path) -> Iterator[NewsService]:
-    svc = NewsService(
-        CoreSettings(data_dir=tmp_path / "d", fetch_allow="127.0.0.1"), FakeEmbedder()
-    )
+    svc = make_service(tmp_path / "d", fetch_allow="127.0.0.1")
     yield svc
     svc.close()
 
@@ -469,7 +466,7 @@ async def test_not_a_feed_and_not_allow_listed(site: Site, news, tmp_path: Path)
     followed = await asyncio.to_thread(news.add_feed, COLLECTION, site.url("/atom.xml"))
     assert followed.title == "Valley Courier"
 
-    strict = NewsService(CoreSettings(data_dir=tmp_path / "strict"), FakeEmbedder())
+    strict = make_service(tmp_path / "strict")
     try:
         feed = add_feed(strict, site.url("/rss.xml"))
         report = await poller(strict, Clock()).poll_feed(feed)

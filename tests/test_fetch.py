@@ -21,7 +21,6 @@ from urllib.parse import quote
 import aiohttp.connector
 import pytest
 from aiohttp import web
-from local_site import serving
 
 from index.ingest import fetch as fetch_mod
 from index.ingest.fetch import (
@@ -31,6 +30,7 @@ from index.ingest.fetch import (
     fetch,
     fetch_sync,
 )
+from local_site import serving
 
 HTML = b"<html><head><title>Shells</title></head><body><p>News.</p></body></html>"
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'

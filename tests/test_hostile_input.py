@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from local_site import serving, serving_in_thread
 
+from helpers import make_service
 from index import cli
 from index.search.embed import FakeEmbedder
 from index.service import NewsService
-from index.settings import CoreSettings
+from local_site import serving, serving_in_thread
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -56,15 +56,13 @@ def run(tmp_path, monkeypatch, capsys):
     """`newsbot -c guild-1 …` in-process, returning (exit code, stdout, stderr)."""
     embedder = FakeEmbedder()
 
-    def factory(args):
-        return NewsService(
-            CoreSettings(
-                data_dir=tmp_path / "data",
-                fetch_allow="127.0.0.1",
-                fetch_timeout=5,
-                min_answer_score=0.1,
-            ),
+    def factory(args) -> NewsService:
+        return make_service(
+            tmp_path / "data",
             embedder,
+            fetch_allow="127.0.0.1",
+            fetch_timeout=5,
+            min_answer_score=0.1,
         )
 
     def invoke(*argv: str) -> tuple[int, str, str]:
@@ -80,12 +78,8 @@ def cli_process(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
     code = (
         "import sys\n"
         "from index import cli\n"
-        "from index.search.embed import FakeEmbedder\n"
-        "from index.service import NewsService\n"
-        "from index.settings import CoreSettings\n"
-        "def service(args):\n"
-        "    return NewsService(CoreSettings(data_dir=args.data_dir), FakeEmbedder())\n"
-        "sys.exit(cli.main(sys.argv[1:], service=service))\n"
+        "from tests.helpers import make_service\n"
+        "sys.exit(cli.main(sys.argv[1:], service=lambda args: make_service(args.data_dir)))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
     return subprocess.run(
@@ -278,9 +272,8 @@ async def slow_bot(tmp_path) -> AsyncIterator[tuple]:
         channels=[(2001, "news")],
         members=[FakeMember(alice, permissions=0xC00), FakeMember(bob, permissions=0xC00)],
     )
-    service = SlowPageService(
-        CoreSettings(data_dir=tmp_path / "data", chunk_tokens=60, min_answer_score=0.1),
-        FakeEmbedder(),
+    service = make_service(
+        tmp_path / "data", kind=SlowPageService, chunk_tokens=60, min_answer_score=0.1
     )
     try:
         async with FakeDiscord(guilds=[guild], heartbeat_interval_ms=100) as fake:
@@ -367,9 +360,7 @@ async def test_a_feed_reads_its_pages_before_taking_the_writer(tmp_path):
     app = web.Application()
     app.router.add_get("/atom.xml", atom)
     app.router.add_get("/ferry", page)
-    service = SlowFetchedPageService(
-        CoreSettings(data_dir=tmp_path / "data", fetch_allow="127.0.0.1"), FakeEmbedder()
-    )
+    service = make_service(tmp_path / "data", kind=SlowFetchedPageService, fetch_allow="127.0.0.1")
     async with serving(app) as port:
         base = f"http://127.0.0.1:{port}"
         try:

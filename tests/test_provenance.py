@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
+from helpers import make_service
 from index import cli
 from index.search.embed import FakeEmbedder
 from index.service import NewsService
-from index.settings import CoreSettings
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -163,21 +163,17 @@ def run(tmp_path, monkeypatch, capsys):
     """`newsbot -c guild-1 …` in-process, returning (exit code, stdout, stderr)."""
     embedder = FakeEmbedder()
 
-    def factory(args):
-        return NewsService(
-            CoreSettings(
-                data_dir=tmp_path / "data",
-                fetch_allow="127.0.0.0/8",
-                fetch_timeout=5,
-                min_answer_score=0.1,
-            ),
+    def factory(args) -> NewsService:
+        return make_service(
+            tmp_path / "data",
             embedder,
+            fetch_allow="127.0.0.0/8",
+            fetch_timeout=5,
+            min_answer_score=0.1,
         )
 
-    monkeypatch.setattr(cli, "_service", factory)
-
     def invoke(*argv: str) -> tuple[int, str, str]:
-        code = cli.main(["-q", "-c", COLLECTION, *argv])
+        code = cli.main(["-q", "-c", COLLECTION, *argv], service=factory)
         out, err = capsys.readouterr()
         return code, out, err
 

@@ -12,10 +12,9 @@ import time
 
 import pytest
 
-from conftest import REPO, SAMPLE, SAMPLE_QUESTION, SAMPLE_TITLE
+from helpers import REPO, SAMPLE, SAMPLE_QUESTION, SAMPLE_TITLE, make_service
 from index.search.retrieve import Filters
 from index.service import NewsService
-from index.settings import CoreSettings
 
 pytestmark = pytest.mark.model
 
@@ -142,7 +141,7 @@ def test_a_kill_during_bulk_ingest_leaves_whole_articles(tmp_path, real_embedder
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
     assert stored, "the ingest never committed anything in time"
-    with NewsService(CoreSettings(data_dir=data), real_embedder) as svc:
+    with make_service(data, real_embedder) as svc:
         assert svc.check() == []
         stats = svc.stats("default")
         assert 0 < stats["articles"] < 2000

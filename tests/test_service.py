@@ -8,12 +8,12 @@ from dataclasses import replace
 
 import pytest
 
+from helpers import make_service
 from index.errors import BusyError, NotFoundError, StoreError
 from index.models import Document
 from index.search.embed import FakeEmbedder
 from index.search.retrieve import Filters
 from index.service import NewsService
-from index.settings import CoreSettings
 
 
 def doc(title: str, text: str, **kw) -> Document:
@@ -61,8 +61,7 @@ def test_ask_cites_a_verbatim_snippet(service: NewsService):
 
 
 def test_weak_evidence_says_nothing_relevant(tmp_path, fake_embedder):
-    settings = CoreSettings(data_dir=tmp_path / "d", min_answer_score=0.9)
-    with NewsService(settings, fake_embedder) as svc:
+    with make_service(tmp_path / "d", fake_embedder, min_answer_score=0.9) as svc:
         svc.ingest("news", [VOLCANO])
         answer = svc.ask("news", "Who won the football match in Madrid?")
         assert not answer.found and answer.citations == []
@@ -133,13 +132,13 @@ def test_forget_removes_the_article_and_its_vectors(service: NewsService):
 
 
 def test_vectors_are_embedded_once_and_reopening_never_re_embeds(settings, fake_embedder):
-    with NewsService(settings, fake_embedder) as svc:
+    with make_service(settings, fake_embedder) as svc:
         report = svc.ingest("news", [VOLCANO, STRIKE])
         before = svc.search("news", "union wages strike")
     embedded = fake_embedder.embedded
     assert embedded == report.chunks + 1  # every chunk once, plus the query
     (settings.data_dir / "faiss").rename(settings.data_dir / "faiss-lost")  # index file gone
-    with NewsService(settings, fake_embedder) as svc:
+    with make_service(settings, fake_embedder) as svc:
         after = svc.search("news", "union wages strike")
     assert fake_embedder.embedded == embedded + 1  # only the query
     assert [(h.chunk_id, round(h.score, 6)) for h in after] == [
@@ -156,23 +155,23 @@ def test_rebuild_gives_the_same_results(service: NewsService):
 
 
 def test_a_stale_index_file_is_noticed_and_rebuilt(settings, fake_embedder):
-    with NewsService(settings, fake_embedder) as svc:
+    with make_service(settings, fake_embedder) as svc:
         svc.ingest("news", [VOLCANO])
     index_file = next((settings.data_dir / "faiss").glob("*.faiss"))
     stale = index_file.read_bytes()
-    with NewsService(settings, fake_embedder) as svc:
+    with make_service(settings, fake_embedder) as svc:
         svc.ingest("news", [STRIKE])
     index_file.write_bytes(stale)  # as if the process died before saving the new index
-    with NewsService(settings, fake_embedder) as svc:
+    with make_service(settings, fake_embedder) as svc:
         assert svc.check() == []
         assert svc.search("news", "union strike wages")[0].title == STRIKE.title
 
 
 def test_a_changed_model_is_refused_until_rebuild_re_embeds(settings, fake_embedder):
-    with NewsService(settings, fake_embedder) as svc:
+    with make_service(settings, fake_embedder) as svc:
         svc.ingest("news", [VOLCANO, STRIKE])
     other = FakeEmbedder(dim=32, name="fake-hash-32")
-    with NewsService(settings, other) as svc:
+    with make_service(settings, other) as svc:
         with pytest.raises(StoreError, match="rebuild"):
             svc.search("news", "volcano")
         svc.rebuild(progress=lambda *a: None)
@@ -195,7 +194,7 @@ def test_a_second_rebuild_while_one_runs_is_refused(service: NewsService):
 
 
 def test_schema_version_is_recorded_and_a_newer_one_refused(settings, fake_embedder):
-    with NewsService(settings, fake_embedder):
+    with make_service(settings, fake_embedder):
         pass
     db = settings.data_dir / "newsbot.sqlite3"
     con = sqlite3.connect(db)
@@ -205,7 +204,7 @@ def test_schema_version_is_recorded_and_a_newer_one_refused(settings, fake_embed
     con.execute("PRAGMA user_version = 99")
     con.close()
     with pytest.raises(StoreError, match="newer"):
-        NewsService(settings, fake_embedder)
+        make_service(settings, fake_embedder)
 
 
 def test_jsonl_ingest_reads_the_eval_format(service: NewsService, tmp_path):
@@ -240,7 +239,7 @@ def test_a_version_1_database_is_migrated_in_place(settings, fake_embedder):
     con.execute("PRAGMA user_version = 1")
     con.commit()
     con.close()
-    with NewsService(settings, fake_embedder) as svc:
+    with make_service(settings, fake_embedder) as svc:
         svc.ingest("news", [VOLCANO])
         assert svc.store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert svc.check() == []

@@ -6,11 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 from aiohttp import web
-from local_site import serving_in_thread
 
-from index.search.embed import FakeEmbedder
+from helpers import make_service
 from index.service import NewsService
-from index.settings import CoreSettings
+from local_site import serving_in_thread
 
 ARTICLE_HTML = """<!doctype html><html><head>
 <title>Floods close schools in Valencia | Levante Daily</title>
@@ -85,17 +84,13 @@ def site() -> Iterator[str]:
         yield base
 
 
-def make_service(tmp_path, allow: str) -> NewsService:
-    return NewsService(
-        CoreSettings(
-            data_dir=tmp_path / "data", fetch_allow=allow, fetch_timeout=5, min_answer_score=0.1
-        ),
-        FakeEmbedder(),
-    )
+def web_service(tmp_path, allow: str) -> NewsService:
+    data = tmp_path / "data"
+    return make_service(data, fetch_allow=allow, fetch_timeout=5, min_answer_score=0.1)
 
 
 def test_a_link_is_fetched_extracted_and_stored_under_its_canonical_url(site, tmp_path):
-    with make_service(tmp_path, "127.0.0.1") as svc:
+    with web_service(tmp_path, "127.0.0.1") as svc:
         report = svc.ingest_paths("news", [f"<{site}/news/valencia-floods?utm_source=x#top>"])
         assert [(r.title, r.published_at) for r in report.added] == [
             ("Floods close schools in Valencia", "2024-10-30")
@@ -110,7 +105,7 @@ def test_a_link_is_fetched_extracted_and_stored_under_its_canonical_url(site, tm
 
 
 def test_without_the_allow_list_loopback_is_refused_and_nothing_stored(site, tmp_path):
-    with make_service(tmp_path, "") as svc:
+    with web_service(tmp_path, "") as svc:
         report = svc.ingest_paths("news", [f"{site}/news/valencia-floods"])
         assert report.added == []
         assert "that address is not public" in report.failed[0].reason
@@ -127,14 +122,14 @@ def test_without_the_allow_list_loopback_is_refused_and_nothing_stored(site, tmp
     ],
 )
 def test_refusals_are_clear(site, tmp_path, path, message):
-    with make_service(tmp_path, "127.0.0.1") as svc:
+    with web_service(tmp_path, "127.0.0.1") as svc:
         report = svc.ingest_paths("news", [site + path])
         assert message in report.failed[0].reason
         assert svc.sources("news") == []
 
 
 def test_a_paywalled_page_is_flagged(site, tmp_path):
-    with make_service(tmp_path, "127.0.0.1") as svc:
+    with web_service(tmp_path, "127.0.0.1") as svc:
         report = svc.ingest_paths("news", [f"{site}/paywall"])
         assert report.added[0].notes == ("may be cut short by a paywall",)
 
@@ -143,7 +138,7 @@ def test_feeds_from_the_command_line(site, tmp_path, monkeypatch, capsys):
     from index import cli
 
     def factory(args):
-        return make_service(tmp_path, "127.0.0.1")
+        return web_service(tmp_path, "127.0.0.1")
 
     def run(*argv: str) -> str:
         assert cli.main(["-q", "-c", "guild-1", *argv], service=factory) == 0

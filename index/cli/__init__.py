@@ -53,16 +53,12 @@ def open_service(args: argparse.Namespace) -> NewsService:
     return NewsService(settings)
 
 
-# The factory ``main`` uses when it is given none; tests replace it with monkeypatch.
-_service: ServiceFactory = open_service
-
-
 def main(argv: Sequence[str] | None = None, *, service: ServiceFactory | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _log_to_stderr()
     try:
-        return _run(args, service or _service)
+        return _run(args, service or open_service)
     except NewsbotError as exc:
         print(f"newsbot: error: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,191 @@
+"""The gateway websocket: HELLO, heartbeats, IDENTIFY/READY, RESUME, and dispatching events.
+
+Frames go out as TEXT: the client asks for ``compress=zlib-stream`` but only inflates binary
+frames.
+"""
+
+# The public waits take ``timeout=`` by design (the fake's API), hence ASYNC109 is off here.
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from .models import INTENT_GUILDS
+from .waits import Signal
+from .world import World
+
+log = logging.getLogger("fakediscord")
+
+
+@dataclass(eq=False)  # identity-hashed: kept in a set
+class _Conn:
+    """One gateway websocket connection."""
+
+    ws: web.WebSocketResponse
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class Gateway:
+    """One bot's gateway session, and what the client sent on it."""
+
+    def __init__(
+        self,
+        world: World,
+        signal: Signal,
+        *,
+        url: Callable[[], str],
+        heartbeat_interval_ms: int,
+        token: str | None,
+        errors: list[str],
+    ) -> None:
+        self._world = world
+        self._signal = signal
+        self._url = url
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self._token = token
+        self._errors = errors
+        # observations
+        self.identify: dict[str, Any] | None = None
+        self.resumes: list[dict[str, Any]] = []
+        self.gateway_queries: list[dict[str, str]] = []
+        self.heartbeats: list[float] = []
+        self.ready = False
+        self._conns: set[_Conn] = set()
+        self._session_conn: _Conn | None = None
+        self._session_id: str | None = None
+        self._seq = 0
+
+    @property
+    def intents(self) -> int:
+        """The intents the client identified with (0 before IDENTIFY)."""
+        return int((self.identify or {}).get("intents", 0))
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        """Serve one websocket until the client or the fake closes it."""
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        conn = _Conn(ws)
+        self._conns.add(conn)
+        self.gateway_queries.append(dict(request.query))
+        try:
+            hello = {"heartbeat_interval": self.heartbeat_interval_ms, "_trace": ["fakediscord"]}
+            await self._send(conn, {"op": 10, "d": hello, "s": None, "t": None})
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    try:
+                        await self._on_frame(conn, json.loads(msg.data))
+                    except Exception as exc:  # keep serving; surface through .errors
+                        log.exception("gateway handler failed")
+                        self._errors.append(f"gateway: {exc!r}")
+                elif msg.type is WSMsgType.BINARY:
+                    self._errors.append("gateway: unexpected binary frame from client")
+        finally:
+            self._conns.discard(conn)
+            if self._session_conn is conn:
+                self._session_conn = None
+            self._signal.notify()
+        return ws
+
+    async def close(self) -> None:
+        """Close every connection (code 1001, going away)."""
+        for conn in list(self._conns):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.ws.close(code=1001), 2)
+        self._conns.clear()
+        self._session_conn = None
+
+    async def dispatch(self, event: str, data: dict[str, Any], timeout: float = 5) -> None:
+        """Send a DISPATCH event on the live session (waits for a (re)connected session)."""
+        conn = await self._signal.wait_until(
+            lambda: (
+                self._session_conn
+                if self._session_conn is not None and not self._session_conn.ws.closed
+                else None
+            ),
+            timeout,
+            "an identified gateway session (is the client running?)",
+        )
+        await self._send_dispatch(conn, event, data)
+
+    async def drop(self, code: int = 4000) -> None:
+        """Close the live socket with ``code``; discord.py reconnects and RESUMEs."""
+        conn = self._session_conn
+        if conn is not None:
+            self._session_conn = None
+            await asyncio.wait_for(conn.ws.close(code=code), 5)
+
+    async def _send(self, conn: _Conn, payload: dict[str, Any]) -> None:
+        async with conn.lock:
+            await conn.ws.send_str(json.dumps(payload))
+
+    async def _send_dispatch(self, conn: _Conn, event: str, data: dict[str, Any]) -> None:
+        async with conn.lock:
+            self._seq += 1
+            frame = {"op": 0, "t": event, "s": self._seq, "d": data}
+            await conn.ws.send_str(json.dumps(frame))
+
+    async def _on_frame(self, conn: _Conn, msg: dict[str, Any]) -> None:
+        op, data = msg.get("op"), msg.get("d")
+        if op == 1:  # HEARTBEAT
+            self.heartbeats.append(time.monotonic())
+            await self._send(conn, {"op": 11, "d": None, "s": None, "t": None})
+            self._signal.notify()
+        elif op == 2:  # IDENTIFY
+            await self._on_identify(conn, data)
+        elif op == 6:  # RESUME
+            await self._on_resume(conn, data)
+        else:
+            log.debug("ignoring gateway op %s", op)
+
+    async def _on_resume(self, conn: _Conn, data: dict[str, Any]) -> None:
+        self.resumes.append(data)
+        if self._session_id is None or data.get("session_id") != self._session_id:
+            await self._send(conn, {"op": 9, "d": False, "s": None, "t": None})
+            return
+        self._session_conn = conn
+        await self._send_dispatch(conn, "RESUMED", {"_trace": ["fakediscord"]})
+        self._signal.notify()
+
+    async def _on_identify(self, conn: _Conn, data: dict[str, Any]) -> None:
+        self.identify = data
+        if self._token is not None and data.get("token") != self._token:
+            await conn.ws.close(code=4004, message=b"Authentication failed.")
+            return
+        self._session_id = uuid.uuid4().hex
+        self._seq = 0
+        self._session_conn = conn
+        world = self._world
+        ready = {
+            "v": 10,
+            "user": world.bot_user_payload(),
+            "guilds": [{"id": str(g), "unavailable": True} for g in world.guilds],
+            "session_id": self._session_id,
+            "session_type": "normal",
+            "resume_gateway_url": self._url(),
+            "shard": data.get("shard", [0, 1]),
+            "application": {"id": str(world.application_id), "flags": 0},
+            "private_channels": [],
+            "relationships": [],
+            "presences": [],
+            "guild_join_requests": [],
+            "geo_ordered_rtc_regions": [],
+            "user_settings": {},
+            "_trace": ["fakediscord"],
+        }
+        await self._send_dispatch(conn, "READY", ready)
+        if self.intents & INTENT_GUILDS:  # Discord sends no GUILD_CREATE without the intent
+            for guild in world.guilds.values():
+                await self._send_dispatch(conn, "GUILD_CREATE", world.guild_payload(guild))
+        self.ready = True
+        self._signal.notify()

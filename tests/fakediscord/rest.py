@@ -1,0 +1,66 @@
+"""REST routes for who the bot is and what it posts in a channel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .messages import MessageStore
+from .models import (
+    FLAG_SUPPRESS_EMBEDS,
+    FLAG_SUPPRESS_NOTIFICATIONS,
+    FakeUser,
+)
+from .routing import Incoming, Route
+from .world import World
+
+
+class Rest:
+    """Handlers of the plain REST API (commands and interactions have their own)."""
+
+    def __init__(self, world: World, messages: MessageStore) -> None:
+        self._world = world
+        self._messages = messages
+
+    def routes(self) -> list[Route]:
+        """This part's (method, pattern, handler) rows."""
+        return [
+            ("GET", r"/users/@me", self._get_me),
+            ("GET", r"/oauth2/applications/@me", self._get_application),
+            ("GET", r"/applications/@me", self._get_application),
+            ("POST", r"/channels/(?P<channel>\d+)/typing", self._typing),
+            ("POST", r"/channels/(?P<channel>\d+)/messages", self._post_message),
+        ]
+
+    # ------------------------------------------------------------------ identity
+
+    async def _get_me(self, req: Incoming) -> Any:
+        return self._world.bot_user_payload()
+
+    async def _get_application(self, req: Incoming) -> Any:
+        world = self._world
+        return {
+            "id": str(world.application_id),
+            "name": world.bot_user.username,
+            "icon": None,
+            "description": "",
+            "bot_public": False,
+            "bot_require_code_grant": False,
+            "owner": FakeUser(1, "owner").payload(),
+            "team": None,
+            "verify_key": "0" * 64,
+            "flags": 0,
+            "bot": world.bot_user.payload(),
+            "interactions_endpoint_url": None,
+        }
+
+    async def _typing(self, req: Incoming, channel: str) -> Any:
+        self._world.require_channel(int(channel))
+        return None
+
+    # ------------------------------------------------------------------ messages
+
+    async def _post_message(self, req: Incoming, channel: str) -> Any:
+        self._world.require_channel(int(channel))
+        body = req.json or {}
+        flags = int(body.get("flags") or 0) & (FLAG_SUPPRESS_EMBEDS | FLAG_SUPPRESS_NOTIFICATIONS)
+        return self._messages.create_from_bot(int(channel), body, req.uploads, flags=flags)
