@@ -77,8 +77,9 @@ def cli_process(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
     """The command line as its own process (what really reaches stderr), fake embedder."""
     code = (
         "import sys\n"
+        "sys.path.insert(0, 'tests')\n"
+        "from helpers import make_service\n"
         "from index import cli\n"
-        "from tests.helpers import make_service\n"
         "sys.exit(cli.main(sys.argv[1:], service=lambda args: make_service(args.data_dir)))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
