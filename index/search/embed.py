@@ -7,6 +7,7 @@ chunker never guesses how much of a chunk the model will actually read.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import sys
@@ -49,6 +50,21 @@ def model_name_for(path: Path) -> str:
     return path.resolve().name
 
 
+def read_max_tokens(path: Path) -> int:
+    """Word pieces the model reads (sentence-transformers' ``max_seq_length``)."""
+    cfg = path / "sentence_bert_config.json"
+    if cfg.is_file():
+        return int(json.loads(cfg.read_text()).get("max_seq_length", 256))
+    return 256
+
+
+def read_dim(path: Path) -> int:
+    pooling = path / "1_Pooling" / "config.json"
+    if pooling.is_file():
+        return int(json.loads(pooling.read_text())["word_embedding_dimension"])
+    return int(json.loads((path / "config.json").read_text())["hidden_size"])
+
+
 class SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 (or another local model) through sentence-transformers, offline.
 
@@ -67,6 +83,7 @@ class SentenceTransformerEmbedder:
 
             raise StoreError(f"no sentence-transformers model in {self.path}")
         self.name = model_name_for(self.path)
+        self.runtime = "torch"
         self.batch_size = batch_size
         self.threads = threads
         self._model = None
@@ -76,24 +93,8 @@ class SentenceTransformerEmbedder:
         self._tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
         self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
-        self.max_tokens = self._read_max_seq_length()
-        self.dim = self._read_dim()
-
-    def _read_max_seq_length(self) -> int:
-        import json
-
-        cfg = self.path / "sentence_bert_config.json"
-        if cfg.is_file():
-            return int(json.loads(cfg.read_text()).get("max_seq_length", 256))
-        return 256
-
-    def _read_dim(self) -> int:
-        import json
-
-        pooling = self.path / "1_Pooling" / "config.json"
-        if pooling.is_file():
-            return int(json.loads(pooling.read_text())["word_embedding_dimension"])
-        return int(json.loads((self.path / "config.json").read_text())["hidden_size"])
+        self.max_tokens = read_max_tokens(self.path)
+        self.dim = read_dim(self.path)
 
     @property
     def model(self):
@@ -272,3 +273,35 @@ class BackgroundLane:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+BACKENDS = ("onnx", "torch")
+
+
+def make_embedder(
+    backend: str,
+    *,
+    cache_dir: Path,
+    path: Path | None = None,
+    batch_size: int = 32,
+    threads: int = 0,
+) -> Embedder:
+    """The real model on the runtime asked for: ONNX Runtime (exported once into ``cache_dir``)
+    or PyTorch, which stays the fallback when onnxruntime is not installed."""
+    if backend not in BACKENDS:
+        from ..errors import InputError
+
+        raise InputError(f"NEWSBOT_EMBED_BACKEND must be one of {', '.join(BACKENDS)}")
+    torch_model = SentenceTransformerEmbedder(path, batch_size=batch_size, threads=threads)
+    if backend == "torch":
+        return torch_model
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        import logging
+
+        logging.getLogger(__name__).warning("onnxruntime is not installed: embedding on PyTorch")
+        return torch_model
+    from .onnx_embed import OnnxEmbedder
+
+    return OnnxEmbedder(torch_model.path, cache_dir, batch_size=batch_size, threads=threads)

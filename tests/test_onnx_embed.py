@@ -1,0 +1,87 @@
+"""MiniLM on ONNX Runtime gives the vectors PyTorch gives, exported once from the packaged
+weights into a checked cache: stored vectors stay valid whichever runtime made them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import SAMPLE
+from index.search import onnx_embed
+from index.search.embed import SentenceTransformerEmbedder, make_embedder
+
+pytest.importorskip("onnxruntime")
+pytestmark = pytest.mark.model
+
+TEXTS = [
+    "What does the NIS claim about satellite launches?",
+    "Council cancels the bridge plan",
+    "",
+    "a",
+    SAMPLE.read_text(encoding="utf-8"),  # far longer than the 256 pieces the model reads
+    "Les élections au Danemark: qui a gagné ? 🗳️",
+]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="module")
+def onnx(cache: Path) -> onnx_embed.OnnxEmbedder:
+    embedder = make_embedder("onnx", cache_dir=cache, threads=2)
+    assert isinstance(embedder, onnx_embed.OnnxEmbedder)
+    return embedder
+
+
+def test_vectors_match_pytorch(onnx, real_embedder: SentenceTransformerEmbedder) -> None:
+    expected = real_embedder.embed(TEXTS)
+    got = onnx.embed(TEXTS)
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    assert float(np.abs(got - expected).max()) < 1e-5
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert (onnx.name, onnx.dim, onnx.max_tokens) == (
+        real_embedder.name,
+        real_embedder.dim,
+        real_embedder.max_tokens,
+    )
+    assert onnx.count_tokens(TEXTS) == real_embedder.count_tokens(TEXTS)
+
+
+def test_one_question_on_one_thread_matches_a_batch(onnx) -> None:
+    batch = onnx.embed(TEXTS[:2])
+    onnx.use_threads(1)
+    alone = onnx.embed(TEXTS[1:2])
+    onnx.use_threads(0)
+    assert float(np.abs(alone[0] - batch[1]).max()) < 1e-5
+
+
+def test_export_is_cached_and_a_changed_file_is_exported_again(onnx, cache: Path) -> None:
+    onnx.load()
+    model = cache / onnx_embed.MODEL_FILE
+    manifest = json.loads((cache / onnx_embed.MANIFEST_FILE).read_text())
+    assert manifest["sha256"] and manifest["source"]["weights_sha256"]
+    stamp = model.stat().st_mtime_ns
+    assert onnx_embed.export(onnx.path, cache) == model
+    assert model.stat().st_mtime_ns == stamp  # reused, not exported again
+
+    with model.open("r+b") as f:  # one byte changed on disk
+        f.seek(model.stat().st_size // 2)
+        byte = f.read(1)
+        f.seek(-1, 1)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    assert onnx_embed.cached_export(onnx.path, cache) is None
+    assert onnx_embed.export(onnx.path, cache) == model
+    assert onnx_embed.cached_export(onnx.path, cache) == model
+    assert not [p for p in cache.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+def test_an_unknown_backend_is_refused() -> None:
+    from index.errors import InputError
+
+    with pytest.raises(InputError, match="NEWSBOT_EMBED_BACKEND"):
+        make_embedder("tensorflow", cache_dir=Path("/nonexistent"))
