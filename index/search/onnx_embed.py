@@ -18,6 +18,7 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -43,17 +44,15 @@ def _sha256(path: Path) -> str:
 
 def source_of(model_path: Path) -> dict[str, str]:
     """What an export is made from; a cached file made from anything else is exported again."""
-    import onnxruntime
-    import torch
-
     weights = model_path / "model.safetensors"
     if not weights.is_file():
         weights = model_path / "pytorch_model.bin"
     return {
         "weights_sha256": _sha256(weights),
         "recipe": str(EXPORT_RECIPE),
-        "torch": torch.__version__,
-        "onnxruntime": onnxruntime.__version__,
+        # Versions read without importing torch: a running bot never needs it.
+        "torch": metadata.version("torch"),
+        "onnxruntime": metadata.version("onnxruntime"),
     }
 
 
