@@ -20,7 +20,7 @@ from .ingest.pipeline import IngestPipeline, IngestReport, Progress, ProgressFn
 from .ingest.sources import Failed, documents_from_bytes, documents_from_path
 from .models import Answer, Article, Document, Found, Hit
 from .search.answer import Answerer, AnswerPolicy, coverage, days_between, understand
-from .search.embed import BackgroundLane, Embedder, SentenceTransformerEmbedder
+from .search.embed import BackgroundLane, Embedder, make_embedder
 from .search.registry import Change, IndexRegistry
 from .search.retrieve import Filters, RetrievalParams, Retriever
 from .search.vectors import VectorIndex
@@ -49,8 +49,10 @@ class NewsService:
         params: RetrievalParams | None = None,
     ) -> None:
         self.settings = settings
-        embedder = embedder or SentenceTransformerEmbedder(
-            Path(settings.model_path) if settings.model_path else None,
+        embedder = embedder or make_embedder(
+            settings.embed_backend,
+            cache_dir=settings.data_dir / "models",
+            path=Path(settings.model_path) if settings.model_path else None,
             batch_size=settings.embed_batch_size,
             threads=settings.torch_threads,
         )

@@ -39,9 +39,15 @@ class CoreSettings:
         "",
         "A local sentence-transformers model folder; empty means the packaged all-MiniLM-L6-v2.",
     )
+    embed_backend: str = setting(
+        "NEWSBOT_EMBED_BACKEND",
+        "onnx",
+        "Runtime for the model: onnx (ONNX Runtime, exported once into DATA_DIR/models; about"
+        " twice as fast, same vectors) or torch (PyTorch, the fallback).",
+    )
     embed_batch_size: int = setting("NEWSBOT_EMBED_BATCH", 32, "Chunks embedded per model call.")
     torch_threads: int = setting(
-        "NEWSBOT_TORCH_THREADS", 0, "CPU threads for the model; 0 lets torch decide."
+        "NEWSBOT_TORCH_THREADS", 0, "CPU threads for the model; 0 uses every core."
     )
     query_threads: int = setting(
         "NEWSBOT_QUERY_THREADS",

@@ -10,10 +10,13 @@ BiasGelu) — unfused, the same graph runs markedly slower.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import warnings
@@ -24,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import StoreError
 from .embed import model_name_for, read_dim, read_max_tokens
 
 log = logging.getLogger(__name__)
@@ -32,6 +36,7 @@ EXPORT_RECIPE = 1  # bump when the export below changes what it writes
 MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "model.json"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+EXPORT_TIMEOUT = 900.0  # seconds; the export takes about ten
 
 
 def _sha256(path: Path) -> str:
@@ -73,14 +78,38 @@ def cached_export(model_path: Path, cache_dir: Path) -> Path | None:
 def export(model_path: Path, cache_dir: Path) -> Path:
     """The optimized ONNX file for ``model_path``: the cached one, or exported now (seconds).
 
-    Written under a temp name of this process and renamed into place, manifest last, so a kill
-    or a second process exporting at the same time never leaves a file that passes as whole.
+    The export runs in a child process: it needs PyTorch, which a bot on ONNX Runtime would
+    otherwise carry in memory for good. One export at a time per cache (a file lock); written
+    under temp names and renamed into place, manifest last, so a kill never leaves a file that
+    passes as whole.
     """
     found = cached_export(model_path, cache_dir)
     if found is not None:
         return found
     cache_dir.mkdir(parents=True, exist_ok=True)
-    log.info("exporting %s to ONNX in %s (once)", model_path.name, cache_dir)
+    with (cache_dir / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = cached_export(model_path, cache_dir)  # another process may have just made it
+        if found is not None:
+            return found
+        log.info("exporting %s to ONNX in %s (once)", model_path.name, cache_dir)
+        proc = subprocess.run(
+            [sys.executable, "-m", __name__, str(model_path), str(cache_dir)],
+            capture_output=True,
+            text=True,
+            timeout=EXPORT_TIMEOUT,
+        )
+        found = cached_export(model_path, cache_dir)
+        if proc.returncode != 0 or found is None:
+            detail = (proc.stderr.strip().splitlines() or ["no output"])[-1][:300]
+            raise StoreError(
+                f"could not export the model to ONNX ({detail}); "
+                "set NEWSBOT_EMBED_BACKEND=torch to embed on PyTorch"
+            )
+        return found
+
+
+def _export_here(model_path: Path, cache_dir: Path) -> None:
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".export-") as tmp:
         fused = Path(tmp) / MODEL_FILE
         with warnings.catch_warnings():  # the exporter's notes on ops MiniLM does not use
@@ -92,7 +121,6 @@ def export(model_path: Path, cache_dir: Path) -> Path:
     partial = cache_dir / f".{MANIFEST_FILE}.{os.getpid()}"
     partial.write_text(json.dumps(meta, indent=1))
     os.replace(partial, cache_dir / MANIFEST_FILE)
-    return target
 
 
 def _export_fused(model_path: Path, raw: Path, out: Path) -> None:
@@ -228,3 +256,9 @@ class OnnxEmbedder:
             return []
         encodings = self._counter.encode_batch(list(texts), add_special_tokens=False)
         return [len(e.ids) for e in encodings]
+
+
+if __name__ == "__main__":  # the child process ``export`` runs
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    _export_here(Path(sys.argv[1]), Path(sys.argv[2]))
