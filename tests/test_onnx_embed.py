@@ -85,3 +85,13 @@ def test_an_unknown_backend_is_refused() -> None:
 
     with pytest.raises(InputError, match="NEWSBOT_EMBED_BACKEND"):
         make_embedder("tensorflow", cache_dir=Path("/nonexistent"))
+
+
+def test_many_texts_come_back_in_their_own_order(onnx) -> None:
+    """Batches are sorted by length and tokenized ahead: each row is still its own text's."""
+    words = SAMPLE.read_text(encoding="utf-8").split()
+    texts = [" ".join(words[i : i + 1 + (i * 7) % 90]) for i in range(0, 700, 10)]
+    together = onnx.embed(texts)
+    alone = np.vstack([onnx.embed([t]) for t in texts])
+    assert len(texts) > 2 * onnx.batch_size
+    assert float(np.abs(together - alone).max()) < 1e-5

@@ -21,6 +21,7 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -195,6 +196,7 @@ class OnnxEmbedder:
         self._lock = threading.Lock()
         self._sessions: dict[int, Any] = {}
         self._file: Path | None = None
+        self._tokenizer_thread: ThreadPoolExecutor | None = None
         self._counter = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._counter.no_truncation()
         self._counter.no_padding()
@@ -238,18 +240,39 @@ class OnnxEmbedder:
         session = self._session()
         # Similar lengths together: a batch is padded to its longest text.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self.batch_size):
-            picked = order[start : start + self.batch_size]
-            encodings = self._encoder.encode_batch([texts[i] for i in picked])
-            ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
-            mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
-            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            hidden = session.run(None, feed)[0]
-            weights = mask[..., None].astype(np.float32)
-            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-            out[picked] = pooled
+        batches = [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
+        if len(batches) == 1:  # a question: no hand-off
+            out[batches[0]] = self._pool(session, self._inputs([texts[i] for i in order]))
+            return out
+        # The next batch is tokenized on another thread while the model runs this one.
+        pending = self._tokenizing().submit(self._inputs, [texts[i] for i in batches[0]])
+        for k, picked in enumerate(batches):
+            inputs = pending.result()
+            if k + 1 < len(batches):
+                upcoming = [texts[i] for i in batches[k + 1]]
+                pending = self._tokenizing().submit(self._inputs, upcoming)
+            out[picked] = self._pool(session, inputs)
         return out
+
+    def _tokenizing(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._tokenizer_thread is None:
+                self._tokenizer_thread = ThreadPoolExecutor(1, thread_name_prefix="onnx-tokenize")
+            return self._tokenizer_thread
+
+    def _inputs(self, batch: list[str]) -> dict[str, np.ndarray]:
+        encodings = self._encoder.encode_batch(batch)
+        ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
+        mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
+        return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+
+    @staticmethod
+    def _pool(session: Any, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """Mean over the real tokens, then unit length: sentence-transformers' pooling."""
+        hidden = session.run(None, inputs)[0]
+        weights = inputs["attention_mask"][..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
