@@ -1,0 +1,134 @@
+"""The embedding runtimes side by side: ingest end to end on the configured one against raw
+``embed`` of exactly the same chunk texts on ONNX Runtime and on PyTorch, and a question's
+embedding on each, interleaved so a neighbour's load lands on every side of the ratios.
+
+The PyTorch vectors computed for the ratio are kept: written into a copy of the store, they
+give the PyTorch run's retrieval figures without a second ingest.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import time
+from contextlib import closing
+from pathlib import Path
+
+import numpy as np
+
+from index.ingest.chunk import embedded_text
+from index.models import Document
+from index.search.embed import Embedder
+from index.service import NewsService
+from index.settings import CoreSettings
+
+
+def _new_chunks(service: NewsService, collection: str, after: int) -> tuple[list[int], list[str]]:
+    """Chunks stored since ``after`` (ids grow), as the model read them."""
+    ids, texts = [], []
+    cid = service.store.collections.id_of(collection)
+    for rows in service.store.chunks.iter_texts(cid):
+        for row in rows:
+            if row.id > after:
+                ids.append(row.id)
+                texts.append(embedded_text(row.text, row.title, row.source, row.published_at))
+    return ids, texts
+
+
+def _encode(embedder: Embedder, texts: list[str]) -> tuple[np.ndarray, float]:
+    """Raw ``embed`` in the groups ingest sends (256), all cores, like the bulk lane."""
+    use = getattr(embedder, "use_threads", None)
+    if use:
+        use(0)
+    out = []
+    started = time.perf_counter()
+    for i in range(0, len(texts), 256):
+        out.append(embedder.embed(texts[i : i + 256]))
+    seconds = time.perf_counter() - started
+    return (np.vstack(out) if out else np.zeros((0, embedder.dim), np.float32)), seconds
+
+
+def ingest_side_by_side(
+    service: NewsService, docs: list[Document], torch_model: Embedder, slices: int = 4
+) -> tuple[dict, dict[int, np.ndarray]]:
+    """Slice by slice: ingest (the service's runtime), then raw encode of the slice's chunks on
+    that runtime and on PyTorch. Returns the figures and the PyTorch vectors by chunk id."""
+    runtime = service.embedder
+    seconds = {"ingest": 0.0, "raw": 0.0, "torch": 0.0}
+    chunks = added = duplicates = encoded = 0
+    last_id = 0
+    torch_vectors: dict[int, np.ndarray] = {}
+    step = -(-len(docs) // slices)
+    for start in range(0, len(docs), step):
+        report = service.ingest("default", docs[start : start + step])
+        seconds["ingest"] += report.seconds
+        chunks += report.chunks
+        added += len(report.added)
+        duplicates += len(report.duplicates)
+        ids, texts = _new_chunks(service, "default", last_id)
+        last_id = max(ids, default=last_id)
+        _, took = _encode(runtime, texts)
+        seconds["raw"] += took
+        vectors, took = _encode(torch_model, texts)
+        seconds["torch"] += took
+        torch_vectors.update(zip(ids, vectors, strict=True))
+        encoded += len(texts)
+    ingest_rate = chunks / seconds["ingest"]
+    raw_rate = encoded / seconds["raw"]
+    torch_rate = encoded / seconds["torch"]
+    return {
+        "runtime": getattr(runtime, "runtime", "?"),
+        "articles": added,
+        "duplicates": duplicates,
+        "chunks": chunks,
+        "ingest_seconds": round(seconds["ingest"], 1),
+        "ingest_chunks_per_s": round(ingest_rate, 2),
+        "raw_encode_seconds": round(seconds["raw"], 1),
+        "raw_encode_chunks_per_s": round(raw_rate, 2),
+        "torch_encode_seconds": round(seconds["torch"], 1),
+        "torch_encode_chunks_per_s": round(torch_rate, 2),
+        "ratio": round(ingest_rate / raw_rate, 3),
+        "ingest_over_torch_raw": round(ingest_rate / torch_rate, 3),
+        "raw_over_torch_raw": round(raw_rate / torch_rate, 3),
+        "slices": slices,
+    }, torch_vectors
+
+
+def torch_copy(
+    service: NewsService, vectors: dict[int, np.ndarray], data_dir: Path, torch_model: Embedder
+) -> NewsService:
+    """The same store with every chunk's PyTorch vector: the PyTorch run, without re-ingesting."""
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    name = "newsbot.sqlite3"
+    with closing(sqlite3.connect(service.settings.data_dir / name)) as src:
+        with closing(sqlite3.connect(data_dir / name)) as dst:
+            src.backup(dst)
+    copy = NewsService(CoreSettings(data_dir=data_dir), torch_model)
+    ids = sorted(vectors)
+    with copy.store.transaction():
+        copy.store.chunks.replace_vectors(ids, np.vstack([vectors[i] for i in ids]))
+        copy.store.collections.bump(copy.store.collections.id_of("default"))
+    return copy
+
+
+def query_side_by_side(runtime: Embedder, torch_model: Embedder, questions: list[str]) -> dict:
+    """One question at a time on one thread (the question lane), alternating runtimes."""
+    for e in (runtime, torch_model):
+        use = getattr(e, "use_threads", None)
+        if use:
+            use(1)
+        e.embed(questions[:5])
+    took: dict[str, list[float]] = {"runtime": [], "torch": []}
+    for q in questions:
+        for key, e in (("runtime", runtime), ("torch", torch_model)):
+            started = time.perf_counter()
+            e.embed([q])
+            took[key].append(time.perf_counter() - started)
+    p50 = {k: float(np.median(v)) * 1000 for k, v in took.items()}
+    return {
+        "questions": len(questions),
+        "runtime_p50_ms": round(p50["runtime"], 2),
+        "torch_p50_ms": round(p50["torch"], 2),
+        "ratio": round(p50["runtime"] / p50["torch"], 3),
+    }
