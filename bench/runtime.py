@@ -101,9 +101,9 @@ def torch_copy(
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     name = "newsbot.sqlite3"
-    with closing(sqlite3.connect(service.settings.data_dir / name)) as src:
-        with closing(sqlite3.connect(data_dir / name)) as dst:
-            src.backup(dst)
+    source = service.settings.data_dir / name
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(data_dir / name)) as dst:
+        src.backup(dst)
     copy = NewsService(CoreSettings(data_dir=data_dir), torch_model)
     ids = sorted(vectors)
     with copy.store.transaction():
