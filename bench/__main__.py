@@ -22,11 +22,15 @@ from datetime import date
 from pathlib import Path
 
 from bench.baselines import BM25Baseline, DenseBaseline, corpus_windows
+from bench.load import sweep
 from bench.quality import EVAL, MODES, evaluate, load_scorer, read_jsonl
 from bench.report import charts, markdown
-from bench.speed import ask_under_load, ingest_throughput, latency, percentile, rebuild_ratio
+from bench.rss import measure as peak_rss
+from bench.runtime import ingest_side_by_side, query_side_by_side, torch_copy
+from bench.speed import latency, rebuild_ratio
+from index.feeds import FeedPoller
 from index.ingest.sources import document_from_record
-from index.search.embed import SentenceTransformerEmbedder
+from index.search.embed import Embedder, make_embedder
 from index.service import NewsService
 from index.settings import CoreSettings
 
@@ -35,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def machine() -> dict:
     import faiss
+    import onnxruntime
     import sentence_transformers
     import torch
 
@@ -67,6 +72,7 @@ def machine() -> dict:
         "torch_threads": torch.get_num_threads(),
         "sentence_transformers": sentence_transformers.__version__,
         "faiss": faiss.__version__,
+        "onnxruntime": onnxruntime.__version__,
     }
 
 
@@ -104,6 +110,11 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         metavar="LATEST.json",
         help="only rewrite latest.md from an earlier run's JSON",
+    )
+    ap.add_argument(
+        "--backend",
+        default=CoreSettings().embed_backend,
+        help="the embedding runtime measured (onnx or torch); PyTorch runs beside it",
     )
     ap.add_argument("--eval-dir", type=Path, default=EVAL)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -196,6 +207,17 @@ def quality(
     return by_mode, small
 
 
+def modes_on(svc: NewsService, data: Inputs, scorer) -> dict[str, dict]:
+    """Every way a question is asked, on one more store (figures only)."""
+    today = date.today().isoformat()
+    out = {}
+    for mode in MODES:
+        m = evaluate(svc, "default", data.queries, data.offperiod, scorer, mode=mode, today=today)
+        m.pop("_in_scores"), m.pop("_off_scores")
+        out[mode] = m
+    return out
+
+
 def summary(by_mode: dict[str, dict], baselines: dict, corpus_name: str, n: int) -> dict:
     """The quality and answers sections of the result, from each mode's full figures."""
     keys = ("hits@1", "hits@4", "hits@10", "mrr@10")
@@ -222,20 +244,33 @@ def summary(by_mode: dict[str, dict], baselines: dict, corpus_name: str, n: int)
     }
 
 
-def speed(service: NewsService, data: Inputs, result: dict) -> dict:
-    """Latency idle and under load, and rebuild against re-embedding; the latency samples."""
+def speed(
+    service: NewsService, data: Inputs, result: dict, torch_model: Embedder, quick: bool
+) -> dict:
+    """Question embedding on both runtimes, latency, rebuild against re-embedding, then load as
+    servers see it (open-loop arrivals idle, during a bulk ingest and a feed poll)."""
+    stage("question embedding: the runtime against PyTorch, one thread each")
+    questions = [q["question"] for q in data.queries]
+    result["query_embedding"] = query_side_by_side(service.embedder, torch_model, questions)
     stage("latency")
     lat = latency(service, data.queries)
     samples = lat.pop("_samples")
     result["latency"] = lat
-    stage("latency: 8 askers during an ingest")
-    seen = {x.get("id") for x in data.small}
-    extra = [x for x in read_jsonl(data.rtq / "corpus.jsonl") if x.get("id") not in seen][:40]
-    result["under_load"] = ask_under_load(
-        service, data.queries, extra, idle_p95=percentile(samples["ask"], 95)
-    )
     stage("rebuild from stored vectors")
-    result["rebuild"] = rebuild_ratio(service, result["ingest"]["raw_encode_seconds"])
+    result["rebuild"] = rebuild_ratio(service, result["ingest"]["torch_encode_seconds"])
+    stage("load: open-loop questions idle, during a bulk ingest, during a feed poll")
+    seen = {x.get("id") for x in data.small}
+    rest = [x for x in read_jsonl(data.rtq / "corpus.jsonl") if x.get("id") not in seen]
+    bulk, feed = (rest[:150], rest[150:200]) if quick else (rest[:1500], rest[1500:1900])
+    result["load"] = sweep(
+        service,
+        "default",
+        questions,
+        [document_from_record(x, f"bulk:{i}") for i, x in enumerate(bulk)],
+        feed,
+        lambda s: FeedPoller(s, max_entries=len(feed)),
+        seconds=5.0 if quick else 20.0,
+    )
     return samples
 
 
@@ -266,13 +301,17 @@ def main(argv: list[str] | None = None) -> int:
     data = inputs(a)
     scorer = load_scorer(a.eval_dir)
     result: dict = {"machine": machine()}
-    embedder = SentenceTransformerEmbedder()
+    models = work / "models"
+    embedder = make_embedder(a.backend, cache_dir=models)
+    torch_model = make_embedder("torch", cache_dir=models)
 
-    stage("ingest throughput: corpus-small end to end, then raw encode")
+    stage(f"ingest throughput: corpus-small end to end on {a.backend}, raw encode on both runtimes")
     small_dir = work / "small"
     shutil.rmtree(small_dir, ignore_errors=True)
-    service = NewsService(CoreSettings(data_dir=small_dir), embedder)
-    result["ingest"] = ingest_throughput(service, data.small)
+    service = NewsService(CoreSettings(data_dir=small_dir, fetch_allow="127.0.0.1"), embedder)
+    docs = [document_from_record(x, f"corpus:{i}") for i, x in enumerate(data.small)]
+    result["ingest"], torch_vectors = ingest_side_by_side(service, docs, torch_model)
+    torch_small = torch_copy(service, torch_vectors, work / "small-torch", torch_model)
     quality_service, corpus = service, data.small
     if a.full:
         quality_service, corpus = full_corpus(a, data, embedder, work, result)
@@ -281,10 +320,19 @@ def main(argv: list[str] | None = None) -> int:
     by_mode, small = quality(quality_service, service, data, scorer, work)
     if small is not None:
         result["quality_small"] = small
+    stage("quality: corpus-small embedded by PyTorch (the same chunks, the same run)")
+    result["quality_small_torch"] = modes_on(torch_small, data, scorer)
+    result["quality_small_runtime"] = small or by_mode
+    torch_small.close()
     stage("quality: baselines (BM25, tutorial dense)")
     baselines = baseline_quality(corpus, data.queries, scorer, embedder, work / "cache")
     result.update(summary(by_mode, baselines, corpus_name, len(data.queries)))
-    samples = speed(service, data, result)
+    stage("peak memory of a bot process with the model loaded, per runtime")
+    result["peak_rss"] = [
+        peak_rss(b, small_dir, [q["question"] for q in data.queries[:20]], models)
+        for b in ("torch", a.backend)
+    ]
+    samples = speed(service, data, result, torch_model, a.quick)
     if (scaled := scale(a, out)) is not None:
         result["scale"] = scaled
     result["charts"] = charts(result, out, samples)

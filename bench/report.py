@@ -184,18 +184,26 @@ def _answers_markdown(r: dict) -> list[str]:
 
 
 def _speed_markdown(r: dict) -> list[str]:
-    """Ingest throughput, latency (idle and under load) and rebuild against re-embedding."""
-    t, lat, load, rb = r["ingest"], r["latency"], r["under_load"], r["rebuild"]
-    return [
+    """The runtimes side by side, latency, load as servers see it, rebuild, memory."""
+    t, lat, rb, qe = r["ingest"], r["latency"], r["rebuild"], r["query_embedding"]
+    lines = [
         "",
-        "## Ingest throughput (corpus-small, end to end vs raw encode of the same texts)",
+        f"## Ingest throughput (corpus-small; newsbot on {t['runtime']}, raw embed of the same"
+        " chunk texts on both runtimes, slice by slice)",
         "",
-        f"- newsbot ingest: {t['ingest_chunks_per_s']} chunks/s ({t['chunks']} chunks, "
-        f"{t['ingest_seconds']} s)",
-        f"- raw SentenceTransformer.encode: {t['raw_encode_chunks_per_s']} chunks/s",
-        f"- ratio: **{t['ratio']}**",
+        f"- newsbot ingest end to end: {t['ingest_chunks_per_s']} chunks/s ({t['chunks']} chunks,"
+        f" {t['ingest_seconds']} s)",
+        f"- raw embed, {t['runtime']}: {t['raw_encode_chunks_per_s']} chunks/s; PyTorch"
+        f" (SentenceTransformer.encode): {t['torch_encode_chunks_per_s']} chunks/s",
+        f"- ingest / PyTorch raw: **{t['ingest_over_torch_raw']}×**; ingest / {t['runtime']} raw:"
+        f" **{t['ratio']}**; {t['runtime']} raw / PyTorch raw: {t['raw_over_torch_raw']}×",
+        f"- question embedding (one thread, alternating): {t['runtime']} p50 {qe['runtime_p50_ms']}"
+        f" ms, PyTorch {qe['torch_p50_ms']} ms: **{qe['ratio']}×**",
+    ]
+    lines += _runtime_quality(r)
+    lines += [
         "",
-        "## Latency (warm, in-process)",
+        "## Latency (warm, in-process, asked today)",
         "",
         "| | p50 ms | p95 ms |",
         "|---|---|---|",
@@ -203,14 +211,68 @@ def _speed_markdown(r: dict) -> list[str]:
         f"{lat['floor']['p95_ms']} |",
         f"| search | {lat['search']['p50_ms']} | {lat['search']['p95_ms']} |",
         f"| ask | {lat['ask']['p50_ms']} | {lat['ask']['p95_ms']} |",
-        f"| ask, {load['askers']} concurrent askers during an ingest | {load['p50_ms']} | "
-        f"{load['p95_ms']} |",
         "",
-        f"ask p95 / floor p95: **{lat['ask_p95_over_floor_p95']}**; under load p95 / idle p95: "
-        f"**{load['p95_over_idle_p95']}**, errors: {load['errors']}.",
-        "",
-        "## Rebuild",
-        "",
-        f"Rebuild from stored vectors {rb['rebuild_seconds']} s vs re-embedding "
-        f"{rb['reembed_seconds']} s: **{rb['speedup']}×** faster ({rb['vectors']} vectors).",
+        f"ask p95 / floor p95: **{lat['ask_p95_over_floor_p95']}**.",
     ]
+    lines += _load_markdown(r["load"])
+    lines += [
+        "",
+        "## Rebuild and memory",
+        "",
+        f"Rebuild from stored vectors {rb['rebuild_seconds']} s vs re-embedding with PyTorch "
+        f"{rb['reembed_seconds']} s: **{rb['speedup']}×** faster ({rb['vectors']} vectors).",
+        "",
+        "Peak RSS of a bot process (its imports, the service, the model warmed up, 20 questions): "
+        + ", ".join(f"{x['backend']} {x['peak_rss_mb']} MB" for x in r.get("peak_rss", [])),
+    ]
+    return lines
+
+
+def _runtime_quality(r: dict) -> list[str]:
+    ours, torch = r.get("quality_small_runtime"), r.get("quality_small_torch")
+    if not ours or not torch:
+        return []
+    lines = [
+        "",
+        "Retrieval on corpus-small, the same chunks embedded by each runtime (this run):",
+        "",
+        "| asked | MRR@10 runtime / PyTorch | Hits@10 runtime / PyTorch | gold in answer"
+        " runtime / PyTorch |",
+        "|---|---|---|---|",
+    ]
+    for mode in ours:
+        a, b = ours[mode], torch[mode]
+        lines.append(
+            f"| {mode} | {a['mrr@10']} / {b['mrr@10']} | {a['hits@10']} / {b['hits@10']} | "
+            f"{a['gold_in_answer']} / {b['gold_in_answer']} |"
+        )
+    return lines
+
+
+def _load_markdown(load: dict) -> list[str]:
+    lines = [
+        "",
+        f"## Load: open-loop Poisson arrivals, {load['seconds_per_rate']} s a rate, latency from"
+        " each question's arrival",
+        "",
+        "| while | questions/s | asked | p50 ms | p95 ms | p99 ms | p95 / idle p95 | errors |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    rows = [("idle", x) for x in load["idle"]]
+    rows += [("bulk ingest", x) for x in load["during_ingest"]]
+    rows.append(("feed poll", load["during_feed_poll"]))
+    for label, x in rows:
+        lines.append(
+            f"| {label} | {x['rate_per_s']:g} | {x['asked']} | {x['p50_ms']} | {x['p95_ms']} | "
+            f"{x['p99_ms']} | {x.get('p95_over_idle_p95', '—')} | {x['errors']} |"
+        )
+    breaks = load.get("breaks_at")
+    where = f"{breaks:g}/s" if breaks else "none of the rates tried"
+    lines += [
+        "",
+        f"p95 passes 1 s during the bulk ingest at: **{where}**."
+        f" Bulk ingest meanwhile: {load['bulk_ingest'].get('chunks')} chunks"
+        f"{' (finished early)' if load['bulk_ingest'].get('finished_early') else ''};"
+        f" feed poll: {load['feed_poll'].get('new')} new entries.",
+    ]
+    return lines

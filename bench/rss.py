@@ -17,10 +17,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def measure(backend: str, data_dir: Path, questions: list[str]) -> dict:
+def measure(backend: str, data_dir: Path, questions: list[str], models: Path) -> dict:
     """One fresh process: bot imports, service, warm-up, the questions; its peak RSS."""
+    argv = ["--child", backend, "--data-dir", str(data_dir), "--models", str(models)]
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.rss", "--child", backend, "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "bench.rss", *argv],
         input=json.dumps(questions),
         capture_output=True,
         text=True,
@@ -31,17 +32,18 @@ def measure(backend: str, data_dir: Path, questions: list[str]) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _child(backend: str, data_dir: Path) -> None:
+def _child(backend: str, data_dir: Path, models: Path) -> None:
     from datetime import date
 
     import bot.client  # noqa: F401  (what the bot process holds besides the core)
+    from index.search.embed import make_embedder
     from index.search.retrieve import Filters
     from index.service import NewsService
     from index.settings import CoreSettings
 
     questions = json.loads(sys.stdin.read())
-    settings = CoreSettings(data_dir=data_dir, embed_backend=backend)
-    service = NewsService(settings)
+    embedder = make_embedder(backend, cache_dir=models)  # export cached by the caller
+    service = NewsService(CoreSettings(data_dir=data_dir), embedder)
     service.warm_up()
     today = Filters(as_of=date.today().isoformat())
     for q in questions:
@@ -55,13 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--child", metavar="BACKEND")
     ap.add_argument("--data-dir", type=Path, required=True)
+    ap.add_argument("--models", type=Path, help="the ONNX export cache (default: DATA_DIR/models)")
     a = ap.parse_args(argv)
+    models = a.models or a.data_dir / "models"
     if a.child:
-        _child(a.child, a.data_dir)
+        _child(a.child, a.data_dir, models)
         return 0
     questions = ["What did the council decide?"] * 5
     for backend in ("torch", "onnx"):
-        print(json.dumps(measure(backend, a.data_dir, questions)))
+        print(json.dumps(measure(backend, a.data_dir, questions, models)))
     return 0
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from index.ingest.chunk import embedded_text
 from index.models import Document
 from index.search.embed import Embedder
 from index.service import NewsService
@@ -28,10 +27,9 @@ def _new_chunks(service: NewsService, collection: str, after: int) -> tuple[list
     ids, texts = [], []
     cid = service.store.collections.id_of(collection)
     for rows in service.store.chunks.iter_texts(cid):
-        for row in rows:
-            if row.id > after:
-                ids.append(row.id)
-                texts.append(embedded_text(row.text, row.title, row.source, row.published_at))
+        fresh = [r for r in rows if r.id > after]
+        ids += [r.id for r in fresh]
+        texts += service.indexes.embedded_texts(fresh)  # what the ingest embedded
     return ids, texts
 
 
@@ -106,9 +104,8 @@ def torch_copy(
         src.backup(dst)
     copy = NewsService(CoreSettings(data_dir=data_dir), torch_model)
     ids = sorted(vectors)
-    with copy.store.transaction():
-        copy.store.chunks.replace_vectors(ids, np.vstack([vectors[i] for i in ids]))
-        copy.store.collections.bump(copy.store.collections.id_of("default"))
+    cid = copy.store.collections.id_of("default")
+    copy.store.chunks.replace_vectors(cid, ids, np.vstack([vectors[i] for i in ids]))
     return copy
 
 

@@ -51,7 +51,7 @@ class NewsService:
         self.settings = settings
         embedder = embedder or make_embedder(
             settings.embed_backend,
-            cache_dir=settings.data_dir / "models",
+            cache_dir=Path(settings.model_cache or settings.data_dir / "models"),
             path=Path(settings.model_path) if settings.model_path else None,
             batch_size=settings.embed_batch_size,
             threads=settings.torch_threads,

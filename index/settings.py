@@ -42,8 +42,14 @@ class CoreSettings:
     embed_backend: str = setting(
         "NEWSBOT_EMBED_BACKEND",
         "onnx",
-        "Runtime for the model: onnx (ONNX Runtime, exported once into DATA_DIR/models; about"
+        "Runtime for the model: onnx (ONNX Runtime, exported once into NEWSBOT_MODEL_CACHE; about"
         " twice as fast, same vectors) or torch (PyTorch, the fallback).",
+    )
+    model_cache: str = setting(
+        "NEWSBOT_MODEL_CACHE",
+        "",
+        "Where the model exported for ONNX Runtime is kept (with its checksum); empty means"
+        " DATA_DIR/models.",
     )
     embed_batch_size: int = setting("NEWSBOT_EMBED_BATCH", 32, "Chunks embedded per model call.")
     torch_threads: int = setting(

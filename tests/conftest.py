@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from helpers import make_service
-from index.search.embed import FakeEmbedder
+from index.search.embed import Embedder, FakeEmbedder, make_embedder
 from index.service import NewsService
 from index.settings import CoreSettings
 
@@ -36,10 +36,23 @@ def service(settings: CoreSettings, fake_embedder: FakeEmbedder) -> Iterator[New
 
 
 @pytest.fixture(scope="session")
-def real_embedder():
-    from index.search.embed import SentenceTransformerEmbedder
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX export for the whole session (processes started by tests get it through
+    NEWSBOT_MODEL_CACHE)."""
+    return tmp_path_factory.mktemp("models")
 
-    embedder = SentenceTransformerEmbedder(threads=2)
+
+@pytest.fixture(scope="session")
+def real_embedder(model_cache: Path) -> Embedder:
+    """The real model on the runtime newsbot runs by default."""
+    embedder = make_embedder(CoreSettings().embed_backend, cache_dir=model_cache, threads=2)
+    embedder.embed(["warm up"])
+    return embedder
+
+
+@pytest.fixture(scope="session")
+def torch_embedder(model_cache: Path) -> Embedder:
+    embedder = make_embedder("torch", cache_dir=model_cache, threads=2)
     embedder.embed(["warm up"])
     return embedder
 

@@ -258,7 +258,9 @@ async def test_concurrent_question_is_answered_while_ingesting(fake, busy_servic
 
 
 @pytest.mark.timeout(180)
-async def test_python_m_bot_runs_against_the_fake_and_never_logs_the_token(fake, tmp_path):
+async def test_python_m_bot_runs_against_the_fake_and_never_logs_the_token(
+    fake, tmp_path, model_cache
+):
     """The way it is deployed: a separate process configured only by its environment."""
     token = "MTIz.secret-token-value.XYZ"
     env = {
@@ -269,6 +271,7 @@ async def test_python_m_bot_runs_against_the_fake_and_never_logs_the_token(fake,
         "NEWSBOT_DATA_DIR": str(tmp_path / "d"),
         "NEWSBOT_TORCH_THREADS": "1",
         "NEWSBOT_LOG_LEVEL": "DEBUG",
+        "NEWSBOT_MODEL_CACHE": str(model_cache),
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -279,6 +282,7 @@ async def test_python_m_bot_runs_against_the_fake_and_never_logs_the_token(fake,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
+    seen = b""
     try:
         await fake.wait_ready(timeout=30)
         await fake.wait_commands(None, timeout=10)
@@ -296,10 +300,14 @@ async def test_python_m_bot_runs_against_the_fake_and_never_logs_the_token(fake,
         snippets = field_snippets(embed["fields"][0]["value"])
         assert any("satellite" in s for s in snippets)
         assert all(s in SAMPLE.read_text() for s in snippets)
+        seen = b""
+        async with asyncio.timeout(30):  # on_ready comes once every server is in (or timed out)
+            while b"connected as" not in seen and not proc.stdout.at_eof():
+                seen += await proc.stdout.readline()
     finally:
         proc.terminate()
         output, _ = await asyncio.wait_for(proc.communicate(), 20)
-    log = output.decode()
+    log = seen.decode() + output.decode()
     assert "connected as" in log
     assert token not in log and "secret-token-value" not in log
 

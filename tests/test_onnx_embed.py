@@ -4,12 +4,13 @@ weights into a checked cache: stored vectors stay valid whichever runtime made t
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import SAMPLE
+from helpers import SAMPLE
 from index.search import onnx_embed
 from index.search.embed import SentenceTransformerEmbedder, make_embedder
 
@@ -27,18 +28,25 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("models")
-
-
-@pytest.fixture(scope="module")
-def onnx(cache: Path) -> onnx_embed.OnnxEmbedder:
-    embedder = make_embedder("onnx", cache_dir=cache, threads=2)
+def onnx(model_cache: Path) -> onnx_embed.OnnxEmbedder:
+    embedder = make_embedder("onnx", cache_dir=model_cache, threads=2)
     assert isinstance(embedder, onnx_embed.OnnxEmbedder)
     return embedder
 
 
-def test_vectors_match_pytorch(onnx, real_embedder: SentenceTransformerEmbedder) -> None:
+@pytest.fixture
+def cache(onnx: onnx_embed.OnnxEmbedder, model_cache: Path, tmp_path: Path) -> Path:
+    """A copy of the session's export, to damage."""
+    onnx.load()
+    copy = tmp_path / "models"
+    copy.mkdir()
+    for name in (onnx_embed.MODEL_FILE, onnx_embed.MANIFEST_FILE):
+        shutil.copy2(model_cache / name, copy / name)
+    return copy
+
+
+def test_vectors_match_pytorch(onnx, torch_embedder: SentenceTransformerEmbedder) -> None:
+    real_embedder = torch_embedder
     expected = real_embedder.embed(TEXTS)
     got = onnx.embed(TEXTS)
     assert got.dtype == np.float32 and got.shape == expected.shape
@@ -61,7 +69,6 @@ def test_one_question_on_one_thread_matches_a_batch(onnx) -> None:
 
 
 def test_export_is_cached_and_a_changed_file_is_exported_again(onnx, cache: Path) -> None:
-    onnx.load()
     model = cache / onnx_embed.MODEL_FILE
     manifest = json.loads((cache / onnx_embed.MANIFEST_FILE).read_text())
     assert manifest["sha256"] and manifest["source"]["weights_sha256"]
@@ -78,6 +85,14 @@ def test_export_is_cached_and_a_changed_file_is_exported_again(onnx, cache: Path
     assert onnx_embed.export(onnx.path, cache) == model
     assert onnx_embed.cached_export(onnx.path, cache) == model
     assert sorted(p.name for p in cache.iterdir()) == [".lock", "model.json", "model.onnx"]
+    assert (
+        float(
+            np.abs(
+                onnx_embed.OnnxEmbedder(onnx.path, cache).embed(TEXTS[:2]) - onnx.embed(TEXTS[:2])
+            ).max()
+        )
+        < 1e-6
+    )
 
 
 def test_an_unknown_backend_is_refused() -> None:

@@ -109,11 +109,16 @@ def _articles(n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_a_kill_during_bulk_ingest_leaves_whole_articles(tmp_path, real_embedder):
+def test_a_kill_during_bulk_ingest_leaves_whole_articles(tmp_path, real_embedder, model_cache):
     data = tmp_path / "data"
     corpus = tmp_path / "bulk.jsonl"
     corpus.write_text(_articles(2000))
-    env = {**os.environ, "NEWSBOT_DATA_DIR": str(data), "NEWSBOT_TORCH_THREADS": "1"}
+    env = {
+        **os.environ,
+        "NEWSBOT_DATA_DIR": str(data),
+        "NEWSBOT_TORCH_THREADS": "1",
+        "NEWSBOT_MODEL_CACHE": str(model_cache),
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "index.cli", "-q", "ingest", str(corpus)],
         cwd=REPO,
