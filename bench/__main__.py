@@ -261,7 +261,7 @@ def speed(
     stage("load: open-loop questions idle, during a bulk ingest, during a feed poll")
     seen = {x.get("id") for x in data.small}
     rest = [x for x in read_jsonl(data.rtq / "corpus.jsonl") if x.get("id") not in seen]
-    bulk, feed = (rest[:150], rest[150:200]) if quick else (rest[:1500], rest[1500:1900])
+    bulk, feed = (rest[:150], rest[150:200]) if quick else (rest[:1500], rest[1500:1650])
     result["load"] = sweep(
         service,
         "default",

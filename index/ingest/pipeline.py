@@ -110,8 +110,8 @@ class _Run:
     state: Progress = field(default_factory=Progress)
     group: list[_Pending] = field(default_factory=list)
     group_chunks: int = 0
-    # One group is embedded (on the bulk lane) while the next is read and chunked; it is stored
-    # before the next one is sent, so articles still land in order, group by group.
+    # One group is embedded (on the bulk lane) while the next is read and chunked; when that one
+    # is sent, the one before is stored, so articles still land in order, group by group.
     inflight: tuple[list[_Pending], Future[np.ndarray]] | None = None
 
     def waiting(self) -> list[_Pending]:
@@ -209,16 +209,17 @@ class IngestPipeline:
         run.group_chunks += len(pending.chunks)
 
     def _send(self, run: _Run) -> None:
-        """Store the group in flight, then send the gathered group to the bulk lane."""
-        if run.inflight is not None:
-            batch, vectors = run.inflight
-            self._flush(run, batch, vectors.result())
-            run.tell()
-        run.inflight = None
+        """Send the gathered group to the bulk lane, then store the group in flight before it:
+        queued behind that one, the model never waits for a store to finish."""
+        previous, run.inflight = run.inflight, None
         if run.group:
             texts = [t for p in run.group for t in p.embedded]
             run.inflight = (run.group, self.bulk.submit(self.embedder, texts))
         run.group, run.group_chunks = [], 0
+        if previous is not None:  # a failure here drops the later group too (``run``'s finally)
+            batch, vectors = previous
+            self._flush(run, batch, vectors.result())
+            run.tell()
 
     def prepare(self, doc: Document) -> _Pending:
         """Clean, check, chunk and fingerprint a document; ``InputError`` when it cannot be
