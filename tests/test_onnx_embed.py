@@ -110,3 +110,19 @@ def test_many_texts_come_back_in_their_own_order(onnx) -> None:
     alone = np.vstack([onnx.embed([t]) for t in texts])
     assert len(texts) > 2 * onnx.batch_size
     assert float(np.abs(together - alone).max()) < 1e-5
+
+
+def test_when_onnx_runtime_cannot_be_used_pytorch_answers_alike(
+    monkeypatch, tmp_path: Path, torch_embedder, caplog
+) -> None:
+    """A broken export (no room, a missing package): a warning, and the same vectors."""
+
+    def broken(*args: object) -> Path:
+        raise onnx_embed.StoreError("could not export the model to ONNX (no space left)")
+
+    monkeypatch.setattr(onnx_embed, "export", broken)
+    embedder = make_embedder("onnx", cache_dir=tmp_path / "models", threads=2)
+    got = embedder.embed(TEXTS[:3])
+    assert float(np.abs(got - torch_embedder.embed(TEXTS[:3])).max()) < 1e-5
+    assert "embedding on PyTorch" in caplog.text and "no space left" in caplog.text
+    assert embedder.embed(TEXTS[:1]).shape == (1, embedder.dim)  # and it stays on PyTorch

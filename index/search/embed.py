@@ -304,4 +304,6 @@ def make_embedder(
         return torch_model
     from .onnx_embed import OnnxEmbedder
 
-    return OnnxEmbedder(torch_model.path, cache_dir, batch_size=batch_size, threads=threads)
+    return OnnxEmbedder(
+        torch_model.path, cache_dir, batch_size=batch_size, threads=threads, fallback=torch_model
+    )

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import StoreError
-from .embed import model_name_for, read_dim, read_max_tokens
+from .embed import Embedder, model_name_for, read_dim, read_max_tokens
 
 log = logging.getLogger(__name__)
 
@@ -181,9 +181,12 @@ class OnnxEmbedder:
         *,
         batch_size: int = 32,
         threads: int = 0,
+        fallback: Embedder | None = None,
     ) -> None:
         from tokenizers import Tokenizer
 
+        self.fallback = fallback  # PyTorch, used when the export or ONNX Runtime fails
+        self.failed: str | None = None
         self.path = path
         self.cache_dir = cache_dir
         self.name = model_name_for(path)
@@ -211,6 +214,23 @@ class OnnxEmbedder:
     def use_threads(self, threads: int) -> None:
         """CPU threads for this thread's next passes (0: the configured count, or all cores)."""
         self._local.threads = threads or self.threads or os.cpu_count() or 1
+        use = getattr(self.fallback, "use_threads", None)
+        if self.failed and use:
+            use(threads)
+
+    def _usable_session(self) -> Any | None:
+        """This thread's session, or None once ONNX Runtime failed and PyTorch takes over (the
+        same vectors, so nothing stored is touched)."""
+        if self.failed and self.fallback is not None:
+            return None
+        try:
+            return self._session()
+        except Exception as exc:
+            if self.fallback is None:
+                raise
+            self.failed = str(exc)
+            log.warning("embedding on PyTorch: ONNX Runtime is not usable here (%s)", exc)
+            return None
 
     def _session(self) -> Any:
         import onnxruntime as ort
@@ -237,7 +257,10 @@ class OnnxEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        session = self._session()
+        session = self._usable_session()
+        if session is None:
+            assert self.fallback is not None
+            return self.fallback.embed(texts)
         # Similar lengths together: a batch is padded to its longest text.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         batches = [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
