@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Quote marks, apostrophes and invisible format characters: the loose form drops them, so
 # "don’t" == "don't" == "dont".
@@ -55,6 +56,7 @@ def words(text: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A deliberately crude stemmer: enough to match "launches" with "launch"."""
     for suffix in ("ing", "es", "ed", "s"):
@@ -65,12 +67,19 @@ def stem(word: str) -> str:
 
 def content_terms(text: str) -> list[str]:
     """Stemmed words that carry meaning, in order, without repeats."""
+    return list(_content_terms(text))
+
+
+@lru_cache(maxsize=8192)
+def _content_terms(text: str) -> tuple[str, ...]:
+    """Cached: an answer reads the terms of the same passages and sentences several times,
+    and popular passages come back question after question."""
     seen: dict[str, None] = {}
     for w in words(text):
         if w in STOPWORDS or (len(w) < 2 and not w.isdigit()):
             continue
         seen.setdefault(stem(w), None)
-    return list(seen)
+    return tuple(seen)
 
 
 def query_words(text: str) -> list[str]:
