@@ -17,7 +17,7 @@ from index.search.when import Window
 if TYPE_CHECKING:
     from index.models import IngestResult
     from index.service import IngestReport
-    from index.store.base import Feed
+    from index.store.base import AnswerRecord, Feed
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096
@@ -211,3 +211,56 @@ def feed_line(feed: Feed) -> str:
 def feed_list(feeds: list[Feed]) -> str:
     text = "\n".join(feed_line(f) for f in feeds) or "No feeds yet: `/feeds add url`."
     return text[:MESSAGE_MAX]
+
+
+# -- feedback ---------------------------------------------------------------------------------
+VOTE_EMOJI = {"up": "👍", "down": "👎"}
+VOTE_GONE = (
+    "I no longer keep that answer, so I can't record a vote on it. Ask again with `/ask` "
+    "and vote on the new answer."
+)
+
+
+def vote_thanks(value: str, record: AnswerRecord) -> str:
+    """The private reply to a vote: what was recorded, the counts, that it can be changed."""
+    what = "helpful" if value == "up" else "not helpful"
+    return (
+        f"{VOTE_EMOJI[value]} Thanks: recorded as {what}. This answer has "
+        f"{record.up} 👍 and {record.down} 👎; press the other button to change your vote."
+    )
+
+
+# -- follow-ups -------------------------------------------------------------------------------
+def continued_embed(answer: Answer, earlier: str, inherited: bool) -> discord.Embed:
+    """An answer to a follow-up: the answer, and a footer saying what it continued from."""
+    embed = answer_embed(answer)
+    if inherited:
+        note = cut(f"Following up on: {earlier}", 300)
+        footer = embed.footer.text or ""
+        embed.set_footer(text=cut(f"{note} · {footer}" if footer else note, 2048))
+    return embed
+
+
+# -- help -------------------------------------------------------------------------------------
+def help_embed(
+    everyone: list[tuple[str, str]], admin: list[tuple[str, str]], apps: list[tuple[str, str]]
+) -> discord.Embed:
+    """What each command does, as this member may use it here; admin commands only for admins."""
+    embed = discord.Embed(title="newsbot: what I can do in this server", colour=COLOUR)
+
+    def block(rows: list[tuple[str, str]]) -> str:
+        text = "\n".join(f"`{name}` — {what}" for name, what in rows)
+        return cut(text, FIELD_VALUE_MAX)
+
+    embed.description = (
+        "I answer questions about the news this server gave me, quoting the articles. "
+        "Reply to one of my answers to ask a follow-up."
+    )
+    if everyone:
+        embed.add_field(name="Commands", value=block(everyone), inline=False)
+    if apps:
+        embed.add_field(name="On any message (right-click → Apps)", value=block(apps), inline=False)
+    if admin:
+        embed.add_field(name="Admin commands (you can use these)", value=block(admin), inline=False)
+    embed.set_footer(text="`!ingest` with text or files also adds articles")
+    return embed

@@ -21,12 +21,13 @@ from .ingest.sources import Failed, documents_from_bytes, documents_from_path
 from .models import Answer, Article, Document, Found, Hit
 from .search.answer import Answerer, AnswerPolicy, coverage, days_between, understand
 from .search.embed import BackgroundLane, Embedder, SentenceTransformerEmbedder
+from .search.followup import Continued, continue_question
 from .search.registry import Change, IndexRegistry
 from .search.retrieve import Filters, RetrievalParams, Retriever
 from .search.vectors import VectorIndex
 from .search.when import Window, find_window
 from .settings import CoreSettings
-from .store import Feed, open_store
+from .store import AnswerRecord, CitedRef, Feed, open_store
 
 # Names callers import from here (the bot, the command line, the benchmarks, tests).
 __all__ = [
@@ -246,6 +247,82 @@ class NewsService:
     def is_recent(self, published_at: str | None, as_of: str | None) -> bool | None:
         """Is the article from the last days before the question? None when either is undated."""
         return self.answers.policy.is_recent(published_at, as_of)
+
+    # -- feedback and follow-ups -------------------------------------------------------------
+    def record_answer(
+        self,
+        collection: str,
+        answer: Answer,
+        filters: Filters | None = None,
+        *,
+        asked_by: str | None = None,
+        channel_id: int | None = None,
+    ) -> int:
+        """Keep an answer given on Discord (its question, the window it searched, what it
+        cited) so votes and follow-ups can find it; returns its id (what its buttons carry)."""
+        _, searched, _ = self.understand(answer.question, filters)
+        cited = [
+            CitedRef(c.article_id, c.title, c.source, c.url, c.published_at)
+            for c in answer.citations
+        ]
+        return self.store.feedback.record(
+            self._collection(collection, create=True),
+            answer.question,
+            citations=cited,
+            asked_by=asked_by,
+            channel_id=channel_id,
+            since=searched.since,
+            until=searched.until,
+            as_of=searched.as_of,
+            keep=self.settings.answers_kept_per_channel,
+        )
+
+    def answer_shown(self, answer_id: int, message_id: int) -> None:
+        """The message that shows the answer: a reply to it continues the question."""
+        self.store.feedback.set_message(answer_id, message_id)
+
+    def answer_record(self, answer_id: int) -> AnswerRecord:
+        return self.store.feedback.get(answer_id)
+
+    def answer_in_message(self, message_id: int) -> AnswerRecord | None:
+        return self.store.feedback.by_message(message_id)
+
+    def vote(self, collection: str, answer_id: int, voter: str, value: int) -> AnswerRecord:
+        """One vote a member an answer (+1 or -1), changeable; only on this collection's."""
+        record = self.store.feedback.get(answer_id)
+        if record.collection != collection:
+            raise NotFoundError(f"no answer {answer_id} here")
+        return self.store.feedback.vote(answer_id, voter, value)
+
+    def worst_answers(self, collection: str | None = None, limit: int = 20) -> list[AnswerRecord]:
+        """The answers with the most 👎 net of 👍, in one collection or all."""
+        if collection is None:
+            return self.store.feedback.worst(None, limit)
+        try:
+            cid = self._collection(collection)
+        except NotFoundError:
+            return []
+        return self.store.feedback.worst(cid, limit)
+
+    def continue_from(
+        self, earlier: AnswerRecord, followup: str, filters: Filters | None = None
+    ) -> tuple[Continued, Filters]:
+        """A follow-up to an earlier answer as it is asked: short or pointing back, it inherits
+        the earlier question's subject words and window (``index.search.followup``)."""
+        followup = self._check_question(followup)
+        filters = filters or Filters()
+        asked = date.fromisoformat(filters.as_of) if filters.as_of else date.today()
+        continued = continue_question(
+            followup, earlier.question, earlier.since, earlier.until, asked
+        )
+        if continued.since or continued.until:
+            filters = Filters(
+                source=filters.source,
+                since=continued.since,
+                until=continued.until,
+                as_of=filters.as_of,
+            )
+        return continued, filters
 
     # -- feeds -------------------------------------------------------------------------------
     def add_feed(

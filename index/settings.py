@@ -108,6 +108,11 @@ class CoreSettings:
     recent_days: int = setting(
         "NEWSBOT_RECENT_DAYS", 14, "How many days before a question's date count as recent."
     )
+    answers_kept_per_channel: int = setting(
+        "NEWSBOT_ANSWERS_KEPT",
+        200,
+        "Answers remembered a channel for follow-ups (voted ones are always kept).",
+    )
 
 
 S = TypeVar("S")

@@ -8,12 +8,15 @@ from pathlib import Path
 
 from .base import (
     FEED_FIELDS,
+    AnswerRecord,
     ArticleStore,
     ArticleVersion,
     ChunkStore,
     ChunkText,
+    CitedRef,
     CollectionStore,
     Feed,
+    FeedbackStore,
     FeedStateStore,
     NewArticle,
     Store,
@@ -22,13 +25,16 @@ from .base import (
 
 __all__ = [
     "FEED_FIELDS",
+    "AnswerRecord",
     "ArticleStore",
     "ArticleVersion",
     "ChunkStore",
     "ChunkText",
+    "CitedRef",
     "CollectionStore",
     "Feed",
     "FeedStateStore",
+    "FeedbackStore",
     "NewArticle",
     "Store",
     "StoredRef",

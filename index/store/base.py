@@ -142,6 +142,41 @@ FEED_FIELDS = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class CitedRef:
+    """One article an answer cited, as feedback keeps it (the article may be forgotten later)."""
+
+    article_id: int
+    title: str
+    source: str | None = None
+    url: str | None = None
+    published_at: str | None = None
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    """An answer given on Discord: what was asked, in which window, what it cited, and the
+    votes on it so far (one per voter, the latest counting)."""
+
+    id: int
+    collection: str
+    question: str
+    citations: tuple[CitedRef, ...]
+    asked_by: str | None
+    channel_id: int | None
+    message_id: int | None
+    since: str | None  # the window the question was searched in (YYYY-MM-DD, inclusive)
+    until: str | None
+    as_of: str | None  # the day it was asked
+    asked_at: str
+    up: int = 0
+    down: int = 0
+
+    @property
+    def score(self) -> int:
+        return self.up - self.down
+
+
 class CollectionStore(Protocol):
     """Collections by name, and the version each one is at (see the module docstring)."""
 
@@ -342,14 +377,64 @@ class FeedStateStore(Protocol):
         ...
 
 
+class FeedbackStore(Protocol):
+    """Answers given on Discord and the 👍/👎 votes on them (schema 4).
+
+    Contract: ``record`` returns a new id, never reused. A voter has at most one vote an
+    answer: voting again replaces it (``vote`` is an upsert on (answer, voter)). Records of a
+    channel beyond ``keep`` that nobody voted on are pruned oldest first by ``record``, in the
+    same transaction: that bounds the follow-up memory of a busy channel while every voted
+    answer stays for ``worst``. Deleting a collection deletes its answers and their votes.
+    """
+
+    def record(
+        self,
+        collection_id: int,
+        question: str,
+        *,
+        citations: Sequence[CitedRef],
+        asked_by: str | None,
+        channel_id: int | None,
+        since: str | None,
+        until: str | None,
+        as_of: str | None,
+        keep: int = 200,
+    ) -> int:
+        """Store an answer (its message id is set once sent) and return its id."""
+        ...
+
+    def set_message(self, answer_id: int, message_id: int) -> None:
+        """The Discord message that shows the answer (what a reply points at)."""
+        ...
+
+    def get(self, answer_id: int) -> AnswerRecord:
+        """With its vote counts; ``NotFoundError`` when there is no such answer (any more)."""
+        ...
+
+    def by_message(self, message_id: int) -> AnswerRecord | None:
+        """The answer shown in that message, or None."""
+        ...
+
+    def vote(self, answer_id: int, voter: str, value: int) -> AnswerRecord:
+        """``value`` +1 or -1 (else ``ValueError``), replacing the voter's earlier vote;
+        returns the answer with its new counts. ``NotFoundError`` for an unknown answer."""
+        ...
+
+    def worst(self, collection_id: int | None, limit: int = 20) -> list[AnswerRecord]:
+        """Answers with at least one 👎, most down-voted net first (down − up, then down,
+        then newest); ``collection_id`` None: all collections."""
+        ...
+
+
 class Store(Protocol):
-    """A data folder's truth: the four parts above, sharing transactions and one write lock."""
+    """A data folder's truth: the five parts above, sharing transactions and one write lock."""
 
     name: str  # how messages name the store ("newsbot.sqlite3")
     collections: CollectionStore
     articles: ArticleStore
     chunks: ChunkStore
     feeds: FeedStateStore
+    feedback: FeedbackStore
     write_lock: threading.RLock
 
     def transaction(self) -> AbstractContextManager[object]:

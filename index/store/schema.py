@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 
 from ..errors import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -138,6 +138,32 @@ MIGRATIONS: dict[int, str] = {
           AND (e.content_hash = x.content_hash OR e.content_hash LIKE x.content_hash || '@%')
         GROUP BY e.article_id
     ) f ON f.article_id = a.id;
+    """,
+    # Answers given on Discord and the votes on them (👍/👎): feedback, and what a reply to an
+    # answer continues from (its question and time window). Nothing before existed to carry over.
+    4: """
+    CREATE TABLE answers (
+        id INTEGER PRIMARY KEY,
+        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        question TEXT NOT NULL,
+        citations TEXT NOT NULL DEFAULT '[]',
+        asked_by TEXT,
+        channel_id INTEGER,
+        message_id INTEGER,
+        since TEXT,
+        until TEXT,
+        as_of TEXT,
+        asked_at TEXT NOT NULL
+    );
+    CREATE INDEX answers_channel ON answers (channel_id, id);
+    CREATE UNIQUE INDEX answers_message ON answers (message_id) WHERE message_id IS NOT NULL;
+    CREATE TABLE answer_votes (
+        answer_id INTEGER NOT NULL REFERENCES answers(id) ON DELETE CASCADE,
+        voter TEXT NOT NULL,
+        value INTEGER NOT NULL CHECK (value IN (-1, 1)),
+        voted_at TEXT NOT NULL,
+        PRIMARY KEY (answer_id, voter)
+    );
     """,
 }
 

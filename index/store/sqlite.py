@@ -1,6 +1,6 @@
 """SQLite, the source of truth: one file, WAL, a connection per thread, writes in IMMEDIATE
 transactions under one lock. Implements ``index.store.base.Store`` from four composed parts
-(collections and articles, chunks, feed state), each sharing this object's connections and
+(collections and articles, chunks, feed state, feedback), each sharing this object's connections and
 transactions.
 """
 
@@ -17,6 +17,7 @@ from ..errors import StoreError, damaged_message, from_sqlite
 from . import schema
 from .sqlite_articles import SqliteArticles, SqliteCollections
 from .sqlite_chunks import SqliteChunks
+from .sqlite_feedback import SqliteFeedback
 from .sqlite_feeds import SqliteFeeds
 
 # Seconds a connection waits for another one (another process, often) to release SQLite's lock.
@@ -39,6 +40,7 @@ class SqliteStore:
         self.articles = SqliteArticles(self)
         self.chunks = SqliteChunks(self)
         self.feeds = SqliteFeeds(self)
+        self.feedback = SqliteFeedback(self)
 
     # -- connections and transactions -------------------------------------------------------
     @property
