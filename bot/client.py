@@ -25,6 +25,7 @@ COGS = (
     "bot.cogs.ingest",
     "bot.cogs.admin",
     "bot.cogs.feeds",
+    "bot.cogs.watch",
     "bot.cogs.help",
 )
 

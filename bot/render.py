@@ -15,9 +15,10 @@ from index.models import Answer, Article, Citation, Found
 from index.search.when import Window
 
 if TYPE_CHECKING:
+    from index.alerts import Alert
     from index.models import IngestResult
     from index.service import IngestReport
-    from index.store.base import AnswerRecord, Feed
+    from index.store.base import AnswerRecord, Feed, Watch
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096
@@ -264,3 +265,49 @@ def help_embed(
         embed.add_field(name="Admin commands (you can use these)", value=block(admin), inline=False)
     embed.set_footer(text="`!ingest` with text or files also adds articles")
     return embed
+
+
+# -- watches ----------------------------------------------------------------------------------
+def watch_line(watch: Watch) -> str:
+    where = f"<#{watch.channel_id}>" if watch.channel_id else "by DM"
+    topic = discord.utils.escape_markdown(discord.utils.escape_mentions(watch.topic))
+    return f"`{watch.id}` **{topic}** → {where}"
+
+
+def watch_list(watches: list[Watch], everyone: bool) -> str:
+    if not watches:
+        return "No watches yet: `/watch add topic` (add a channel to alert it instead of you)."
+    head = "This server's watches:" if everyone else "Your watches:"
+    text = head + "\n" + "\n".join(watch_line(w) for w in watches)
+    return text[:MESSAGE_MAX]
+
+
+def alert_embed(alert: Alert, watch: Watch) -> discord.Embed:
+    """One alert: headline (linked), source and date, the matching sentence, the watch."""
+    embed = discord.Embed(
+        title=cut(alert.title, TITLE_MAX),
+        url=alert.url if alert.url and alert.url.startswith(("http://", "https://")) else None,
+        colour=COLOUR,
+        description=f"“{cut(alert.sentence, 1000)}”",
+    )
+    embed.add_field(name="Source", value=cut(alert.source or "unknown", 200), inline=True)
+    embed.add_field(name="Date", value=alert.published_at or "no date", inline=True)
+    embed.set_footer(
+        text=cut(f"🔔 Watch {watch.id}: {watch.topic} · /watch remove {watch.id} to stop", 2048)
+    )
+    return embed
+
+
+def bulk_summary(watch: Watch, alerts: list[Alert], articles: int) -> str:
+    """A bulk import's alerts for one watch, in one message."""
+    topic = discord.utils.escape_markdown(discord.utils.escape_mentions(watch.topic))
+    lines = [
+        f"🔔 A bulk import added {articles} articles; {len(alerts)} match your watch "
+        f"`{watch.id}` **{topic}**:"
+    ]
+    for a in alerts[:10]:
+        lines.append(cut(f"• {_link(a.title, a.url)} — {_meta(a.source, a.published_at)}", 300))
+    if len(alerts) > 10:
+        lines.append(f"… and {len(alerts) - 10} more (`/search {cut(watch.topic, 80)}`).")
+    text = "\n".join(lines)
+    return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 2].rsplit("\n", 1)[0] + "\n…"

@@ -249,7 +249,10 @@ def test_a_schema_3_store_migrates_to_4_and_keeps_its_articles(tmp_path):
         ingest_sample(svc)
     path = tmp_path / "data" / "newsbot.sqlite3"
     con = sqlite3.connect(path)
-    con.executescript("DROP TABLE answer_votes; DROP TABLE answers; PRAGMA user_version = 3;")
+    con.executescript(
+        "DROP TABLE answer_votes; DROP TABLE answers; DROP TABLE watch_alerts;"
+        " DROP TABLE watches; PRAGMA user_version = 3;"
+    )
     con.close()
     with make_service(tmp_path / "data") as svc:
         assert svc.store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4

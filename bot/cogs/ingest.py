@@ -99,12 +99,15 @@ class Ingest(commands.Cog):
         if all(isinstance(d, Failed) for d in documents):
             return IngestReport(failed=[d for d in documents if isinstance(d, Failed)])
         async with self.bot.writer:
-            return await asyncio.to_thread(
+            report = await asyncio.to_thread(
                 service.ingest,
                 collection_for(guild_id),
                 documents,
                 added_by=f"{author} ({author.id})",
             )
+        if report.added:
+            self.bot.dispatch("newsbot_ingested", guild_id)  # watches look at once
+        return report
 
     async def _fetch(self, url: str) -> FetchResult | Failed:
         """Network only, on the event loop; refusals (not public, too large…) become replies."""

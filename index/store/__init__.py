@@ -21,6 +21,8 @@ from .base import (
     NewArticle,
     Store,
     StoredRef,
+    Watch,
+    WatchStore,
 )
 
 __all__ = [
@@ -38,6 +40,8 @@ __all__ = [
     "NewArticle",
     "Store",
     "StoredRef",
+    "Watch",
+    "WatchStore",
     "open_store",
 ]
 

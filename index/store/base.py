@@ -177,6 +177,18 @@ class AnswerRecord:
         return self.up - self.down
 
 
+@dataclass(frozen=True)
+class Watch:
+    """A standing question: alerts go to ``channel_id``, or to the owner by DM when None."""
+
+    id: int
+    collection: str
+    topic: str
+    owner: str  # the member's user id, as text
+    channel_id: int | None
+    created_at: str
+
+
 class CollectionStore(Protocol):
     """Collections by name, and the version each one is at (see the module docstring)."""
 
@@ -426,8 +438,61 @@ class FeedbackStore(Protocol):
         ...
 
 
+class WatchStore(Protocol):
+    """Watches (standing questions) and the alerts they raised (schema 4).
+
+    Contract: a watch keeps its topic's embedding (float32, normalized, the model's dimension)
+    as given; ``remove`` takes its alerts with it. ``mark_alerted`` is idempotent on
+    (watch, article) and returns whether the row is new: two processes scanning the same new
+    article alert once. ``articles_after`` is what the alert scan reads: articles of the
+    collection with an id above ``after_id``, oldest first, with their passages' texts and
+    vectors (the ones stored at ingest: nothing is embedded again).
+    """
+
+    def add(
+        self,
+        collection_id: int,
+        topic: str,
+        vector: np.ndarray,
+        *,
+        owner: str,
+        channel_id: int | None,
+    ) -> Watch: ...
+
+    def get(self, watch_id: int, collection_id: int | None = None) -> Watch:
+        """``NotFoundError`` when there is no such watch (in that collection)."""
+        ...
+
+    def of_collection(self, collection_id: int, owner: str | None = None) -> list[Watch]:
+        """Oldest first; only ``owner``'s when given."""
+        ...
+
+    def vectors(self, collection_id: int) -> list[tuple[Watch, np.ndarray]]:
+        """Every watch of the collection with its topic vector."""
+        ...
+
+    def remove(self, collection_id: int, watch_id: int) -> Watch: ...
+
+    def latest_article_id(self, collection_id: int) -> int:
+        """The highest article id of the collection (0 when it has none)."""
+        ...
+
+    def articles_after(
+        self, collection_id: int, after_id: int, limit: int
+    ) -> list[tuple[Article, list[str], np.ndarray]]:
+        """Up to ``limit`` articles with id > ``after_id``, oldest first, each with its
+        passages' texts and their vectors (rows in the same order)."""
+        ...
+
+    def recent_alerts(self, watch_id: int, since: str) -> list[str]:
+        """Titles of the watch's alerts at or after ``since`` (ISO time): same-story checks."""
+        ...
+
+    def mark_alerted(self, watch_id: int, article_id: int, title: str, score: float) -> bool: ...
+
+
 class Store(Protocol):
-    """A data folder's truth: the five parts above, sharing transactions and one write lock."""
+    """A data folder's truth: the six parts above, sharing transactions and one write lock."""
 
     name: str  # how messages name the store ("newsbot.sqlite3")
     collections: CollectionStore
@@ -435,6 +500,7 @@ class Store(Protocol):
     chunks: ChunkStore
     feeds: FeedStateStore
     feedback: FeedbackStore
+    watches: WatchStore
     write_lock: threading.RLock
 
     def transaction(self) -> AbstractContextManager[object]:

@@ -140,8 +140,27 @@ MIGRATIONS: dict[int, str] = {
     ) f ON f.article_id = a.id;
     """,
     # Answers given on Discord and the votes on them (👍/👎): feedback, and what a reply to an
-    # answer continues from (its question and time window). Nothing before existed to carry over.
+    # answer continues from (its question and time window). Watches (standing questions) with
+    # their topic's vector, and the alerts they raised. Nothing before existed to carry over.
     4: """
+    CREATE TABLE watches (
+        id INTEGER PRIMARY KEY,
+        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        topic TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        owner TEXT NOT NULL,
+        channel_id INTEGER,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX watches_collection ON watches (collection_id, id);
+    CREATE TABLE watch_alerts (
+        watch_id INTEGER NOT NULL REFERENCES watches(id) ON DELETE CASCADE,
+        article_id INTEGER NOT NULL,
+        title TEXT NOT NULL,
+        score REAL NOT NULL,
+        alerted_at TEXT NOT NULL,
+        PRIMARY KEY (watch_id, article_id)
+    );
     CREATE TABLE answers (
         id INTEGER PRIMARY KEY,
         collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,

@@ -1,7 +1,7 @@
 """SQLite, the source of truth: one file, WAL, a connection per thread, writes in IMMEDIATE
-transactions under one lock. Implements ``index.store.base.Store`` from four composed parts
-(collections and articles, chunks, feed state, feedback), each sharing this object's connections and
-transactions.
+transactions under one lock. Implements ``index.store.base.Store`` from composed parts
+(collections and articles, chunks, feed state, feedback, watches), each sharing this object's
+connections and transactions.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from .sqlite_articles import SqliteArticles, SqliteCollections
 from .sqlite_chunks import SqliteChunks
 from .sqlite_feedback import SqliteFeedback
 from .sqlite_feeds import SqliteFeeds
+from .sqlite_watches import SqliteWatches
 
 # Seconds a connection waits for another one (another process, often) to release SQLite's lock.
 BUSY_TIMEOUT = 30.0
@@ -41,6 +42,7 @@ class SqliteStore:
         self.chunks = SqliteChunks(self)
         self.feeds = SqliteFeeds(self)
         self.feedback = SqliteFeedback(self)
+        self.watches = SqliteWatches(self)
 
     # -- connections and transactions -------------------------------------------------------
     @property

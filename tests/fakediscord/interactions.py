@@ -189,7 +189,7 @@ class Interactions:
         data: dict[str, Any]
         if target_message is None:
             option_rows, resolved = build_options(
-                cmd, options, subcommand, self._messages.attachments
+                cmd, options, subcommand, self._messages.attachments, self._channel_of(guild)
             )
             data = {"id": cmd["id"], "name": name, "type": 1, "options": option_rows}
             if resolved:
@@ -208,6 +208,19 @@ class Interactions:
         if scope is not None:
             data["guild_id"] = scope
         return await self._dispatch(guild, channel_id, member, perms, data, 2)
+
+    @staticmethod
+    def _channel_of(guild: FakeGuild | None) -> Callable[[int], dict[str, Any]] | None:
+        """A channel option's resolved payload: the guild's channel with the member's view."""
+        if guild is None:
+            return None
+
+        def payload(channel_id: int) -> dict[str, Any]:
+            data = guild.channel_payload(channel_id)
+            data["permissions"] = str(ALL_PERMISSIONS)
+            return data
+
+        return payload
 
     async def press(
         self,
