@@ -26,6 +26,7 @@ COGS = (
     "bot.cogs.admin",
     "bot.cogs.feeds",
     "bot.cogs.watch",
+    "bot.cogs.digest",
     "bot.cogs.help",
 )
 

@@ -64,4 +64,7 @@ class BotSettings:
         10,
         "New articles at one look that make a bulk import: its alerts become one summary.",
     )
+    digest_check_seconds: float = setting(
+        "NEWSBOT_DIGEST_CHECK", 60.0, "Seconds between two checks for a daily digest that is due."
+    )
     log_level: str = setting("NEWSBOT_LOG_LEVEL", "INFO", "Logging level: DEBUG, INFO, WARNING.")

@@ -17,6 +17,7 @@ from index.search.when import Window
 if TYPE_CHECKING:
     from index.alerts import Alert
     from index.models import IngestResult
+    from index.search.digest import Digest
     from index.service import IngestReport
     from index.store.base import AnswerRecord, Feed, Watch
 
@@ -311,3 +312,44 @@ def bulk_summary(watch: Watch, alerts: list[Alert], articles: int) -> str:
         lines.append(f"… and {len(alerts) - 10} more (`/search {cut(watch.topic, 80)}`).")
     text = "\n".join(lines)
     return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 2].rsplit("\n", 1)[0] + "\n…"
+
+
+# -- daily digest -----------------------------------------------------------------------------
+def digest_embed(digest: Digest, *, preview: bool = False) -> discord.Embed:
+    """The day's stories, most-run first: headline (linked), outlets, one verbatim sentence."""
+    title = f"📰 The news of {long_day(digest.day)}"
+    embed = discord.Embed(title=("Preview — " if preview else "") + title, colour=COLOUR)
+    if not digest.stories:
+        embed.description = "No articles were published that day in this server's news."
+        return embed
+    share = (EMBED_TOTAL_MAX - len(embed.title) - 200) // len(digest.stories)
+    for i, story in enumerate(digest.stories, 1):
+        outlets = story.source or "unknown source"
+        if story.also:
+            outlets += f" · also in {', '.join(story.also[:5])}"
+            if len(story.also) > 5:
+                outlets += f" and {len(story.also) - 5} more"
+        if story.watches:
+            outlets += f" · 🔔 {story.watches}"
+        name = cut(f"{i}. {outlets}", FIELD_NAME_MAX)
+        head = _link(cut(story.title, 200), story.url)
+        room = min(FIELD_VALUE_MAX, share - len(name)) - len(head) - 4
+        value = f"{head}\n“{cut(story.sentence, max(room, 20))}”"
+        embed.add_field(name=name, value=value[:FIELD_VALUE_MAX], inline=False)
+    more = digest.total_stories - len(digest.stories)
+    footer = f"{digest.articles} articles · {digest.total_stories} stories"
+    if more:
+        footer += f" · {more} more: /search"
+    embed.set_footer(text=footer + " · ranked by outlets, then watches")
+    return embed
+
+
+def long_day(day: str) -> str:
+    from datetime import date
+
+    d = date.fromisoformat(day)
+    return f"{d.strftime('%A')} {d.day} {d.strftime('%B %Y')}"
+
+
+def digest_schedule_line(channel_id: int, hour: int, timezone: str) -> str:
+    return f"📰 The daily digest goes to <#{channel_id}> at {hour:02d}:00 ({timezone})."

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .alerts.match import Alert, matching_sentence, same_story, score_passages
 from .errors import InputError, NotFoundError
@@ -21,6 +22,7 @@ from .ingest.pipeline import IngestPipeline, IngestReport, Progress, ProgressFn
 from .ingest.sources import Failed, documents_from_bytes, documents_from_path
 from .models import Answer, Article, Document, Found, Hit
 from .search.answer import Answerer, AnswerPolicy, coverage, days_between, understand
+from .search.digest import Digest, build_digest
 from .search.embed import BackgroundLane, Embedder, SentenceTransformerEmbedder
 from .search.followup import Continued, continue_question
 from .search.registry import Change, IndexRegistry
@@ -28,7 +30,7 @@ from .search.retrieve import Filters, RetrievalParams, Retriever
 from .search.vectors import VectorIndex
 from .search.when import Window, find_window
 from .settings import CoreSettings
-from .store import AnswerRecord, CitedRef, Feed, Watch, open_store
+from .store import AnswerRecord, CitedRef, DigestSchedule, Feed, Watch, open_store
 
 # Names callers import from here (the bot, the command line, the benchmarks, tests).
 __all__ = [
@@ -419,6 +421,72 @@ class NewsService:
 
     def watch(self, watch_id: int) -> Watch:
         return self.store.watches.get(watch_id)
+
+    # -- daily digests -----------------------------------------------------------------------
+    def set_digest(
+        self, collection: str, channel_id: int, hour: int, timezone: str
+    ) -> DigestSchedule:
+        """Post the collection's digest in ``channel_id`` daily at ``hour`` in ``timezone``."""
+        if not 0 <= hour <= 23:
+            raise InputError("the hour is 0 to 23")
+        try:
+            zone = ZoneInfo(timezone.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InputError(
+                f"{timezone!r} is not a time zone I know: use a name like Europe/Paris or UTC"
+            ) from None
+        cid = self._collection(collection, create=True)
+        self.store.digests.set(cid, channel_id, hour, str(zone))
+        schedule = self.store.digests.get(cid)
+        assert schedule is not None
+        return schedule
+
+    def stop_digest(self, collection: str) -> bool:
+        try:
+            return self.store.digests.remove(self._collection(collection))
+        except NotFoundError:
+            return False
+
+    def digest_schedules(self) -> list[DigestSchedule]:
+        return self.store.digests.all()
+
+    @staticmethod
+    def digest_day(schedule: DigestSchedule, now: datetime) -> str | None:
+        """The local day whose digest is due at ``now`` (aware), or None: due from its hour on
+        (a restart later that day still sends it), once a day. A digest before noon covers
+        the day before (a morning briefing); from noon on, the day itself."""
+        local = now.astimezone(ZoneInfo(schedule.timezone))
+        if local.hour < schedule.hour or schedule.last_day == local.date().isoformat():
+            return None
+        return local.date().isoformat()
+
+    @staticmethod
+    def digest_covers(schedule: DigestSchedule | None, day: str) -> str:
+        """The publication day a digest sent on ``day`` covers."""
+        if schedule is not None and schedule.hour < 12:
+            return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+        return day
+
+    def digest_sent(self, collection: str, day: str) -> bool:
+        """Record that the digest of local ``day`` went out; False when it already had."""
+        return self.store.digests.sent(self._collection(collection), day)
+
+    def digest(self, collection: str, day: str, *, top: int = 10) -> Digest:
+        """The stories published on ``day``, grouped across outlets and ranked."""
+        try:
+            cid = self._collection(collection)
+        except NotFoundError:
+            return Digest(day, 0, [], 0)
+        articles = self.store.digests.published(cid, day, day)
+        watches = [(w.topic, v) for w, v in self.store.watches.vectors(cid)]
+        return build_digest(
+            day,
+            articles,
+            self.store.articles.other_sources,
+            watches,
+            watch_bar=self.settings.alert_bar,
+            top=top,
+        )
 
     # -- feeds -------------------------------------------------------------------------------
     def add_feed(

@@ -100,6 +100,7 @@ async def test_identify_asks_for_message_content_and_registers_commands(fake, bo
         "feeds",
         "help",
         "watch",
+        "digest",
         "Add to newsbot",  # message context menus (type 3): tests/test_bot_features.py
         "Ask newsbot about this",
     }

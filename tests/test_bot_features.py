@@ -251,7 +251,7 @@ def test_a_schema_3_store_migrates_to_4_and_keeps_its_articles(tmp_path):
     con = sqlite3.connect(path)
     con.executescript(
         "DROP TABLE answer_votes; DROP TABLE answers; DROP TABLE watch_alerts;"
-        " DROP TABLE watches; PRAGMA user_version = 3;"
+        " DROP TABLE watches; DROP TABLE digests; PRAGMA user_version = 3;"
     )
     con.close()
     with make_service(tmp_path / "data") as svc:

@@ -189,6 +189,18 @@ class Watch:
     created_at: str
 
 
+@dataclass(frozen=True)
+class DigestSchedule:
+    """Where and when a collection's daily digest goes: ``hour`` (0-23) in ``timezone`` (an
+    IANA name); ``last_day`` the local day of the last one sent (None: never)."""
+
+    collection: str
+    channel_id: int
+    hour: int
+    timezone: str
+    last_day: str | None
+
+
 class CollectionStore(Protocol):
     """Collections by name, and the version each one is at (see the module docstring)."""
 
@@ -491,8 +503,33 @@ class WatchStore(Protocol):
     def mark_alerted(self, watch_id: int, article_id: int, title: str, score: float) -> bool: ...
 
 
+class DigestStore(Protocol):
+    """Daily digest schedules (schema 4), one a collection, and the reads a digest is built
+    from. ``sent`` records the local day a digest went out, so a restart within the hour does
+    not send it twice (compare-and-set: returns False when that day was already recorded)."""
+
+    def set(self, collection_id: int, channel_id: int, hour: int, timezone: str) -> None: ...
+
+    def remove(self, collection_id: int) -> bool:
+        """Stop the digest; False when there was none."""
+        ...
+
+    def get(self, collection_id: int) -> DigestSchedule | None: ...
+
+    def all(self) -> list[DigestSchedule]: ...
+
+    def sent(self, collection_id: int, day: str) -> bool: ...
+
+    def published(
+        self, collection_id: int, since: str, until: str, limit: int = 2000
+    ) -> list[tuple[Article, list[str], np.ndarray]]:
+        """Articles published ``since``..``until`` (inclusive dates), newest id first, each
+        with its passages' texts and stored vectors (as ``WatchStore.articles_after``)."""
+        ...
+
+
 class Store(Protocol):
-    """A data folder's truth: the six parts above, sharing transactions and one write lock."""
+    """A data folder's truth: the seven parts above, sharing transactions and one write lock."""
 
     name: str  # how messages name the store ("newsbot.sqlite3")
     collections: CollectionStore
@@ -501,6 +538,7 @@ class Store(Protocol):
     feeds: FeedStateStore
     feedback: FeedbackStore
     watches: WatchStore
+    digests: DigestStore
     write_lock: threading.RLock
 
     def transaction(self) -> AbstractContextManager[object]:

@@ -141,7 +141,8 @@ MIGRATIONS: dict[int, str] = {
     """,
     # Answers given on Discord and the votes on them (👍/👎): feedback, and what a reply to an
     # answer continues from (its question and time window). Watches (standing questions) with
-    # their topic's vector, and the alerts they raised. Nothing before existed to carry over.
+    # their topic's vector, and the alerts they raised. A server's daily digest schedule.
+    # Nothing before existed to carry over.
     4: """
     CREATE TABLE watches (
         id INTEGER PRIMARY KEY,
@@ -160,6 +161,13 @@ MIGRATIONS: dict[int, str] = {
         score REAL NOT NULL,
         alerted_at TEXT NOT NULL,
         PRIMARY KEY (watch_id, article_id)
+    );
+    CREATE TABLE digests (
+        collection_id INTEGER PRIMARY KEY REFERENCES collections(id) ON DELETE CASCADE,
+        channel_id INTEGER NOT NULL,
+        hour INTEGER NOT NULL CHECK (hour BETWEEN 0 AND 23),
+        timezone TEXT NOT NULL,
+        last_day TEXT
     );
     CREATE TABLE answers (
         id INTEGER PRIMARY KEY,

@@ -1,7 +1,7 @@
 """SQLite, the source of truth: one file, WAL, a connection per thread, writes in IMMEDIATE
 transactions under one lock. Implements ``index.store.base.Store`` from composed parts
-(collections and articles, chunks, feed state, feedback, watches), each sharing this object's
-connections and transactions.
+(collections and articles, chunks, feed state, feedback, watches, digests), each sharing this
+object's connections and transactions.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from ..errors import StoreError, damaged_message, from_sqlite
 from . import schema
 from .sqlite_articles import SqliteArticles, SqliteCollections
 from .sqlite_chunks import SqliteChunks
+from .sqlite_digests import SqliteDigests
 from .sqlite_feedback import SqliteFeedback
 from .sqlite_feeds import SqliteFeeds
 from .sqlite_watches import SqliteWatches
@@ -43,6 +44,7 @@ class SqliteStore:
         self.feeds = SqliteFeeds(self)
         self.feedback = SqliteFeedback(self)
         self.watches = SqliteWatches(self)
+        self.digests = SqliteDigests(self)
 
     # -- connections and transactions -------------------------------------------------------
     @property

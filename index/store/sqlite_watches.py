@@ -95,27 +95,7 @@ class SqliteWatches:
                     (collection_id, after_id, limit),
                 )
             ]
-            if not articles:
-                return []
-            ids = [a.id for a in articles]
-            marks = ",".join("?" * len(ids))
-            texts: dict[int, list[str]] = defaultdict(list)
-            vecs: dict[int, list[np.ndarray]] = defaultdict(list)
-            for article_id, text, blob in db.execute(
-                f"SELECT article_id, text, vector FROM chunks WHERE article_id IN ({marks})"
-                " ORDER BY article_id, ordinal",
-                ids,
-            ):
-                texts[article_id].append(text)
-                vecs[article_id].append(np.frombuffer(blob, dtype=np.float32))
-        return [
-            (
-                a,
-                texts[a.id],
-                np.vstack(vecs[a.id]) if vecs[a.id] else np.zeros((0, 0), dtype=np.float32),
-            )
-            for a in articles
-        ]
+            return with_passages(db, articles)
 
     def recent_alerts(self, watch_id: int, since: str) -> list[str]:
         rows = self._store.db.execute(
@@ -132,3 +112,31 @@ class SqliteWatches:
                 (watch_id, article_id, title, score, now_iso()),
             )
         return cur.rowcount == 1
+
+
+def with_passages(
+    db: sqlite3.Connection, articles: list[Article]
+) -> list[tuple[Article, list[str], np.ndarray]]:
+    """Each article with its passages' texts and stored vectors, in passage order."""
+    if not articles:
+        return []
+    texts: dict[int, list[str]] = defaultdict(list)
+    vecs: dict[int, list[np.ndarray]] = defaultdict(list)
+    ids = [a.id for a in articles]
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        for article_id, text, blob in db.execute(
+            f"SELECT article_id, text, vector FROM chunks WHERE article_id IN"
+            f" ({','.join('?' * len(part))}) ORDER BY article_id, ordinal",
+            part,
+        ):
+            texts[article_id].append(text)
+            vecs[article_id].append(np.frombuffer(blob, dtype=np.float32))
+    return [
+        (
+            a,
+            texts[a.id],
+            np.vstack(vecs[a.id]) if vecs[a.id] else np.zeros((0, 0), dtype=np.float32),
+        )
+        for a in articles
+    ]
