@@ -258,6 +258,8 @@ def help_embed(
         "I answer questions about the news this server gave me, quoting the articles. "
         "Reply to one of my answers to ask a follow-up."
     )
+    if not (everyone or apps or admin):
+        embed.description += "\nEvery server has its own news: use me in a channel there."
     if everyone:
         embed.add_field(name="Commands", value=block(everyone), inline=False)
     if apps:

@@ -288,6 +288,26 @@ async def test_a_reply_to_an_answer_continues_its_question(fake, bot, service):
     assert fake.unhandled == [] and fake.errors == []
 
 
+async def test_a_follow_up_after_a_restart_still_continues_the_answer(fake, service):
+    ingest_sample(service)
+    async with running_bot(fake, service):
+        final = await ask_about(fake, MEMBER, SAMPLE_QUESTION)
+        await shown(service, final)
+    async with running_bot(fake, service):
+        reply = await post(fake, OTHER.user, "why?", reply_to=final)
+        answer = await fake.wait_channel_message(CHANNEL, after=reply["id"], timeout=30)
+        assert answer["embeds"][0]["title"].startswith("why? (")
+        assert "satellite" in answer["embeds"][0]["title"].lower()
+    assert fake.unhandled == [] and fake.errors == []
+
+
+def test_the_alert_bar_setting_is_the_calibrated_one():
+    from index.alerts.match import ALERT_BAR
+    from index.settings import CoreSettings
+
+    assert CoreSettings().alert_bar == ALERT_BAR
+
+
 # ------------------------------------------------------------------ /help
 
 
