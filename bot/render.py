@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from index.models import IngestResult
     from index.search.digest import Digest
     from index.service import IngestReport
-    from index.store.base import AnswerRecord, Feed, Watch
+    from index.store import AnswerRecord, Feed, Watch
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096

@@ -19,7 +19,7 @@ from ..checks import admin_only, collection_for
 from ..errors import UserError
 
 if TYPE_CHECKING:
-    from index.store.base import DigestSchedule
+    from index.store import DigestSchedule
 
     from ..client import NewsBot
 

@@ -25,7 +25,7 @@ from ..errors import NotAdmin, NotInGuild
 
 if TYPE_CHECKING:
     from index.alerts import Alert
-    from index.store.base import Watch
+    from index.store import Watch
 
     from ..client import NewsBot
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .base import DigestSchedule
+from .features import DigestSchedule
 from .sqlite_articles import _ARTICLE_COLUMNS, _article
 from .sqlite_watches import with_passages
 

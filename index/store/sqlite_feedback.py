@@ -9,7 +9,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from ..errors import NotFoundError
-from .base import AnswerRecord, CitedRef
+from .features import AnswerRecord, CitedRef
 from .sqlite_articles import now_iso
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import NotFoundError
 from ..models import Article
-from .base import Watch
+from .features import Watch
 from .sqlite_articles import _ARTICLE_COLUMNS, _article, now_iso
 
 if TYPE_CHECKING:
