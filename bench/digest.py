@@ -4,7 +4,7 @@
 
 Opens a *copy* of a data folder (opening brings its schema up to date: never point it at a
 store another process uses read-only), picks the day with the most articles unless one is
-given, and times what ``NewsService.digest`` does: read the day's articles with their stored
+given, and times what ``service.digests.build`` does: read the day's articles with their stored
 passage vectors, group them into stories across outlets, rank them, extract a sentence each.
 """
 

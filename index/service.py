@@ -4,33 +4,42 @@ checks, and delegation to the stages that do the work.
 Synchronous on purpose: callers on an event loop run it in a thread. Documents become articles in
 the ingest pipeline (``index.ingest.pipeline``); each collection's vector index lives in the
 registry (``index.search.registry``); questions go through ``when`` (the time they name), the
-retriever and ``compose``, with the bars of ``index.search.answer``.
+retriever and ``compose``, with the bars of ``index.search.answer``. What members do with answers
+beyond reading them is behind the small facades of ``index.features``, attributes of the
+service: ``feedback`` (answers kept, votes, follow-ups), ``watches`` (standing questions and
+their alerts) and ``digests`` (daily digests).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .alerts.match import Alert, matching_sentence, same_story, score_passages
 from .errors import InputError, NotFoundError
+from .features.digests import Digests
+from .features.feedback import Feedback
+from .features.watches import Watches
 from .ingest import web
 from .ingest.fetch import FetchResult, fetch_sync
 from .ingest.pipeline import IngestPipeline, IngestReport, Progress, ProgressFn
 from .ingest.sources import Failed, documents_from_bytes, documents_from_path
 from .models import Answer, Article, Document, Found, Hit
-from .search.answer import Answerer, AnswerPolicy, coverage, days_between, understand
-from .search.digest import Digest, build_digest
+from .search.answer import (
+    Answerer,
+    AnswerPolicy,
+    check_question,
+    coverage,
+    days_between,
+    understand,
+)
 from .search.embed import BackgroundLane, Embedder, SentenceTransformerEmbedder
-from .search.followup import Continued, continue_question
 from .search.registry import Change, IndexRegistry
 from .search.retrieve import Filters, RetrievalParams, Retriever
 from .search.vectors import VectorIndex
 from .search.when import Window, find_window
 from .settings import CoreSettings
-from .store import AnswerRecord, CitedRef, DigestSchedule, Feed, Watch, open_store
+from .store import Feed, open_store
 
 # Names callers import from here (the bot, the command line, the benchmarks, tests).
 __all__ = [
@@ -73,6 +82,12 @@ class NewsService:
             self.store, embedder, self.indexes, params, query_threads=settings.query_threads
         )
         self.answers = Answerer(self.store, self.retriever, AnswerPolicy(settings))
+        # What members do with answers beyond reading them (``index.features``).
+        self.feedback = Feedback(
+            self.store.feedback, self._collection, keep=settings.answers_kept_per_channel
+        )
+        self.watches = Watches(self.store, self._collection, self.indexes, self.retriever, settings)
+        self.digests = Digests(self.store, self._collection, settings)
         self._embedder = embedder
 
     @property
@@ -203,7 +218,7 @@ class NewsService:
     ) -> Found:
         """The passages for a question, searched in the time it names (``Answerer.find``);
         ``widen``: True searches all news at once, False never does."""
-        question = self._check_question(question)
+        question = check_question(question)
         filters = filters or Filters()
         self.indexes.require_current_model()
         try:
@@ -229,7 +244,7 @@ class NewsService:
 
     def ask(self, collection: str, question: str, *, filters: Filters | None = None) -> Answer:
         """An answer whose every sentence is cited, or "nothing relevant" (``Answerer.ask``)."""
-        question = self._check_question(question)
+        question = check_question(question)
         filters = filters or Filters()
         self.indexes.require_current_model()
         try:
@@ -238,255 +253,9 @@ class NewsService:
             cid = None
         return self.answers.ask(cid, question, filters)
 
-    @staticmethod
-    def _check_question(query: str) -> str:
-        query = query.strip()
-        if not query:
-            raise InputError("the question is empty")
-        if len(query) > 1000:
-            raise InputError("the question is too long (1,000 characters at most)")
-        return query
-
     def is_recent(self, published_at: str | None, as_of: str | None) -> bool | None:
         """Is the article from the last days before the question? None when either is undated."""
         return self.answers.policy.is_recent(published_at, as_of)
-
-    # -- feedback and follow-ups -------------------------------------------------------------
-    def record_answer(
-        self,
-        collection: str,
-        answer: Answer,
-        filters: Filters | None = None,
-        *,
-        asked_by: str | None = None,
-        channel_id: int | None = None,
-    ) -> int:
-        """Keep an answer given on Discord (its question, the window it searched, what it
-        cited) so votes and follow-ups can find it; returns its id (what its buttons carry)."""
-        _, searched, _ = self.understand(answer.question, filters)
-        cited = [
-            CitedRef(c.article_id, c.title, c.source, c.url, c.published_at)
-            for c in answer.citations
-        ]
-        return self.store.feedback.record(
-            self._collection(collection, create=True),
-            answer.question,
-            citations=cited,
-            asked_by=asked_by,
-            channel_id=channel_id,
-            since=searched.since,
-            until=searched.until,
-            as_of=searched.as_of,
-            keep=self.settings.answers_kept_per_channel,
-        )
-
-    def answer_shown(self, answer_id: int, message_id: int) -> None:
-        """The message that shows the answer: a reply to it continues the question."""
-        self.store.feedback.set_message(answer_id, message_id)
-
-    def answer_record(self, answer_id: int) -> AnswerRecord:
-        return self.store.feedback.get(answer_id)
-
-    def answer_in_message(self, message_id: int) -> AnswerRecord | None:
-        return self.store.feedback.by_message(message_id)
-
-    def vote(self, collection: str, answer_id: int, voter: str, value: int) -> AnswerRecord:
-        """One vote a member an answer (+1 or -1), changeable; only on this collection's."""
-        record = self.store.feedback.get(answer_id)
-        if record.collection != collection:
-            raise NotFoundError(f"no answer {answer_id} here")
-        return self.store.feedback.vote(answer_id, voter, value)
-
-    def worst_answers(self, collection: str | None = None, limit: int = 20) -> list[AnswerRecord]:
-        """The answers with the most 👎 net of 👍, in one collection or all."""
-        if collection is None:
-            return self.store.feedback.worst(None, limit)
-        try:
-            cid = self._collection(collection)
-        except NotFoundError:
-            return []
-        return self.store.feedback.worst(cid, limit)
-
-    def continue_from(
-        self, earlier: AnswerRecord, followup: str, filters: Filters | None = None
-    ) -> tuple[Continued, Filters]:
-        """A follow-up to an earlier answer as it is asked: short or pointing back, it inherits
-        the earlier question's subject words and window (``index.search.followup``)."""
-        followup = self._check_question(followup)
-        filters = filters or Filters()
-        asked = date.fromisoformat(filters.as_of) if filters.as_of else date.today()
-        continued = continue_question(
-            followup, earlier.question, earlier.since, earlier.until, asked
-        )
-        if continued.since or continued.until:
-            filters = Filters(
-                source=filters.source,
-                since=continued.since,
-                until=continued.until,
-                as_of=filters.as_of,
-            )
-        return continued, filters
-
-    # -- watches -----------------------------------------------------------------------------
-    def add_watch(
-        self, collection: str, topic: str, *, owner: str, channel_id: int | None
-    ) -> Watch:
-        """A standing question: new articles matching ``topic`` alert ``channel_id`` (None: the
-        owner, by DM). Limited a collection and a member (settings); refused when full."""
-        topic = " ".join(topic.split())
-        if not 3 <= len(topic) <= 200:
-            raise InputError("a watch's topic is 3 to 200 characters")
-        self.indexes.require_current_model()
-        cid = self._collection(collection, create=True)
-        watches = self.store.watches.of_collection(cid)
-        if len(watches) >= self.settings.watches_per_collection:
-            raise InputError(
-                f"this server already has {len(watches)} watches, the most it may have; "
-                "remove one first"
-            )
-        mine = [w for w in watches if w.owner == owner]
-        if len(mine) >= self.settings.watches_per_member:
-            raise InputError(
-                f"you already have {len(mine)} watches here, the most a member may have; "
-                "remove one first"
-            )
-        if any(w.topic.lower() == topic.lower() and w.channel_id == channel_id for w in mine):
-            raise InputError("you already watch that topic there")
-        vector = self.retriever.queries.embed_one(topic)
-        with self.store.transaction():
-            key = _seen_key(cid)
-            if self.store.get_meta(key) is None:  # alerts start with the news added from now
-                self.store.set_meta(key, str(self.store.watches.latest_article_id(cid)))
-            return self.store.watches.add(cid, topic, vector, owner=owner, channel_id=channel_id)
-
-    def watches(self, collection: str, owner: str | None = None) -> list[Watch]:
-        try:
-            return self.store.watches.of_collection(self._collection(collection), owner)
-        except NotFoundError:
-            return []
-
-    def remove_watch(self, collection: str, watch_id: int, *, by: str, admin: bool) -> Watch:
-        """A member removes their own watches; an admin any of the server's."""
-        cid = self._collection(collection)
-        watch = self.store.watches.get(watch_id, cid)
-        if watch.owner != by and not admin:
-            raise InputError("that watch is another member's; only they or an admin remove it")
-        return self.store.watches.remove(cid, watch_id)
-
-    def scan_alerts(self, collection: str, *, limit: int = 200) -> tuple[list[Alert], int]:
-        """The alerts of the articles added since the last scan, and how many articles that
-        was. Each (watch, article) alerts once, and not for a story the watch was alerted to in
-        the last three days by another outlet (near-duplicates are one article already; titles
-        sharing most words are one story)."""
-        try:
-            cid = self._collection(collection)
-        except NotFoundError:
-            return [], 0
-        key = _seen_key(cid)
-        seen = self.store.get_meta(key)
-        if seen is None:
-            return [], 0  # no watch ever: nothing to look at
-        batch = self.store.watches.articles_after(cid, int(seen), limit)
-        if not batch:
-            return [], 0
-        watches = self.store.watches.vectors(cid)
-        alerts: list[Alert] = []
-        recent_since = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0).isoformat()
-        for article, texts, vectors in batch:
-            for watch, topic in watches:
-                if vectors.size == 0 or vectors.shape[1] != topic.shape[0]:
-                    continue
-                score, best = score_passages(topic, vectors)
-                if score < self.settings.alert_bar:
-                    continue
-                if same_story(
-                    article.title, self.store.watches.recent_alerts(watch.id, recent_since)
-                ):
-                    continue
-                if self.store.watches.mark_alerted(watch.id, article.id, article.title, score):
-                    alerts.append(
-                        Alert(
-                            watch.id,
-                            article.id,
-                            article.title,
-                            article.source,
-                            article.published_at,
-                            article.url,
-                            matching_sentence(watch.topic, texts[best]),
-                            score,
-                        )
-                    )
-        self.store.set_meta(key, str(batch[-1][0].id))
-        return alerts, len(batch)
-
-    def watch(self, watch_id: int) -> Watch:
-        return self.store.watches.get(watch_id)
-
-    # -- daily digests -----------------------------------------------------------------------
-    def set_digest(
-        self, collection: str, channel_id: int, hour: int, timezone: str
-    ) -> DigestSchedule:
-        """Post the collection's digest in ``channel_id`` daily at ``hour`` in ``timezone``."""
-        if not 0 <= hour <= 23:
-            raise InputError("the hour is 0 to 23")
-        try:
-            zone = ZoneInfo(timezone.strip())
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InputError(
-                f"{timezone!r} is not a time zone I know: use a name like Europe/Paris or UTC"
-            ) from None
-        cid = self._collection(collection, create=True)
-        self.store.digests.set(cid, channel_id, hour, str(zone))
-        schedule = self.store.digests.get(cid)
-        assert schedule is not None
-        return schedule
-
-    def stop_digest(self, collection: str) -> bool:
-        try:
-            return self.store.digests.remove(self._collection(collection))
-        except NotFoundError:
-            return False
-
-    def digest_schedules(self) -> list[DigestSchedule]:
-        return self.store.digests.all()
-
-    @staticmethod
-    def digest_day(schedule: DigestSchedule, now: datetime) -> str | None:
-        """The local day whose digest is due at ``now`` (aware), or None: due from its hour on
-        (a restart later that day still sends it), once a day. A digest before noon covers
-        the day before (a morning briefing); from noon on, the day itself."""
-        local = now.astimezone(ZoneInfo(schedule.timezone))
-        if local.hour < schedule.hour or schedule.last_day == local.date().isoformat():
-            return None
-        return local.date().isoformat()
-
-    @staticmethod
-    def digest_covers(schedule: DigestSchedule | None, day: str) -> str:
-        """The publication day a digest sent on ``day`` covers."""
-        if schedule is not None and schedule.hour < 12:
-            return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
-        return day
-
-    def digest_sent(self, collection: str, day: str) -> bool:
-        """Record that the digest of local ``day`` went out; False when it already had."""
-        return self.store.digests.sent(self._collection(collection), day)
-
-    def digest(self, collection: str, day: str, *, top: int = 10) -> Digest:
-        """The stories published on ``day``, grouped across outlets and ranked."""
-        try:
-            cid = self._collection(collection)
-        except NotFoundError:
-            return Digest(day, 0, [], 0)
-        articles = self.store.digests.published(cid, day, day)
-        watches = [(w.topic, v) for w, v in self.store.watches.vectors(cid)]
-        return build_digest(
-            day,
-            articles,
-            self.store.articles.other_sources,
-            watches,
-            watch_bar=self.settings.alert_bar,
-            top=top,
-        )
 
     # -- feeds -------------------------------------------------------------------------------
     def add_feed(
@@ -602,8 +371,3 @@ class NewsService:
     def warnings(self) -> list[str]:
         """What `check` reports without failing: an index answering from memory, unsaved."""
         return self.indexes.warnings()
-
-
-def _seen_key(collection_id: int) -> str:
-    """Where the alert scan keeps the last article id it looked at, a collection."""
-    return f"alerts.seen.{collection_id}"

@@ -90,7 +90,7 @@ async def test_admins_only_and_bad_input(fake, service):
         assert "is not a date like" in bad_day["content"]
         off = await digest(fake, ADMIN, "off")
         assert "no daily digest to stop" in off["content"]
-        assert service.digest_schedules() == []
+        assert service.digests.schedules() == []
     assert fake.unhandled == [] and fake.errors == []
 
 
@@ -125,7 +125,7 @@ async def test_the_daily_digest_goes_out_once_a_local_day_across_a_restart(fake,
         assert posted["embeds"][0]["title"] == "📰 The news of Monday 30 November 2026"
     async with running_bot(fake, service, **FAST) as bot:
         bot.get_cog("Digests").clock = lambda: evening
-        await eventually(lambda: service.digest_schedules()[0].last_day == DAY)
+        await eventually(lambda: service.digests.schedules()[0].last_day == DAY)
         cog = bot.get_cog("Digests")
         await cog.post_due()
         assert len(fake.channel_messages(9102)) == 1
@@ -133,8 +133,10 @@ async def test_the_daily_digest_goes_out_once_a_local_day_across_a_restart(fake,
 
 
 def test_a_morning_digest_covers_the_day_before(service):
-    schedule = service.set_digest(COLLECTION, 9102, 7, "UTC")
-    assert service.digest_covers(schedule, "2026-12-01") == DAY
-    assert service.digest_day(schedule, datetime(2026, 12, 1, 6, 59, tzinfo=UTC)) is None
-    assert service.digest_day(schedule, datetime(2026, 12, 1, 7, 0, tzinfo=UTC)) == "2026-12-01"
-    assert service.digest(COLLECTION, DAY).total_stories == 2
+    schedule = service.digests.set(COLLECTION, 9102, 7, "UTC")
+    assert service.digests.covers(schedule, "2026-12-01") == DAY
+    assert service.digests.due_day(schedule, datetime(2026, 12, 1, 6, 59, tzinfo=UTC)) is None
+    assert (
+        service.digests.due_day(schedule, datetime(2026, 12, 1, 7, 0, tzinfo=UTC)) == "2026-12-01"
+    )
+    assert service.digests.build(COLLECTION, DAY).total_stories == 2

@@ -84,8 +84,8 @@ async def ask_about(fake: FakeDiscord, member: FakeMember, text: str) -> dict:
 
 async def shown(service: NewsService, message: dict):
     """The answer a message shows (recorded just after the message is sent)."""
-    await eventually(lambda: service.answer_in_message(int(message["id"])))
-    return service.answer_in_message(int(message["id"]))
+    await eventually(lambda: service.feedback.in_message(int(message["id"])))
+    return service.feedback.in_message(int(message["id"]))
 
 
 def ingest_sample(service: NewsService) -> None:
@@ -189,7 +189,7 @@ async def test_one_vote_a_member_changeable_and_the_worst_listed(fake, bot, serv
     other = await (await fake.press(message=final, custom_id=down, member=OTHER)).wait_response()
     assert "0 👍 and 2 👎" in other["data"]["content"]
 
-    (worst,) = service.worst_answers(COLLECTION)
+    (worst,) = service.feedback.worst(COLLECTION)
     assert (worst.question, worst.up, worst.down) == (SAMPLE_QUESTION, 0, 2)
     assert worst.citations[0].title == SAMPLE_TITLE
 
@@ -230,12 +230,12 @@ def test_a_channel_keeps_a_bounded_number_of_unvoted_answers(tmp_path):
         from index.models import Answer
 
         ids = [
-            svc.record_answer(COLLECTION, Answer(f"question {i}", False), channel_id=7)
+            svc.feedback.record(COLLECTION, Answer(f"question {i}", False), channel_id=7)
             for i in range(3)
         ]
-        svc.vote(COLLECTION, ids[0], "1", -1)  # voted: kept whatever follows
+        svc.feedback.vote(COLLECTION, ids[0], "1", -1)  # voted: kept whatever follows
         for i in range(3, 8):
-            svc.record_answer(COLLECTION, Answer(f"question {i}", False), channel_id=7)
+            svc.feedback.record(COLLECTION, Answer(f"question {i}", False), channel_id=7)
         kept = svc.store.db.execute("SELECT question FROM answers ORDER BY id").fetchall()
         assert [r[0] for r in kept] == ["question 0", "question 5", "question 6", "question 7"]
         with pytest.raises(ValueError):
@@ -259,8 +259,8 @@ def test_a_schema_3_store_migrates_to_4_and_keeps_its_articles(tmp_path):
         assert len(svc.sources(COLLECTION)) == 1
         from index.models import Answer
 
-        answer_id = svc.record_answer(COLLECTION, Answer("q?", False))
-        assert svc.vote(COLLECTION, answer_id, "me", -1).down == 1
+        answer_id = svc.feedback.record(COLLECTION, Answer("q?", False))
+        assert svc.feedback.vote(COLLECTION, answer_id, "me", -1).down == 1
     assert statements(MIGRATIONS[4])
 
 

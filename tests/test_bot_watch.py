@@ -162,7 +162,7 @@ async def test_limits_ownership_and_listing(fake, tmp_path):
             assert "elections" in by_admin["content"]
             missing = await watch(fake, ADMIN, "remove", watch_id=99)
             assert missing["content"] == "There is no watch 99 here."
-            assert [w.topic for w in service.watches(COLLECTION)] == ["budgets"]
+            assert [w.topic for w in service.watches.of_collection(COLLECTION)] == ["budgets"]
     assert fake.unhandled == [] and fake.errors == []
 
 
@@ -205,4 +205,4 @@ def test_matching_sentence_and_same_story():
 
 def test_a_topic_must_say_something(service: NewsService):
     with pytest.raises(InputError):
-        service.add_watch(COLLECTION, "  a  ", owner="1", channel_id=None)
+        service.watches.add(COLLECTION, "  a  ", owner="1", channel_id=None)

@@ -86,7 +86,7 @@ class Ask(commands.Cog):
 
         def ask() -> tuple[Answer, int]:
             answer = service.ask(collection, question, filters=filters)
-            answer_id = service.record_answer(
+            answer_id = service.feedback.record(
                 collection,
                 answer,
                 filters,
@@ -99,7 +99,7 @@ class Ask(commands.Cog):
         message = await interaction.followup.send(
             embed=render.answer_embed(answer), view=vote_view(answer_id), wait=True
         )
-        await asyncio.to_thread(service.answer_shown, answer_id, message.id)
+        await asyncio.to_thread(service.feedback.shown, answer_id, message.id)
 
     @app_commands.command(name="ask", description="Ask a question about this server's news")
     @app_commands.describe(
@@ -163,7 +163,7 @@ class Ask(commands.Cog):
     async def _follow_up(self, message: discord.Message, answered: int, text: str) -> None:
         service = self.bot.service
         collection = collection_for(message.guild.id)
-        earlier = await asyncio.to_thread(service.answer_in_message, answered)
+        earlier = await asyncio.to_thread(service.feedback.in_message, answered)
         if earlier is None or earlier.collection != collection:
             return  # not an answer (an alert, a report…), or one no longer kept
         if self.reply_cooldown is not None:
@@ -177,9 +177,11 @@ class Ask(commands.Cog):
         as_of = message.created_at.date().isoformat()
 
         def ask() -> tuple[Answer, int, bool]:
-            continued, filters = service.continue_from(earlier, question, Filters(as_of=as_of))
+            continued, filters = service.feedback.continue_from(
+                earlier, question, Filters(as_of=as_of)
+            )
             answer = service.ask(collection, continued.question, filters=filters)
-            answer_id = service.record_answer(
+            answer_id = service.feedback.record(
                 collection,
                 answer,
                 filters,
@@ -195,7 +197,7 @@ class Ask(commands.Cog):
             view=vote_view(answer_id),
             mention_author=False,
         )
-        await asyncio.to_thread(service.answer_shown, answer_id, sent.id)
+        await asyncio.to_thread(service.feedback.shown, answer_id, sent.id)
 
     @app_commands.command(name="search", description="Read the passages that best match")
     @app_commands.describe(query="Words or a question to look for")

@@ -60,7 +60,7 @@ class Digests(
         timezone: app_commands.Range[str, 1, 64] = "UTC",
     ) -> None:
         schedule = await asyncio.to_thread(
-            self.bot.service.set_digest,
+            self.bot.service.digests.set,
             collection_for(interaction.guild_id),
             channel.id,
             hour,
@@ -74,7 +74,7 @@ class Digests(
     @app_commands.command(name="off", description="Stop the daily digest")
     async def off(self, interaction: discord.Interaction[NewsBot]) -> None:
         stopped = await asyncio.to_thread(
-            self.bot.service.stop_digest, collection_for(interaction.guild_id)
+            self.bot.service.digests.stop, collection_for(interaction.guild_id)
         )
         if not stopped:
             raise UserError("There is no daily digest to stop: `/digest set` starts one.")
@@ -96,15 +96,15 @@ class Digests(
 
         def build():
             if day:
-                return service.digest(collection, day)
-            schedules = {s.collection: s for s in service.digest_schedules()}
+                return service.digests.build(collection, day)
+            schedules = {s.collection: s for s in service.digests.schedules()}
             schedule = schedules.get(collection)
             today = (
                 self.clock().astimezone(_zone(schedule)).date().isoformat()
                 if schedule
                 else self.clock().date().isoformat()
             )
-            return service.digest(collection, service.digest_covers(schedule, today))
+            return service.digests.build(collection, service.digests.covers(schedule, today))
 
         digest = await asyncio.to_thread(build)
         await interaction.followup.send(
@@ -124,19 +124,19 @@ class Digests(
 
     async def post_due(self) -> None:
         service = self.bot.service
-        schedules = await asyncio.to_thread(service.digest_schedules)
+        schedules = await asyncio.to_thread(service.digests.schedules)
         guilds = {collection_for(g.id): g for g in self.bot.guilds}
         now = self.clock()
         for schedule in schedules:
             if schedule.collection not in guilds:
                 continue  # another shard's server, or one the bot left
-            day = service.digest_day(schedule, now)
+            day = service.digests.due_day(schedule, now)
             if day is None:
                 continue
-            if not await asyncio.to_thread(service.digest_sent, schedule.collection, day):
+            if not await asyncio.to_thread(service.digests.sent, schedule.collection, day):
                 continue  # another process sent it
-            covered = service.digest_covers(schedule, day)
-            digest = await asyncio.to_thread(service.digest, schedule.collection, covered)
+            covered = service.digests.covers(schedule, day)
+            digest = await asyncio.to_thread(service.digests.build, schedule.collection, covered)
             await self._post(schedule, render.digest_embed(digest))
 
     async def _post(self, schedule: DigestSchedule, embed: discord.Embed) -> None:

@@ -55,7 +55,7 @@ class VoteButton(
                 raise NotInGuild()
             bot = bot_of(interaction)
             record = await asyncio.to_thread(
-                bot.service.vote,
+                bot.service.feedback.vote,
                 collection_for(interaction.guild_id),
                 self.answer_id,
                 str(interaction.user.id),

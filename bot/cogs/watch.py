@@ -86,7 +86,7 @@ class Watches(
             raise NotAdmin(self.bot.settings.admin_role)
         await interaction.response.defer(ephemeral=True, thinking=True)
         watch = await asyncio.to_thread(
-            self.bot.service.add_watch,
+            self.bot.service.watches.add,
             collection_for(interaction.guild_id),
             topic,
             owner=str(interaction.user.id),
@@ -102,7 +102,7 @@ class Watches(
     async def list(self, interaction: discord.Interaction[NewsBot]) -> None:
         admin = self._admin(interaction)
         watches = await asyncio.to_thread(
-            self.bot.service.watches,
+            self.bot.service.watches.of_collection,
             collection_for(interaction.guild_id),
             None if admin else str(interaction.user.id),
         )
@@ -114,7 +114,7 @@ class Watches(
         self, interaction: discord.Interaction[NewsBot], watch_id: app_commands.Range[int, 1]
     ) -> None:
         watch = await asyncio.to_thread(
-            self.bot.service.remove_watch,
+            self.bot.service.watches.remove,
             collection_for(interaction.guild_id),
             watch_id,
             by=str(interaction.user.id),
@@ -142,7 +142,7 @@ class Watches(
 
     async def scan(self, guild_id: int) -> None:
         collection = collection_for(guild_id)
-        alerts, articles = await asyncio.to_thread(self.bot.service.scan_alerts, collection)
+        alerts, articles = await asyncio.to_thread(self.bot.service.watches.scan, collection)
         if articles >= self.bot.settings.alert_bulk or (guild_id in self.bulk and articles):
             self.bulk.setdefault(guild_id, []).extend(alerts)
             self.bulk_articles[guild_id] += articles
@@ -165,7 +165,7 @@ class Watches(
 
     async def _watch(self, watch_id: int) -> Watch | None:
         try:
-            return await asyncio.to_thread(self.bot.service.watch, watch_id)
+            return await asyncio.to_thread(self.bot.service.watches.get, watch_id)
         except Exception:  # removed meanwhile
             return None
 

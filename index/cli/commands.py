@@ -261,7 +261,7 @@ def cmd_feedback(service: NewsService, args: argparse.Namespace) -> int:
     """The answers members voted down most, for an admin to look into; ``--questions`` writes
     them as a batch ``ask --batch`` (and the benchmarks) replay."""
     collection = None if args.all_collections else args.collection
-    worst = service.worst_answers(collection, args.limit)
+    worst = service.feedback.worst(collection, args.limit)
     if args.json:
         print(json.dumps([feedback_json(r) for r in worst], ensure_ascii=False, indent=2))
         return 0
