@@ -69,6 +69,14 @@ def build_digest(
     top: int = TOP,
 ) -> Digest:
     """The digest of ``articles`` (the day's, newest first) for ``day``."""
+    stories = [_story(group, other_sources, watches, watch_bar) for group in _stories_of(articles)]
+    stories.sort(key=lambda s: (-s.sources, -s.watches, -max(s.articles)))
+    return Digest(day, len(articles), stories[:top], len(stories))
+
+
+def _stories_of(articles: Sequence[Passages]) -> list[list[Passages]]:
+    """The articles grouped into stories: an article joins the first group whose lead passage
+    is close to its own, or whose lead title tells the same story; else it starts one."""
     groups: list[list[Passages]] = []
     leads: list[np.ndarray] = []
     for item in articles:
@@ -89,36 +97,41 @@ def build_digest(
         if not placed:
             groups.append([item])
             leads.append(first if first is not None else np.zeros(0, dtype=np.float32))
-    stories = []
-    for group in groups:
-        lead, texts, vectors = group[0]
-        outlets: dict[str, None] = {}
-        for article, _, _ in group:
-            for name in [article.source, *(s for s, _ in other_sources(article.id))]:
-                if name:
-                    outlets.setdefault(name, None)
-        matched = 0
-        sentence = ""
-        for topic, vector in watches:
-            scored = [(*score_passages(vector, v), t) for _, t, v in group if v.size and t]
-            best_score, best, best_texts = max(scored, key=lambda x: x[0], default=(0.0, -1, []))
-            if best_score >= watch_bar:
-                matched += 1
-                if not sentence and 0 <= best < len(best_texts):
-                    sentence = matching_sentence(topic, best_texts[best])
-        names = list(outlets)
-        main = lead.source or (names[0] if names else None)
-        stories.append(
-            Story(
-                title=lead.title,
-                url=lead.url,
-                source=main,
-                published_at=lead.published_at,
-                sentence=sentence or _lead_sentence(texts),
-                also=[n for n in names if n != main],
-                articles=[a.id for a, _, _ in group],
-                watches=matched,
-            )
-        )
-    stories.sort(key=lambda s: (-s.sources, -s.watches, -max(s.articles)))
-    return Digest(day, len(articles), stories[:top], len(stories))
+    return groups
+
+
+def _story(
+    group: list[Passages],
+    other_sources: Callable[[int], list[tuple[str | None, str | None]]],
+    watches: Sequence[tuple[str, np.ndarray]],
+    watch_bar: float,
+) -> Story:
+    """One story: its lead article, every outlet that ran it, how many watches it matches and
+    the sentence to quote (the first matching watch's, else the lead's)."""
+    lead, texts, _ = group[0]
+    outlets: dict[str, None] = {}
+    for article, _, _ in group:
+        for name in [article.source, *(s for s, _ in other_sources(article.id))]:
+            if name:
+                outlets.setdefault(name, None)
+    matched = 0
+    sentence = ""
+    for topic, vector in watches:
+        scored = [(*score_passages(vector, v), t) for _, t, v in group if v.size and t]
+        best_score, best, best_texts = max(scored, key=lambda x: x[0], default=(0.0, -1, []))
+        if best_score >= watch_bar:
+            matched += 1
+            if not sentence and 0 <= best < len(best_texts):
+                sentence = matching_sentence(topic, best_texts[best])
+    names = list(outlets)
+    main = lead.source or (names[0] if names else None)
+    return Story(
+        title=lead.title,
+        url=lead.url,
+        source=main,
+        published_at=lead.published_at,
+        sentence=sentence or _lead_sentence(texts),
+        also=[n for n in names if n != main],
+        articles=[a.id for a, _, _ in group],
+        watches=matched,
+    )

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .features import DigestSchedule
-from .sqlite_articles import _ARTICLE_COLUMNS, _article
-from .sqlite_watches import with_passages
+from .sqlite_watches import articles_with_passages
 
 if TYPE_CHECKING:
     from ..models import Article
@@ -61,14 +60,8 @@ class SqliteDigests:
         self, collection_id: int, since: str, until: str, limit: int = 2000
     ) -> list[tuple[Article, list[str], np.ndarray]]:
         with self._store.snapshot() as db:
-            articles = [
-                _article(r)
-                for r in db.execute(
-                    f"SELECT {_ARTICLE_COLUMNS} FROM articles a"
-                    " JOIN collections c ON c.id = a.collection_id"
-                    " WHERE a.collection_id = ? AND a.published_at BETWEEN ? AND ?"
-                    " ORDER BY a.id DESC LIMIT ?",
-                    (collection_id, since, until, limit),
-                )
-            ]
-            return with_passages(db, articles)
+            return articles_with_passages(
+                db,
+                "a.collection_id = ? AND a.published_at BETWEEN ? AND ? ORDER BY a.id DESC LIMIT ?",
+                (collection_id, since, until, limit),
+            )

@@ -86,16 +86,11 @@ class SqliteWatches:
         self, collection_id: int, after_id: int, limit: int
     ) -> list[tuple[Article, list[str], np.ndarray]]:
         with self._store.snapshot() as db:
-            articles = [
-                _article(r)
-                for r in db.execute(
-                    f"SELECT {_ARTICLE_COLUMNS} FROM articles a"
-                    " JOIN collections c ON c.id = a.collection_id"
-                    " WHERE a.collection_id = ? AND a.id > ? ORDER BY a.id LIMIT ?",
-                    (collection_id, after_id, limit),
-                )
-            ]
-            return with_passages(db, articles)
+            return articles_with_passages(
+                db,
+                "a.collection_id = ? AND a.id > ? ORDER BY a.id LIMIT ?",
+                (collection_id, after_id, limit),
+            )
 
     def recent_alerts(self, watch_id: int, since: str) -> list[str]:
         rows = self._store.db.execute(
@@ -114,10 +109,19 @@ class SqliteWatches:
         return cur.rowcount == 1
 
 
-def with_passages(
-    db: sqlite3.Connection, articles: list[Article]
+def articles_with_passages(
+    db: sqlite3.Connection, where: str, params: tuple[object, ...]
 ) -> list[tuple[Article, list[str], np.ndarray]]:
-    """Each article with its passages' texts and stored vectors, in passage order."""
+    """The articles ``where`` picks (a condition on ``a``, the articles, with its ``ORDER BY``
+    and ``LIMIT``), each with its passages' texts and stored vectors, in passage order."""
+    articles = [
+        _article(r)
+        for r in db.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles a"
+            f" JOIN collections c ON c.id = a.collection_id WHERE {where}",
+            params,
+        )
+    ]
     if not articles:
         return []
     texts: dict[int, list[str]] = defaultdict(list)
