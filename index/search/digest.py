@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..alerts.match import matching_sentence, same_story, score_passages, sentences
+from ..alerts.match import ALERT_BAR, matching_sentence, same_story, score_passages, sentences
 from ..models import Article
 
 SAME_STORY = 0.8  # cosine of two articles' first passages (all-MiniLM-L6-v2)
@@ -65,7 +65,7 @@ def build_digest(
     other_sources: Callable[[int], list[tuple[str | None, str | None]]],
     watches: Sequence[tuple[str, np.ndarray]] = (),
     *,
-    watch_bar: float = 0.525,
+    watch_bar: float = ALERT_BAR,
     top: int = TOP,
 ) -> Digest:
     """The digest of ``articles`` (the day's, newest first) for ``day``."""
