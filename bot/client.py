@@ -19,7 +19,16 @@ from .config import BotSettings
 
 log = logging.getLogger("newsbot.bot")
 
-COGS = ("bot.cogs.ask", "bot.cogs.ingest", "bot.cogs.admin", "bot.cogs.feeds")
+COGS = (
+    "bot.cogs.feedback",
+    "bot.cogs.ask",
+    "bot.cogs.ingest",
+    "bot.cogs.admin",
+    "bot.cogs.feeds",
+    "bot.cogs.watch",
+    "bot.cogs.digest",
+    "bot.cogs.help",
+)
 
 
 def intents() -> discord.Intents:

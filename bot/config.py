@@ -54,4 +54,17 @@ class BotSettings:
     poll_feeds: bool = setting(
         "NEWSBOT_POLL_FEEDS", True, "Poll followed feeds in the background (false pauses all)."
     )
+    alert_scan_seconds: float = setting(
+        "NEWSBOT_ALERT_SCAN",
+        30.0,
+        "Seconds between two looks for new articles matching watches (an ingest wakes it too).",
+    )
+    alert_bulk: int = setting(
+        "NEWSBOT_ALERT_BULK",
+        10,
+        "New articles at one look that make a bulk import: its alerts become one summary.",
+    )
+    digest_check_seconds: float = setting(
+        "NEWSBOT_DIGEST_CHECK", 60.0, "Seconds between two checks for a daily digest that is due."
+    )
     log_level: str = setting("NEWSBOT_LOG_LEVEL", "INFO", "Logging level: DEBUG, INFO, WARNING.")

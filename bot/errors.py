@@ -66,6 +66,11 @@ def message_for(error: BaseException) -> tuple[str, bool]:
     return "", False
 
 
+def unexpected_reply(error: BaseException, where: str) -> str:
+    """Log an unexpected error with a new id; the reply that names the id."""
+    return _unexpected(error, where)
+
+
 def _unexpected(error: BaseException, where: str) -> str:
     error_id = secrets.token_hex(4)
     log.error(

@@ -15,9 +15,11 @@ from index.models import Answer, Article, Citation, Found
 from index.search.when import Window
 
 if TYPE_CHECKING:
+    from index.alerts import Alert
     from index.models import IngestResult
+    from index.search.digest import Digest
     from index.service import IngestReport
-    from index.store.base import Feed
+    from index.store import AnswerRecord, Feed, Watch
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096
@@ -211,3 +213,145 @@ def feed_line(feed: Feed) -> str:
 def feed_list(feeds: list[Feed]) -> str:
     text = "\n".join(feed_line(f) for f in feeds) or "No feeds yet: `/feeds add url`."
     return text[:MESSAGE_MAX]
+
+
+# -- feedback ---------------------------------------------------------------------------------
+VOTE_EMOJI = {"up": "👍", "down": "👎"}
+VOTE_GONE = (
+    "I no longer keep that answer, so I can't record a vote on it. Ask again with `/ask` "
+    "and vote on the new answer."
+)
+
+
+def vote_thanks(value: str, record: AnswerRecord) -> str:
+    """The private reply to a vote: what was recorded, the counts, that it can be changed."""
+    what = "helpful" if value == "up" else "not helpful"
+    return (
+        f"{VOTE_EMOJI[value]} Thanks: recorded as {what}. This answer has "
+        f"{record.up} 👍 and {record.down} 👎; press the other button to change your vote."
+    )
+
+
+# -- follow-ups -------------------------------------------------------------------------------
+def continued_embed(answer: Answer, earlier: str, inherited: bool) -> discord.Embed:
+    """An answer to a follow-up: the answer, and a footer saying what it continued from."""
+    embed = answer_embed(answer)
+    if inherited:
+        note = cut(f"Following up on: {earlier}", 300)
+        footer = embed.footer.text or ""
+        embed.set_footer(text=cut(f"{note} · {footer}" if footer else note, 2048))
+    return embed
+
+
+# -- help -------------------------------------------------------------------------------------
+def help_embed(
+    everyone: list[tuple[str, str]], admin: list[tuple[str, str]], apps: list[tuple[str, str]]
+) -> discord.Embed:
+    """What each command does, as this member may use it here; admin commands only for admins."""
+    embed = discord.Embed(title="newsbot: what I can do in this server", colour=COLOUR)
+
+    def block(rows: list[tuple[str, str]]) -> str:
+        text = "\n".join(f"`{name}` — {what}" for name, what in rows)
+        return cut(text, FIELD_VALUE_MAX)
+
+    embed.description = (
+        "I answer questions about the news this server gave me, quoting the articles. "
+        "Reply to one of my answers to ask a follow-up."
+    )
+    if not (everyone or apps or admin):
+        embed.description += "\nEvery server has its own news: use me in a channel there."
+    if everyone:
+        embed.add_field(name="Commands", value=block(everyone), inline=False)
+    if apps:
+        embed.add_field(name="On any message (right-click → Apps)", value=block(apps), inline=False)
+    if admin:
+        embed.add_field(name="Admin commands (you can use these)", value=block(admin), inline=False)
+    embed.set_footer(text="`!ingest` with text or files also adds articles")
+    return embed
+
+
+# -- watches ----------------------------------------------------------------------------------
+def watch_line(watch: Watch) -> str:
+    where = f"<#{watch.channel_id}>" if watch.channel_id else "by DM"
+    topic = discord.utils.escape_markdown(discord.utils.escape_mentions(watch.topic))
+    return f"`{watch.id}` **{topic}** → {where}"
+
+
+def watch_list(watches: list[Watch], everyone: bool) -> str:
+    if not watches:
+        return "No watches yet: `/watch add topic` (add a channel to alert it instead of you)."
+    head = "This server's watches:" if everyone else "Your watches:"
+    text = head + "\n" + "\n".join(watch_line(w) for w in watches)
+    return text[:MESSAGE_MAX]
+
+
+def alert_embed(alert: Alert, watch: Watch) -> discord.Embed:
+    """One alert: headline (linked), source and date, the matching sentence, the watch."""
+    embed = discord.Embed(
+        title=cut(alert.title, TITLE_MAX),
+        url=alert.url if alert.url and alert.url.startswith(("http://", "https://")) else None,
+        colour=COLOUR,
+        description=f"“{cut(alert.sentence, 1000)}”",
+    )
+    embed.add_field(name="Source", value=cut(alert.source or "unknown", 200), inline=True)
+    embed.add_field(name="Date", value=alert.published_at or "no date", inline=True)
+    embed.set_footer(
+        text=cut(f"🔔 Watch {watch.id}: {watch.topic} · /watch remove {watch.id} to stop", 2048)
+    )
+    return embed
+
+
+def bulk_summary(watch: Watch, alerts: list[Alert], articles: int) -> str:
+    """A bulk import's alerts for one watch, in one message."""
+    topic = discord.utils.escape_markdown(discord.utils.escape_mentions(watch.topic))
+    lines = [
+        f"🔔 A bulk import added {articles} articles; {len(alerts)} match your watch "
+        f"`{watch.id}` **{topic}**:"
+    ]
+    for a in alerts[:10]:
+        lines.append(cut(f"• {_link(a.title, a.url)} — {_meta(a.source, a.published_at)}", 300))
+    if len(alerts) > 10:
+        lines.append(f"… and {len(alerts) - 10} more (`/search {cut(watch.topic, 80)}`).")
+    text = "\n".join(lines)
+    return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 2].rsplit("\n", 1)[0] + "\n…"
+
+
+# -- daily digest -----------------------------------------------------------------------------
+def digest_embed(digest: Digest, *, preview: bool = False) -> discord.Embed:
+    """The day's stories, most-run first: headline (linked), outlets, one verbatim sentence."""
+    title = f"📰 The news of {long_day(digest.day)}"
+    embed = discord.Embed(title=("Preview — " if preview else "") + title, colour=COLOUR)
+    if not digest.stories:
+        embed.description = "No articles were published that day in this server's news."
+        return embed
+    share = (EMBED_TOTAL_MAX - len(embed.title) - 200) // len(digest.stories)
+    for i, story in enumerate(digest.stories, 1):
+        outlets = story.source or "unknown source"
+        if story.also:
+            outlets += f" · also in {', '.join(story.also[:5])}"
+            if len(story.also) > 5:
+                outlets += f" and {len(story.also) - 5} more"
+        if story.watches:
+            outlets += f" · 🔔 {story.watches}"
+        name = cut(f"{i}. {outlets}", FIELD_NAME_MAX)
+        head = _link(cut(story.title, 200), story.url)
+        room = min(FIELD_VALUE_MAX, share - len(name)) - len(head) - 4
+        value = f"{head}\n“{cut(story.sentence, max(room, 20))}”"
+        embed.add_field(name=name, value=value[:FIELD_VALUE_MAX], inline=False)
+    more = digest.total_stories - len(digest.stories)
+    footer = f"{digest.articles} articles · {digest.total_stories} stories"
+    if more:
+        footer += f" · {more} more: /search"
+    embed.set_footer(text=footer + " · ranked by outlets, then watches")
+    return embed
+
+
+def long_day(day: str) -> str:
+    from datetime import date
+
+    d = date.fromisoformat(day)
+    return f"{d.strftime('%A')} {d.day} {d.strftime('%B %Y')}"
+
+
+def digest_schedule_line(channel_id: int, hour: int, timezone: str) -> str:
+    return f"📰 The daily digest goes to <#{channel_id}> at {hour:02d}:00 ({timezone})."

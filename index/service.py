@@ -4,7 +4,10 @@ checks, and delegation to the stages that do the work.
 Synchronous on purpose: callers on an event loop run it in a thread. Documents become articles in
 the ingest pipeline (``index.ingest.pipeline``); each collection's vector index lives in the
 registry (``index.search.registry``); questions go through ``when`` (the time they name), the
-retriever and ``compose``, with the bars of ``index.search.answer``.
+retriever and ``compose``, with the bars of ``index.search.answer``. What members do with answers
+beyond reading them is behind the small facades of ``index.features``, attributes of the
+service: ``feedback`` (answers kept, votes, follow-ups), ``watches`` (standing questions and
+their alerts) and ``digests`` (daily digests).
 """
 
 from __future__ import annotations
@@ -14,12 +17,22 @@ from datetime import date
 from pathlib import Path
 
 from .errors import InputError, NotFoundError
+from .features.digests import Digests
+from .features.feedback import Feedback
+from .features.watches import Watches
 from .ingest import web
 from .ingest.fetch import FetchResult, fetch_sync
 from .ingest.pipeline import IngestPipeline, IngestReport, Progress, ProgressFn
 from .ingest.sources import Failed, documents_from_bytes, documents_from_path
 from .models import Answer, Article, Document, Found, Hit
-from .search.answer import Answerer, AnswerPolicy, coverage, days_between, understand
+from .search.answer import (
+    Answerer,
+    AnswerPolicy,
+    check_question,
+    coverage,
+    days_between,
+    understand,
+)
 from .search.embed import BackgroundLane, Embedder, make_embedder
 from .search.registry import Change, IndexRegistry
 from .search.retrieve import Filters, RetrievalParams, Retriever
@@ -71,6 +84,12 @@ class NewsService:
             self.store, embedder, self.indexes, params, query_threads=settings.query_threads
         )
         self.answers = Answerer(self.store, self.retriever, AnswerPolicy(settings))
+        # What members do with answers beyond reading them (``index.features``).
+        self.feedback = Feedback(
+            self.store.feedback, self._collection, keep=settings.answers_kept_per_channel
+        )
+        self.watches = Watches(self.store, self._collection, self.indexes, self.retriever, settings)
+        self.digests = Digests(self.store, self._collection, settings)
         self._embedder = embedder
 
     @property
@@ -201,7 +220,7 @@ class NewsService:
     ) -> Found:
         """The passages for a question, searched in the time it names (``Answerer.find``);
         ``widen``: True searches all news at once, False never does."""
-        question = self._check_question(question)
+        question = check_question(question)
         filters = filters or Filters()
         self.indexes.require_current_model()
         try:
@@ -227,7 +246,7 @@ class NewsService:
 
     def ask(self, collection: str, question: str, *, filters: Filters | None = None) -> Answer:
         """An answer whose every sentence is cited, or "nothing relevant" (``Answerer.ask``)."""
-        question = self._check_question(question)
+        question = check_question(question)
         filters = filters or Filters()
         self.indexes.require_current_model()
         try:
@@ -235,15 +254,6 @@ class NewsService:
         except NotFoundError:
             cid = None
         return self.answers.ask(cid, question, filters)
-
-    @staticmethod
-    def _check_question(query: str) -> str:
-        query = query.strip()
-        if not query:
-            raise InputError("the question is empty")
-        if len(query) > 1000:
-            raise InputError("the question is too long (1,000 characters at most)")
-        return query
 
     def is_recent(self, published_at: str | None, as_of: str | None) -> bool | None:
         """Is the article from the last days before the question? None when either is undated."""

@@ -120,6 +120,22 @@ class CoreSettings:
     recent_days: int = setting(
         "NEWSBOT_RECENT_DAYS", 14, "How many days before a question's date count as recent."
     )
+    answers_kept_per_channel: int = setting(
+        "NEWSBOT_ANSWERS_KEPT",
+        200,
+        "Answers remembered a channel for follow-ups (voted ones are always kept).",
+    )
+    watches_per_collection: int = setting(
+        "NEWSBOT_WATCHES_PER_SERVER", 25, "Watches (standing questions) a server may have."
+    )
+    watches_per_member: int = setting(
+        "NEWSBOT_WATCHES_PER_MEMBER", 5, "Watches one member may have in a server."
+    )
+    alert_bar: float = setting(
+        "NEWSBOT_ALERT_BAR",
+        0.525,
+        "Similarity a new article needs to its topic to alert a watch (calibrated: bench.watch).",
+    )
 
 
 S = TypeVar("S")

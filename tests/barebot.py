@@ -138,6 +138,26 @@ class BareBot(commands.Bot):
                 self.command_error = exc
                 self.command_failed.set()
 
+        @self.tree.context_menu(name="Word count")
+        async def word_count(interaction: discord.Interaction, message: discord.Message) -> None:
+            await interaction.response.send_message(f"{len(message.content.split())} words")
+
+        class Counter(discord.ui.View):
+            def __init__(self) -> None:
+                super().__init__(timeout=None)
+                self.presses = 0
+
+            @discord.ui.button(label="+1", custom_id="bare:count")
+            async def count(
+                self, interaction: discord.Interaction, button: discord.ui.Button
+            ) -> None:
+                self.presses += 1
+                await interaction.response.edit_message(content=f"count {self.presses}")
+
+        @self.tree.command(name="counter", description="A message with a button")
+        async def counter(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("count 0", view=Counter())
+
         @self.tree.command(name="long", description="Too long for one message")
         async def long(interaction: discord.Interaction) -> None:
             try:

@@ -98,6 +98,11 @@ async def test_identify_asks_for_message_content_and_registers_commands(fake, bo
         "forget",
         "stats",
         "feeds",
+        "help",
+        "watch",
+        "digest",
+        "Add to newsbot",  # message context menus (type 3): tests/test_bot_features.py
+        "Ask newsbot about this",
     }
     assert commands["rebuild-index"]["default_member_permissions"] == str(MANAGE_GUILD)
     assert commands["forget"]["default_member_permissions"] == str(MANAGE_GUILD)

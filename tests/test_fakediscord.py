@@ -64,7 +64,10 @@ async def test_command_sync_is_recorded_per_guild(fake: FakeDiscord, bot: BareBo
     """tree.sync(guild=...) lands in registered_commands[guild] with fake-assigned ids."""
     commands_ = await fake.wait_commands(GUILD_ID, timeout=2)
     by_name = {c["name"]: c for c in commands_}
-    assert set(by_name) == {"echo", "secret", "upload", "admin", "steps", "feed", "slow", "long"}
+    assert set(by_name) == {
+        *("echo", "secret", "upload", "admin", "steps", "feed", "slow", "long"),
+        *("counter", "Word count"),
+    }
     assert None not in fake.registered_commands  # nothing synced globally
     assert fake.registered_commands[str(GUILD_ID)] is fake.registered_commands[GUILD_ID]
     assert by_name["echo"]["options"][0]["name"] == "text"
@@ -331,3 +334,34 @@ async def test_global_command_in_dm(fake: FakeDiscord) -> None:
     assert final["content"] == "echo: dm"
     assert "guild_id" not in final and "member" not in interaction.payload
     assert int(final["channel_id"]) == fake.dm_channel_id(BOB)
+
+
+async def test_message_context_menu_and_button(fake: FakeDiscord, bot: BareBot) -> None:
+    """A type-3 command gets its target message resolved; a button press is a type-3
+    interaction carrying the message, and UPDATE_MESSAGE (7) edits that message."""
+    menus = [c for c in fake.registered_commands[GUILD_ID] if c["type"] == 3]
+    assert [c["name"] for c in menus] == ["Word count"]
+    target = await fake.send_message(
+        guild_id=GUILD_ID, channel_id=CHANNEL_ID, author=ALICE, content="one two three"
+    )
+    counted = await fake.send_interaction(
+        guild_id=GUILD_ID,
+        channel_id=CHANNEL_ID,
+        member=BOB_MEMBER,
+        name="Word count",
+        target_message=target,
+    )
+    assert (await counted.wait_final())["content"] == "3 words"
+
+    started = await fake.send_interaction(
+        guild_id=GUILD_ID, channel_id=CHANNEL_ID, member=BOB_MEMBER, name="counter"
+    )
+    message = await started.wait_final()
+    assert message["components"][0]["components"][0]["custom_id"] == "bare:count"
+    for expected in ("count 1", "count 2"):
+        pressed = await fake.press(message=message, custom_id="bare:count", member=ALICE_MEMBER)
+        assert (await pressed.wait_response())["type"] == 7
+        assert fake.messages.copy(int(message["id"]))["content"] == expected
+    with pytest.raises(LookupError):
+        await fake.press(message=message, custom_id="missing", member=ALICE_MEMBER)
+    assert fake.unhandled == [] and fake.errors == []

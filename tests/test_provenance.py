@@ -301,7 +301,7 @@ def test_a_feed_updates_what_it_added(sites, run):
 def test_a_schema_2_store_is_migrated_with_what_it_knows(tmp_path, run):
     """An existing store opens, gains a version row per article (feed ids recovered from the
     feed's entries), and keeps working."""
-    from index.store.schema import MIGRATIONS, statements
+    from index.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
 
     data = tmp_path / "data"
     data.mkdir()
@@ -331,7 +331,7 @@ def test_a_schema_2_store_is_migrated_with_what_it_knows(tmp_path, run):
     code, out, err = run("sources")
     assert code == 0 and "Old 1" in out and "Old 2" in out, err
     with run.service(None) as svc:
-        assert svc.store.db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert svc.store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         one, two = svc.store.articles.versions(1), svc.store.articles.versions(2)
     assert [(v.version, v.added_by, v.fetched_url, v.feed_id) for v in one] == [
         (1, "alice (1)", None, None)

@@ -64,8 +64,13 @@ class Ingest(commands.Cog):
         )
         # Its own threads, so pages being read never take the ones questions are answered in.
         self.extractor = ThreadPoolExecutor(EXTRACT_THREADS, thread_name_prefix="newsbot-extract")
+        self.add_menu = app_commands.ContextMenu(name="Add to newsbot", callback=self.add_message)
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.add_menu)
 
     async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.add_menu.name, type=self.add_menu.type)
         self.extractor.shutdown(wait=False, cancel_futures=True)
 
     async def _ingest(
@@ -94,12 +99,15 @@ class Ingest(commands.Cog):
         if all(isinstance(d, Failed) for d in documents):
             return IngestReport(failed=[d for d in documents if isinstance(d, Failed)])
         async with self.bot.writer:
-            return await asyncio.to_thread(
+            report = await asyncio.to_thread(
                 service.ingest,
                 collection_for(guild_id),
                 documents,
                 added_by=f"{author} ({author.id})",
             )
+        if report.added:
+            self.bot.dispatch("newsbot_ingested", guild_id)  # watches look at once
+        return report
 
     async def _fetch(self, url: str) -> FetchResult | Failed:
         """Network only, on the event loop; refusals (not public, too large…) become replies."""
@@ -116,6 +124,61 @@ class Ingest(commands.Cog):
             return att.filename, await att.read()
         except discord.HTTPException:
             return Failed(att.filename, f"I couldn't download {att.filename}; try again.")
+
+    async def _items_from(self, content: str, attachments: list[discord.Attachment]) -> list[Item]:
+        """What one message hands over, as `!ingest` reads it: its files, and its text as links
+        (when it is only links) or as the article itself."""
+        content = content.strip()
+        kept = attachments[: self.bot.settings.max_attachments]
+        if not content and not kept:
+            raise UserError(
+                "Paste the article after `!ingest`, or attach .txt, .md, .html or .pdf files."
+            )
+        links = content.split()
+        # Only links: each is read as a page. Anything else: the whole message is the article.
+        urls = [web.web_address(w) for w in links] if all(map(web.is_url, links)) else []
+        if len(content) > MAX_PASTE_CHARS:
+            raise UserError(
+                f"That paste is too long ({len(content):,} characters; attach it "
+                "as a file instead)."
+            )
+        items: list[Item] = [await self._read(att) for att in kept]
+        if urls:
+            items[:0] = [await self._fetch(u) for u in urls[: self.bot.settings.max_attachments]]
+        elif content:
+            items.insert(0, ("pasted text.txt", content.encode("utf-8")))
+        skipped = len(attachments) - len(kept)
+        if skipped:
+            items.append(
+                Failed(
+                    "",
+                    f"{skipped} more files were not read (at most "
+                    f"{self.bot.settings.max_attachments} a message).",
+                )
+            )
+        return items
+
+    @in_guild()
+    @app_commands.checks.dynamic_cooldown(ingest_cooldown)
+    async def add_message(
+        self, interaction: discord.Interaction[NewsBot], message: discord.Message
+    ) -> None:
+        """Right-click → Apps → "Add to newsbot": the message's links and files, or its text,
+        as `!ingest` would read them, with the same report."""
+        if not message.content.strip() and not message.attachments:
+            raise UserError(
+                "That message has no text, links or files to add. Pick one with an article, "
+                "a link to one, or .txt, .md, .html or .pdf files."
+            )
+        await interaction.response.defer(thinking=True)
+        items = await self._items_from(message.content, message.attachments)
+        if all(isinstance(i, Failed) for i in items):
+            report = IngestReport(failed=[i for i in items if isinstance(i, Failed)])
+        else:
+            report = await self._ingest(interaction.guild_id, interaction.user, items)
+        if not (report.added or report.updated or report.duplicates):
+            raise UserError(ingest_report(report))  # a failure: shown to its sender only
+        await interaction.followup.send(ingest_report(report))
 
     @app_commands.command(name="ingest", description="Add a news article to this server")
     @app_commands.describe(
@@ -161,34 +224,7 @@ class Ingest(commands.Cog):
             retry = bucket.update_rate_limit() if bucket else None
             if retry:
                 raise commands.CommandOnCooldown(bucket, retry, commands.BucketType.user)
-        content = content.strip()
-        attachments = ctx.message.attachments[: self.bot.settings.max_attachments]
-        if not content and not attachments:
-            raise UserError(
-                "Paste the article after `!ingest`, or attach .txt, .md, .html or .pdf files."
-            )
-        links = content.split()
-        # Only links: each is read as a page. Anything else: the whole message is the article.
-        urls = [web.web_address(w) for w in links] if all(map(web.is_url, links)) else []
-        if len(content) > MAX_PASTE_CHARS:
-            raise UserError(
-                f"That paste is too long ({len(content):,} characters; attach it "
-                "as a file instead)."
-            )
-        items: list[Item] = [await self._read(att) for att in attachments]
-        if urls:
-            items[:0] = [await self._fetch(u) for u in urls[: self.bot.settings.max_attachments]]
-        elif content:
-            items.insert(0, ("pasted text.txt", content.encode("utf-8")))
-        skipped = len(ctx.message.attachments) - len(attachments)
-        if skipped:
-            items.append(
-                Failed(
-                    "",
-                    f"{skipped} more files were not read (at most "
-                    f"{self.bot.settings.max_attachments} a message).",
-                )
-            )
+        items = await self._items_from(content, ctx.message.attachments)
         if all(isinstance(i, Failed) for i in items):
             report = IngestReport(failed=[i for i in items if isinstance(i, Failed)])
         else:

@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace, factory: ServiceFactory) -> int:
     if args.command == "env-example":
         print(env_example(CoreSettings), end="")
         return 0
-    args.all_collections = args.collection is None and args.command == "rebuild"
+    args.all_collections = args.collection is None and args.command in ("rebuild", "feedback")
     if args.collection is None:
         args.collection = "default"
     with factory(args) as service:

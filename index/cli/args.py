@@ -160,6 +160,19 @@ def _add_upkeep(add: AddParser) -> None:
     p = add("stats", help="counts and sizes")
     p.add_argument("--json", action="store_true")
     add("check", help="verify the database and indexes are consistent")
+    p = add(
+        "feedback",
+        help="the worst-rated answers given on Discord (all collections unless -c is given)",
+    )
+    p.add_argument("--limit", type=_positive, default=20)
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print JSON")
+    out.add_argument(
+        "--questions",
+        action="store_true",
+        help='print them as `ask --batch` reads them ({"id", "question", "as_of"} a line): '
+        "a replay set",
+    )
 
 
 def _add_feeds(add: AddParser) -> None:

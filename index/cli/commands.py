@@ -21,6 +21,8 @@ from .output import (
     article_json,
     article_line,
     feed_line,
+    feedback_json,
+    feedback_lines,
     format_answer,
     hit_json,
     hit_lines,
@@ -255,6 +257,26 @@ def cmd_demo(service: NewsService, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feedback(service: NewsService, args: argparse.Namespace) -> int:
+    """The answers members voted down most, for an admin to look into; ``--questions`` writes
+    them as a batch ``ask --batch`` (and the benchmarks) replay."""
+    collection = None if args.all_collections else args.collection
+    worst = service.feedback.worst(collection, args.limit)
+    if args.json:
+        print(json.dumps([feedback_json(r) for r in worst], ensure_ascii=False, indent=2))
+        return 0
+    if args.questions:
+        for r in worst:
+            row = {"id": f"answer-{r.id}", "question": r.question, "as_of": r.as_of}
+            print(json.dumps(row, ensure_ascii=False))
+        return 0
+    if not worst:
+        print("No answer has been voted down yet.")
+    for r in worst:
+        print("\n".join(feedback_lines(r)))
+    return 0
+
+
 COMMANDS: dict[str, Command] = {
     "ingest": cmd_ingest,
     "ask": cmd_ask,
@@ -266,4 +288,5 @@ COMMANDS: dict[str, Command] = {
     "check": cmd_check,
     "demo": cmd_demo,
     "feeds": cmd_feeds,
+    "feedback": cmd_feedback,
 }

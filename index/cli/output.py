@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from ..models import Answer, Article, Hit
-from ..store import Feed
+from ..store import AnswerRecord, Feed
 
 if TYPE_CHECKING:
     from ..feeds import PollReport
@@ -152,3 +152,25 @@ def print_ingest(report: IngestReport) -> None:
         f"{len(report.failed)} failed",
         file=sys.stderr if few else sys.stdout,
     )
+
+
+def feedback_json(r: AnswerRecord) -> dict:
+    out = asdict(r)
+    out["citations"] = [asdict(c) for c in r.citations]
+    return out
+
+
+def feedback_lines(r: AnswerRecord) -> list[str]:
+    """One rated answer: votes, where and when it was asked, the question, what it cited."""
+    window = f" searched {r.since or '…'}..{r.until or '…'}" if r.since or r.until else ""
+    lines = [
+        f"answer {r.id}  👎 {r.down} 👍 {r.up}  [{r.collection}, asked {r.as_of or r.asked_at[:10]}"
+        f"{window}]",
+        f"   {r.question}",
+    ]
+    for c in r.citations[:5]:
+        meta = ", ".join(x for x in (c.source, c.published_at) if x)
+        lines.append(f"   - #{c.article_id} {c.title}" + (f" ({meta})" if meta else ""))
+    if not r.citations:
+        lines.append("   (answered: nothing found)")
+    return lines

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 
+from ..errors import InputError
 from ..models import Answer, Found, Hit
 from ..settings import CoreSettings
 from ..store import Store
@@ -51,6 +52,16 @@ def understand(question: str, filters: Filters) -> tuple[str, Filters, Window | 
     since = max(filter(None, (filters.since, _iso(window.since))), default=None)
     until = min(filter(None, (filters.until, _iso(window.until))), default=None)
     return without_phrase(question, window), replace(filters, since=since, until=until), window
+
+
+def check_question(query: str) -> str:
+    """The question stripped; ``InputError`` when it is empty or too long."""
+    query = query.strip()
+    if not query:
+        raise InputError("the question is empty")
+    if len(query) > 1000:
+        raise InputError("the question is too long (1,000 characters at most)")
+    return query
 
 
 def _iso(d: date | None) -> str | None:

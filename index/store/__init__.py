@@ -1,6 +1,7 @@
-"""The truth of a data folder, behind an interface (``base.py``: the protocols and their
-contract) that SQLite implements here (``sqlite.py``, ``schema.py`` and one module a part) and a
-second backend can implement beside it."""
+"""The truth of a data folder, behind an interface (``base.py``: the core protocols and their
+contract; ``features.py``: the parts of answers kept, watches and digests) that SQLite implements
+here (``sqlite.py``, ``schema.py`` and one module a part) and a second backend can implement
+beside it."""
 
 from __future__ import annotations
 
@@ -19,19 +20,35 @@ from .base import (
     Store,
     StoredRef,
 )
+from .features import (
+    AnswerRecord,
+    CitedRef,
+    DigestSchedule,
+    DigestStore,
+    FeedbackStore,
+    Watch,
+    WatchStore,
+)
 
 __all__ = [
     "FEED_FIELDS",
+    "AnswerRecord",
     "ArticleStore",
     "ArticleVersion",
     "ChunkStore",
     "ChunkText",
+    "CitedRef",
     "CollectionStore",
+    "DigestSchedule",
+    "DigestStore",
     "Feed",
     "FeedStateStore",
+    "FeedbackStore",
     "NewArticle",
     "Store",
     "StoredRef",
+    "Watch",
+    "WatchStore",
     "open_store",
 ]
 

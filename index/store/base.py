@@ -1,6 +1,8 @@
 """The store interface: what the ingest pipeline, the index registry, the retriever and the feed
 poller may ask of the truth of a data folder. SQLite implements it (``sqlite.py``); a second
-backend (PostgreSQL, shared by several bot processes) implements the same protocols.
+backend (PostgreSQL, shared by several bot processes) implements the same protocols. The core
+parts are here; the parts of answers kept, watches and digests are in ``features.py``, under the
+same contract.
 
 The contract every backend keeps:
 
@@ -45,6 +47,7 @@ from typing import Protocol
 import numpy as np
 
 from ..models import Article, ChunkSpan, Hit
+from .features import DigestStore, FeedbackStore, WatchStore
 
 
 @dataclass(frozen=True)
@@ -343,13 +346,17 @@ class FeedStateStore(Protocol):
 
 
 class Store(Protocol):
-    """A data folder's truth: the four parts above, sharing transactions and one write lock."""
+    """A data folder's truth: the four parts above and the three of ``features.py``, sharing
+    transactions and one write lock."""
 
     name: str  # how messages name the store ("newsbot.sqlite3")
     collections: CollectionStore
     articles: ArticleStore
     chunks: ChunkStore
     feeds: FeedStateStore
+    feedback: FeedbackStore
+    watches: WatchStore
+    digests: DigestStore
     write_lock: threading.RLock
 
     def transaction(self) -> AbstractContextManager[object]:

@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 
 from ..errors import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -138,6 +138,59 @@ MIGRATIONS: dict[int, str] = {
           AND (e.content_hash = x.content_hash OR e.content_hash LIKE x.content_hash || '@%')
         GROUP BY e.article_id
     ) f ON f.article_id = a.id;
+    """,
+    # Answers given on Discord and the votes on them (👍/👎): feedback, and what a reply to an
+    # answer continues from (its question and time window). Watches (standing questions) with
+    # their topic's vector, and the alerts they raised. A server's daily digest schedule.
+    # Nothing before existed to carry over.
+    4: """
+    CREATE TABLE watches (
+        id INTEGER PRIMARY KEY,
+        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        topic TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        owner TEXT NOT NULL,
+        channel_id INTEGER,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX watches_collection ON watches (collection_id, id);
+    CREATE TABLE watch_alerts (
+        watch_id INTEGER NOT NULL REFERENCES watches(id) ON DELETE CASCADE,
+        article_id INTEGER NOT NULL,
+        title TEXT NOT NULL,
+        score REAL NOT NULL,
+        alerted_at TEXT NOT NULL,
+        PRIMARY KEY (watch_id, article_id)
+    );
+    CREATE TABLE digests (
+        collection_id INTEGER PRIMARY KEY REFERENCES collections(id) ON DELETE CASCADE,
+        channel_id INTEGER NOT NULL,
+        hour INTEGER NOT NULL CHECK (hour BETWEEN 0 AND 23),
+        timezone TEXT NOT NULL,
+        last_day TEXT
+    );
+    CREATE TABLE answers (
+        id INTEGER PRIMARY KEY,
+        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        question TEXT NOT NULL,
+        citations TEXT NOT NULL DEFAULT '[]',
+        asked_by TEXT,
+        channel_id INTEGER,
+        message_id INTEGER,
+        since TEXT,
+        until TEXT,
+        as_of TEXT,
+        asked_at TEXT NOT NULL
+    );
+    CREATE INDEX answers_channel ON answers (channel_id, id);
+    CREATE UNIQUE INDEX answers_message ON answers (message_id) WHERE message_id IS NOT NULL;
+    CREATE TABLE answer_votes (
+        answer_id INTEGER NOT NULL REFERENCES answers(id) ON DELETE CASCADE,
+        voter TEXT NOT NULL,
+        value INTEGER NOT NULL CHECK (value IN (-1, 1)),
+        voted_at TEXT NOT NULL,
+        PRIMARY KEY (answer_id, voter)
+    );
     """,
 }
 

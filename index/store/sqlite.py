@@ -1,7 +1,7 @@
 """SQLite, the source of truth: one file, WAL, a connection per thread, writes in IMMEDIATE
-transactions under one lock. Implements ``index.store.base.Store`` from four composed parts
-(collections and articles, chunks, feed state), each sharing this object's connections and
-transactions.
+transactions under one lock. Implements ``index.store.base.Store`` from composed parts
+(collections and articles, chunks, feed state, feedback, watches, digests), each sharing this
+object's connections and transactions.
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ from ..errors import StoreError, damaged_message, from_sqlite
 from . import schema
 from .sqlite_articles import SqliteArticles, SqliteCollections
 from .sqlite_chunks import SqliteChunks
+from .sqlite_digests import SqliteDigests
+from .sqlite_feedback import SqliteFeedback
 from .sqlite_feeds import SqliteFeeds
+from .sqlite_watches import SqliteWatches
 
 # Seconds a connection waits for another one (another process, often) to release SQLite's lock.
 BUSY_TIMEOUT = 30.0
@@ -39,6 +42,9 @@ class SqliteStore:
         self.articles = SqliteArticles(self)
         self.chunks = SqliteChunks(self)
         self.feeds = SqliteFeeds(self)
+        self.feedback = SqliteFeedback(self)
+        self.watches = SqliteWatches(self)
+        self.digests = SqliteDigests(self)
 
     # -- connections and transactions -------------------------------------------------------
     @property

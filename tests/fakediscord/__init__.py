@@ -34,6 +34,12 @@ For event-loop blocking tests build ``FakeDiscord(heartbeat_interval_ms=100)`` a
 blocked loop shows up as a gap (the fake runs on the same loop, so it times arrivals after the
 loop frees up, which is exactly the gap).
 
+Message context menus (type-3 commands): ``send_interaction(..., name="Add to newsbot",
+target_message=message)`` sends the message in ``resolved.messages``. Buttons:
+``press(message=m, custom_id=..., member=...)`` is a component interaction (type 3) carrying
+the message as it is now; the bot answers it with a new message (4), or edits it (7).
+Replies: ``send_message(..., reply_to=message)`` (type 19, ``referenced_message``).
+
 Reading results: ``channel_messages(c)`` is what a user would see from the bot in channel ``c``
 (posts, edits applied, non-ephemeral interaction replies); ``FakeInteraction.wait_response()``
 is the acknowledgement and ``wait_final()`` the visible answer. Assert ``fake.unhandled == []``

@@ -22,12 +22,15 @@ class CommandRegistry:
         self.registered: GuildKeyed = GuildKeyed()
         self._ids: dict[tuple[str | None, str, int], int] = {}
 
-    def find(self, name: str, guild_id: int | None) -> tuple[dict[str, Any], str | None]:
-        """The registered chat-input command ``name``: guild scope first, then global."""
+    def find(
+        self, name: str, guild_id: int | None, command_type: int = 1
+    ) -> tuple[dict[str, Any], str | None]:
+        """The registered command ``name`` of ``command_type`` (1 chat input, 2 user and 3
+        message context menu): guild scope first, then global."""
         scopes = ([str(guild_id)] if guild_id is not None else []) + [None]
         for scope in scopes:
             for cmd in self.registered.get(scope) or []:
-                if cmd["name"] == name and int(cmd.get("type", 1)) == 1:
+                if cmd["name"] == name and int(cmd.get("type", 1)) == command_type:
                     return cmd, scope
         known = {k: [c["name"] for c in v] for k, v in self.registered.items()}
         raise LookupError(f"command {name!r} not registered (guild {guild_id}); have {known}")
@@ -44,7 +47,9 @@ class CommandRegistry:
     def _store(self, scope: str | None, data: Mapping[str, Any]) -> dict[str, Any]:
         name = str(data.get("name", ""))
         cmd_type = int(data.get("type", 1))
-        if not _COMMAND_NAME_RE.match(name) or (cmd_type == 1 and name != name.lower()):
+        # Context-menu names (types 2 and 3) may hold spaces and capitals: "Add to newsbot".
+        valid = _COMMAND_NAME_RE.match(name) if cmd_type == 1 else 1 <= len(name.strip()) <= 32
+        if not valid or (cmd_type == 1 and name != name.lower()):
             raise form_error("name", f"Invalid command name {name!r}", "APPLICATION_COMMAND_NAME")
         description = str(data.get("description", ""))
         if cmd_type == 1 and not 1 <= len(description) <= 100:

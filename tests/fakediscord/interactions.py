@@ -67,7 +67,8 @@ class FakeInteraction:
         self.original_filled = False  # deferred "thinking" message replaced yet?
 
     def __repr__(self) -> str:
-        name = self.payload["data"]["name"]
+        data = self.payload["data"]
+        name = data.get("name") or data.get("custom_id")
         return f"<FakeInteraction id={self.id} name={name!r} callback={self.response_type}>"
 
     @property
@@ -141,6 +142,7 @@ class Interactions:
         return [
             ("POST", r"/interactions/(?P<iid>\d+)/(?P<token>[^/]+)/callback", self._callback),
             ("POST", hook, self._followup),
+            ("PATCH", hook + r"/messages/(?P<mid>\d+)", self._hook_patch_message),
             ("GET", hook + r"/messages/@original", self._hook_get),
             ("PATCH", hook + r"/messages/@original", self._hook_patch),
             ("DELETE", hook + r"/messages/@original", self._hook_delete),
@@ -156,6 +158,7 @@ class Interactions:
         options: Options = (),
         subcommand: str | None = None,
         enforce_default_permissions: bool = False,
+        target_message: dict[str, Any] | None = None,
     ) -> FakeInteraction:
         """A member runs slash command ``name``: INTERACTION_CREATE type 2 is dispatched.
 
@@ -166,8 +169,13 @@ class Interactions:
         Discord itself hides commands whose ``default_member_permissions`` the member lacks,
         but guild admins can override that, so by default the bot gets the interaction anyway;
         ``enforce_default_permissions=True`` raises PermissionError instead.
+
+        ``target_message`` (a message as stored, e.g. from ``send_message``) makes it a
+        message context-menu command (type 3, "right-click → Apps"): Discord sends the
+        message in ``resolved.messages``, content included, and its id as ``target_id``.
         """
-        cmd, scope = self._commands.find(name, guild_id)
+        command_type = 1 if target_message is None else 3
+        cmd, scope = self._commands.find(name, guild_id, command_type)
         guild = self._world.guild(guild_id) if guild_id is not None else None
         perms = self._world.member_permissions(guild, member) if guild else ALL_PERMISSIONS
         required = cmd.get("default_member_permissions")
@@ -178,16 +186,85 @@ class Interactions:
             and perms & int(required) != int(required)
         ):
             raise PermissionError(f"{member.user.username} cannot see /{name}")
-        option_rows, resolved = build_options(cmd, options, subcommand, self._messages.attachments)
-        data: dict[str, Any] = {"id": cmd["id"], "name": name, "type": 1, "options": option_rows}
-        if resolved:
-            data["resolved"] = resolved
+        data: dict[str, Any]
+        if target_message is None:
+            option_rows, resolved = build_options(
+                cmd, options, subcommand, self._messages.attachments, self._channel_of(guild)
+            )
+            data = {"id": cmd["id"], "name": name, "type": 1, "options": option_rows}
+            if resolved:
+                data["resolved"] = resolved
+        else:
+            target = self._messages.copy(int(target_message["id"]))
+            if target is None:
+                raise LookupError(f"no message {target_message['id']} to target")
+            data = {
+                "id": cmd["id"],
+                "name": name,
+                "type": 3,
+                "target_id": target["id"],
+                "resolved": {"messages": {target["id"]: target}},
+            }
         if scope is not None:
             data["guild_id"] = scope
+        return await self._dispatch(guild, channel_id, member, perms, data, 2)
+
+    @staticmethod
+    def _channel_of(guild: FakeGuild | None) -> Callable[[int], dict[str, Any]] | None:
+        """A channel option's resolved payload: the guild's channel with the member's view."""
+        if guild is None:
+            return None
+
+        def payload(channel_id: int) -> dict[str, Any]:
+            data = guild.channel_payload(channel_id)
+            data["permissions"] = str(ALL_PERMISSIONS)
+            return data
+
+        return payload
+
+    async def press(
+        self,
+        *,
+        message: dict[str, Any],
+        custom_id: str,
+        member: FakeMember,
+    ) -> FakeInteraction:
+        """A member presses the button ``custom_id`` under the bot's ``message``: an
+        INTERACTION_CREATE of type 3 (message component) carrying the message as it is now,
+        components included. Discord checks the button is there; so does the fake."""
+        current = self._messages.copy(int(message["id"]))
+        if current is None:
+            raise LookupError(f"no message {message['id']}")
+        buttons = [
+            c.get("custom_id")
+            for row in current.get("components") or []
+            for c in row.get("components") or []
+        ]
+        if custom_id not in buttons:
+            raise LookupError(f"no button {custom_id!r} under message {message['id']}: {buttons}")
+        channel_id = int(current["channel_id"])
+        guild = self._world.channel_guild(channel_id)
+        perms = self._world.member_permissions(guild, member) if guild else ALL_PERMISSIONS
+        data = {"custom_id": custom_id, "component_type": 2}
+        return await self._dispatch(guild, channel_id, member, perms, data, 3, current)
+
+    async def _dispatch(
+        self,
+        guild: FakeGuild | None,
+        channel_id: int,
+        member: FakeMember,
+        perms: int,
+        data: dict[str, Any],
+        interaction_type: int,
+        message: dict[str, Any] | None = None,
+    ) -> FakeInteraction:
         self._world.users.setdefault(member.user.id, member.user)
         interaction_id = self._world.snowflake()
         token = "aW50ZXJhY3Rpb24" + secrets.token_urlsafe(48)
         payload = self._payload(interaction_id, token, data, channel_id)
+        payload["type"] = interaction_type
+        if message is not None:
+            payload["message"] = message
         if guild is not None:
             payload.update(_guild_context(guild, channel_id, member, perms))
         else:
@@ -240,8 +317,8 @@ class Interactions:
             "application_id": str(self._world.application_id),
             "interaction_metadata": {
                 "id": str(interaction.id),
-                "type": 2,
-                "name": payload["data"]["name"],
+                "type": int(payload["type"]),
+                "name": payload["data"].get("name", ""),
                 "user": user,
                 "authorizing_integration_owners": payload.get("authorizing_integration_owners", {}),
             },
@@ -278,7 +355,17 @@ class Interactions:
                 msg_type=20,
                 extra=self._message_extra(interaction),
             )
-        elif cb_type not in (1, 6, 7, 8, 9, 12):
+        elif cb_type == 7:  # update the message whose component was pressed
+            pressed = interaction.payload.get("message")
+            if pressed is None:
+                raise form_error("type", "UPDATE_MESSAGE needs a component interaction")
+            found = self._messages.by_id.get(int(pressed["id"]))
+            if found is None:
+                raise unknown("Message", 10008)
+            self._messages.edit(found, data, req.uploads)
+            check_not_empty(found)
+            self._messages.touch(int(found["id"]))
+        elif cb_type not in (1, 6, 8, 9, 12):
             raise form_error("type", f"Invalid interaction callback type {cb_type}")
         if message is not None:
             interaction.original_id = int(message["id"])
@@ -339,6 +426,20 @@ class Interactions:
         self._signal.notify()
         return None
 
+    async def _hook_patch_message(self, req: Incoming, app: str, token: str, mid: str) -> Any:
+        """PATCH a follow-up (or the message a component was pressed under)."""
+        interaction = self._hook_interaction(app, token)
+        pressed = (interaction.payload.get("message") or {}).get("id")
+        if int(mid) not in interaction.followup_ids and str(mid) != str(pressed):
+            raise unknown("Message", 10008)
+        found = self._messages.by_id.get(int(mid))
+        if found is None:
+            raise unknown("Message", 10008)
+        self._messages.edit(found, req.json or {}, req.uploads)
+        check_not_empty(found)
+        self._messages.touch(int(found["id"]))
+        return found
+
     async def _hook_patch(self, req: Incoming, app: str, token: str) -> Any:
         """PATCH @original: the bot edits its reply ("Searching..." then the answer)."""
         interaction = self._hook_interaction(app, token)
@@ -380,7 +481,7 @@ def _callback_response(
     flags = int(message["flags"]) if message else 0
     info: dict[str, Any] = {
         "id": str(interaction.id),
-        "type": 2,
+        "type": int(interaction.payload["type"]),
         "response_message_loading": bool(flags & FLAG_LOADING),
         "response_message_ephemeral": bool(flags & FLAG_EPHEMERAL),
     }

@@ -9,6 +9,7 @@ from .models import (
     FLAG_SUPPRESS_EMBEDS,
     FLAG_SUPPRESS_NOTIFICATIONS,
     FakeUser,
+    unknown,
 )
 from .routing import Incoming, Route
 from .world import World
@@ -29,6 +30,8 @@ class Rest:
             ("GET", r"/applications/@me", self._get_application),
             ("POST", r"/channels/(?P<channel>\d+)/typing", self._typing),
             ("POST", r"/channels/(?P<channel>\d+)/messages", self._post_message),
+            ("GET", r"/users/(?P<user>\d+)", self._get_user),
+            ("POST", r"/users/@me/channels", self._open_dm),
         ]
 
     # ------------------------------------------------------------------ identity
@@ -52,6 +55,19 @@ class Rest:
             "bot": world.bot_user.payload(),
             "interactions_endpoint_url": None,
         }
+
+    async def _get_user(self, req: Incoming, user: str) -> Any:
+        found = self._world.users.get(int(user))
+        if found is None:
+            raise unknown("User", 10013)
+        return found.payload()
+
+    async def _open_dm(self, req: Incoming) -> Any:
+        """The DM channel with a user (``user.send`` opens it first)."""
+        recipient = int((req.json or {}).get("recipient_id", 0))
+        if recipient not in self._world.users:
+            raise unknown("User", 10013)
+        return self._world.dm_channel_payload(self._world.dm_channel_id(recipient))
 
     async def _typing(self, req: Incoming, channel: str) -> Any:
         self._world.require_channel(int(channel))

@@ -46,7 +46,8 @@ class FakeDiscord:
     """Gateway + REST + CDN fake bound to 127.0.0.1 on a free port (see the package docstring).
 
     What a test does: ``send_message``, ``send_dm`` (a member posts), ``send_interaction`` (a
-    member runs a slash command), ``add_attachment`` (a file on the CDN), ``drop_gateway``; each
+    member runs a slash command or a message context menu), ``press`` (a member presses a
+    button), ``add_attachment`` (a file on the CDN), ``drop_gateway``; each
     is the method of the part that does it (``Users``, ``Interactions``, ``MessageStore``,
     ``Gateway``), bound here. What it reads: ``identify``, ``heartbeats``, ``resumes``,
     ``gateway_queries`` (the gateway), ``requests`` and ``unhandled`` (REST),
@@ -90,6 +91,7 @@ class FakeDiscord:
         self.send_message = users.send_message
         self.send_dm = users.send_dm
         self.send_interaction = self._interactions.send
+        self.press = self._interactions.press
         self.add_attachment = self.messages.add_attachment
         self.dm_channel_id = self.world.dm_channel_id
         self.drop_gateway = self.gateway.drop

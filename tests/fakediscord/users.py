@@ -38,8 +38,12 @@ class Users:
         author: FakeUser,
         content: str,
         attachments: Sequence[dict[str, Any]] = (),
+        reply_to: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A user posts in a guild channel: MESSAGE_CREATE (with ``member``) is dispatched.
+
+        ``reply_to`` (a stored message) makes it a reply: type 19, with ``message_reference``
+        and the ``referenced_message`` as Discord embeds it.
 
         As on Discord, nothing is delivered without the guild_messages intent, and content,
         embeds and attachments arrive empty without message_content unless the bot is mentioned.
@@ -48,8 +52,24 @@ class Users:
         guild = self._world.guild(guild_id)
         guild.channel_payload(channel_id)  # 404s on an unknown channel
         self._world.users.setdefault(author.id, author)
+        extra: dict[str, Any] = {}
+        if reply_to is not None:
+            extra = {
+                "message_reference": {
+                    "type": 0,
+                    "message_id": str(reply_to["id"]),
+                    "channel_id": str(channel_id),
+                    "guild_id": str(guild_id),
+                },
+                "referenced_message": self._messages.copy(int(reply_to["id"])),
+            }
         message = self._messages.new(
-            channel_id=channel_id, author=author, content=content, attachments=list(attachments)
+            channel_id=channel_id,
+            author=author,
+            content=content,
+            attachments=list(attachments),
+            msg_type=19 if reply_to is not None else 0,
+            extra=extra,
         )
         member = self._world.find_member(guild, author.id) or FakeMember(author)
         event = copy.deepcopy(message)

@@ -1,0 +1,208 @@
+"""/watch through the fake Discord: standing questions whose alerts reach a channel or a DM
+when matching news arrives by any path (here the service, as a feed or the command line
+would), once a story, quiet during a bulk import, with limits and permissions, and kept
+across a restart."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot_helpers import running_bot
+from fakediscord import MANAGE_GUILD, FakeDiscord, FakeGuild, FakeMember, FakeUser
+from helpers import FAKE_EMBEDDER_BARS, eventually, make_service
+from index.alerts.match import matching_sentence, same_story
+from index.errors import InputError
+from index.models import Document
+from index.service import NewsService
+
+pytestmark = pytest.mark.timeout(60)
+
+ALICE = FakeUser(401, "alice")
+BOB = FakeUser(402, "bob")
+CAROL = FakeUser(403, "carol")
+ADMIN = FakeMember(ALICE, permissions=MANAGE_GUILD | 0x800 | 0x400)
+MEMBER = FakeMember(BOB, permissions=0x800 | 0x400)
+OTHER = FakeMember(CAROL, permissions=0x800 | 0x400)
+GUILD = FakeGuild(
+    7001,
+    "Epsilon",
+    owner_id=999,
+    channels=[(8001, "general"), (8002, "alerts")],
+    members=[ADMIN, MEMBER, OTHER],
+)
+COLLECTION = f"guild-{GUILD.id}"
+FAST = {"alert_scan_seconds": 0.05}
+
+HARBOUR = (
+    "The harbour of Brest reopened on Friday after the storm, the port authority said. "
+    "Ferries to the islands will run a reduced timetable until Monday while crews inspect "
+    "the quays for storm damage."
+)
+HARBOUR_AGAIN = (
+    "Brest harbour reopened Friday once the storm passed, port officials said, and ferry "
+    "crews began inspecting the quays for damage left by the winds."
+)
+BUDGET = (
+    "The city council approved next year's school budget on Tuesday, adding funds for "
+    "teachers, new laptops and repairs to three primary schools in the northern districts."
+)
+
+
+def doc(text: str, title: str, source: str = "Ouest Wire", n: int = 0) -> Document:
+    return Document(
+        text=text, title=title, source=source, published_at="2026-11-30", origin=f"t{n}"
+    )
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord(guilds=[GUILD], heartbeat_interval_ms=100) as server:
+        yield server
+
+
+@pytest.fixture
+def service(tmp_path: Path):
+    with make_service(tmp_path / "data", alert_bar=0.3, **FAKE_EMBEDDER_BARS) as svc:
+        yield svc
+
+
+async def watch(fake, member, subcommand, **options):
+    interaction = await fake.send_interaction(
+        guild_id=GUILD.id,
+        channel_id=8001,
+        member=member,
+        name="watch",
+        subcommand=subcommand,
+        options=options,
+    )
+    return await interaction.wait_final(20)
+
+
+def dms(fake: FakeDiscord, user: FakeUser) -> list[dict]:
+    return fake.channel_messages(fake.dm_channel_id(user))
+
+
+async def test_a_personal_watch_alerts_by_dm_once_a_story(fake, service):
+    async with running_bot(fake, service, **FAST):
+        registered = {c["name"]: c for c in fake.registered_commands[None]}
+        assert registered["watch"]["dm_permission"] is False
+        assert {o["name"] for o in registered["watch"]["options"]} == {"add", "list", "remove"}
+
+        added = await watch(fake, MEMBER, "add", topic="Brest harbour storm ferries")
+        assert (
+            added["flags"] & 64
+            and "🔔 Watching `1` **Brest harbour storm ferries**" in (added["content"])
+        )
+        service.ingest(COLLECTION, [doc(BUDGET, "Council passes school budget", n=1)])
+        service.ingest(COLLECTION, [doc(HARBOUR, "Brest harbour reopens after storm", n=2)])
+        await eventually(lambda: dms(fake, BOB))
+        (alert,) = dms(fake, BOB)
+        embed = alert["embeds"][0]
+        assert embed["title"] == "Brest harbour reopens after storm"
+        assert embed["description"].startswith("“The harbour of Brest reopened on Friday")
+        assert [f["value"] for f in embed["fields"]] == ["Ouest Wire", "2026-11-30"]
+        assert embed["footer"]["text"].startswith("🔔 Watch 1: Brest harbour storm ferries")
+
+        # the same story from another outlet, in other words: no second alert
+        service.ingest(
+            COLLECTION, [doc(HARBOUR_AGAIN, "Brest harbour reopens after the storm", "AFP", 3)]
+        )
+        seen = service.store.watches.latest_article_id(service.store.collections.id_of(COLLECTION))
+        await eventually(
+            lambda: (
+                service.store.get_meta(f"alerts.seen.{service.store.collections.id_of(COLLECTION)}")
+                == str(seen)
+            )
+        )
+        assert len(dms(fake, BOB)) == 1
+        assert fake.channel_messages(8001) == [] and fake.channel_messages(8002) == []
+    assert fake.unhandled == [] and fake.errors == []
+
+
+async def test_channel_watches_are_for_admins_and_alert_the_channel(fake, service):
+    async with running_bot(fake, service, **FAST):
+        refused = await watch(fake, MEMBER, "add", topic="harbour storm", channel=8002)
+        assert refused["flags"] & 64 and "Only members with Manage Server" in refused["content"]
+        ok = await watch(fake, ADMIN, "add", topic="Brest harbour storm ferries", channel=8002)
+        assert "posted in <#8002>" in ok["content"]
+        service.ingest(COLLECTION, [doc(HARBOUR, "Brest harbour reopens after storm")])
+        alert = await fake.wait_channel_message(8002, timeout=10)
+        assert alert["embeds"][0]["title"] == "Brest harbour reopens after storm"
+    assert fake.unhandled == [] and fake.errors == []
+
+
+async def test_limits_ownership_and_listing(fake, tmp_path):
+    with make_service(
+        tmp_path / "d", watches_per_member=2, watches_per_collection=3, **FAKE_EMBEDDER_BARS
+    ) as service:
+        async with running_bot(fake, service, **FAST):
+            for topic in ("storms", "budgets"):
+                await watch(fake, MEMBER, "add", topic=topic)
+            third = await watch(fake, MEMBER, "add", topic="ferries")
+            assert "most a member may have" in third["content"]
+            await watch(fake, OTHER, "add", topic="elections")
+            full = await watch(fake, OTHER, "add", topic="football")
+            assert "most it may have" in full["content"]
+            again = await watch(fake, MEMBER, "add", topic="  x ")
+            assert again["flags"] & 64
+
+            mine = await watch(fake, MEMBER, "list")
+            assert "Your watches" in mine["content"] and "elections" not in mine["content"]
+            everyone = await watch(fake, ADMIN, "list")
+            assert "elections" in everyone["content"] and "storms" in everyone["content"]
+
+            not_yours = await watch(fake, OTHER, "remove", watch_id=1)
+            assert "another member's" in not_yours["content"]
+            gone = await watch(fake, MEMBER, "remove", watch_id=1)
+            assert gone["content"].startswith("Stopped watching `1` **storms**")
+            by_admin = await watch(fake, ADMIN, "remove", watch_id=3)
+            assert "elections" in by_admin["content"]
+            missing = await watch(fake, ADMIN, "remove", watch_id=99)
+            assert missing["content"] == "There is no watch 99 here."
+            assert [w.topic for w in service.watches.of_collection(COLLECTION)] == ["budgets"]
+    assert fake.unhandled == [] and fake.errors == []
+
+
+async def test_news_that_arrives_while_the_bot_is_down_alerts_after_the_restart(fake, service):
+    async with running_bot(fake, service, **FAST):
+        await watch(fake, MEMBER, "add", topic="Brest harbour storm ferries")
+    service.ingest(COLLECTION, [doc(HARBOUR, "Brest harbour reopens after storm")])
+    async with running_bot(fake, service, **FAST):
+        await eventually(lambda: dms(fake, BOB))
+        assert dms(fake, BOB)[0]["embeds"][0]["title"] == "Brest harbour reopens after storm"
+    assert fake.unhandled == [] and fake.errors == []
+
+
+async def test_a_bulk_import_sends_one_summary(fake, service):
+    async with running_bot(fake, service, alert_bulk=3, **FAST):
+        await watch(fake, MEMBER, "add", topic="Brest harbour storm ferries")
+        storms = [
+            doc(f"{HARBOUR} Update number {i}: {'more ' * i}news.", f"Storm diary day {i}", n=i)
+            for i in range(5)
+        ]
+        service.ingest(COLLECTION, [*storms, doc(BUDGET, "Council budget", n=9)])
+        await eventually(lambda: dms(fake, BOB))
+        (summary,) = dms(fake, BOB)
+        assert summary["content"].startswith("🔔 A bulk import added 6 articles;")
+        assert "match your watch `1` **Brest harbour storm ferries**" in summary["content"]
+        assert "Council budget" not in summary["content"]
+    assert fake.unhandled == [] and fake.errors == []
+
+
+def test_matching_sentence_and_same_story():
+    text = "Markets fell. The harbour of Brest reopened after the storm. Ferries run again."
+    assert matching_sentence("Brest harbour storm", text) == (
+        "The harbour of Brest reopened after the storm."
+    )
+    assert same_story(
+        "Brest harbour reopens after storm", ["Brest harbour reopens after the storm"]
+    )
+    assert not same_story("Council passes school budget", ["Brest harbour reopens after storm"])
+
+
+def test_a_topic_must_say_something(service: NewsService):
+    with pytest.raises(InputError):
+        service.watches.add(COLLECTION, "  a  ", owner="1", channel_id=None)
