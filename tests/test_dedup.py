@@ -184,7 +184,8 @@ def test_signature_is_deterministic_within_and_across_processes() -> None:
     assert sig.dtype == np.uint32
     assert np.array_equal(sig, dedup.signature(ORIGINAL))
     code = (
-        "import sys; from index import dedup; s = dedup.signature(sys.stdin.read());"
+        "import sys; from index.ingest import minhash as dedup;"
+        " s = dedup.signature(sys.stdin.read());"
         "print(dedup.to_blob(s).hex(), *dedup.band_keys(s))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
