@@ -160,6 +160,11 @@ def _add_upkeep(add: AddParser) -> None:
     p = add("stats", help="counts and sizes")
     p.add_argument("--json", action="store_true")
     add("check", help="verify the database and indexes are consistent")
+    p = add(
+        "copy-store",
+        help="copy this SQLite store into an empty PostgreSQL database, vectors included; verified",
+    )
+    p.add_argument("--to", required=True, metavar="postgresql://…", help="the target database")
 
 
 def _add_feeds(add: AddParser) -> None:

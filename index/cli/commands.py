@@ -255,6 +255,27 @@ def cmd_demo(service: NewsService, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_copy_store(service: NewsService, args: argparse.Namespace) -> int:
+    from ..store import is_postgres
+    from ..store.copy import copy_sqlite_to_postgres
+
+    if not is_postgres(args.to):
+        raise NewsbotError("--to must be a postgresql:// URL")
+
+    def step(table: str, rows: int) -> None:
+        if not args.quiet:
+            print(f"copied {table}: {rows} rows", file=sys.stderr)
+
+    report = copy_sqlite_to_postgres(service.store, args.to, step)
+    counts = report.counts
+    print(
+        f"copied {counts['collections']} collections, {counts['articles']} articles and"
+        f" {counts['chunks']} chunks with their vectors; counts and checksums match"
+        f" (chunks sha256 {report.checksums['chunks'][:16]})"
+    )
+    return 0
+
+
 COMMANDS: dict[str, Command] = {
     "ingest": cmd_ingest,
     "ask": cmd_ask,
@@ -266,4 +287,5 @@ COMMANDS: dict[str, Command] = {
     "check": cmd_check,
     "demo": cmd_demo,
     "feeds": cmd_feeds,
+    "copy-store": cmd_copy_store,
 }
