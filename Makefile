@@ -36,6 +36,11 @@ bench: install
 	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,bench]'
 	$(PY) -m bench $(if $(FULL),--full,)
 
+# Not part of CI: 1/2/3 processes ingesting into one PostgreSQL (a throwaway server, or PG_URL)
+# while another asks; the same on SQLite. Quality on PostgreSQL: README "Past one machine".
+bench-pg: install
+	$(PY) -m bench.pg --sqlite $(if $(PG_URL),--admin-url $(PG_URL),)
+
 # Not part of CI (nor of bench): 3 processes ingest, ask, rebuild and forget on one data folder
 # for 5 minutes (MINUTES=…); fails unless no error, check ok and every article stored once.
 soak: install
