@@ -17,6 +17,8 @@ ROWS = [
     (5, "Strike at the port", "Dock workers went on strike at the port over wages and hours."),
     (6, "Volcanic ash", "Ash from the volcano grounded flights; the airports reopened."),
     (7, "Café owners protest", "Café owners protested rising rents in the old town."),
+    (8, "All-around champion", "The gymnast won the all-around title; around all the others."),
+    (9, "Around the port", "All ships waited around the port; all around, strikes spread."),
 ]
 QUERIES = [
     ["volcano"],
@@ -26,6 +28,8 @@ QUERIES = [
     ["cafe"],
     ["airport", "flights", "ash"],
     ["nothing", "here"],
+    ["all-around", "port"],
+    ["strike", "striking", "union"],
 ]
 
 

@@ -13,6 +13,7 @@ remove_diacritics 2`` makes them (Porter stems of lower-cased, accent-free lette
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import threading
@@ -48,6 +49,26 @@ def tokens(text: str) -> list[str]:
     return _stem_words(raw) if _stem_words else raw
 
 
+def _terms(toks: list[str]) -> Counter[str]:
+    """A column's terms: its tokens, and each pair of adjacent tokens (``"a b"``), which is how
+    a query word of two tokens ("all-around") matches: as FTS5's phrase, adjacent."""
+    out = Counter(toks)
+    out.update(f"{a} {b}" for a, b in itertools.pairwise(toks))
+    return out
+
+
+def query_terms(words: Sequence[str]) -> list[str]:
+    """One term a query word, as FTS5 makes each quoted word one phrase: its token, or the
+    pair of its first two (a longer phrase is matched by its first pair). Words that stem alike
+    count once each, as FTS5 sums each phrase."""
+    out = []
+    for w in words:
+        toks = tokens(w)
+        if toks:
+            out.append(toks[0] if len(toks) == 1 else f"{toks[0]} {toks[1]}")
+    return out
+
+
 class LexicalIndex:
     """One collection's BM25 postings, in memory; rows added and removed in place."""
 
@@ -81,7 +102,7 @@ class LexicalIndex:
             self._alive.append(True)
             self._live += 1
             self._total_len += n
-            f_title, f_text = Counter(t_title), Counter(t_text)
+            f_title, f_text = _terms(t_title), _terms(t_text)
             for term in f_title.keys() | f_text.keys():
                 post = self._post.get(term)
                 if post is None:
@@ -137,7 +158,7 @@ class LexicalIndex:
         if not self._live or limit <= 0:
             return []
         ids, lengths, alive = self._columns()
-        terms = list(dict.fromkeys(t for w in words for t in tokens(w)))
+        terms = query_terms(words)
         if allowed is not None:
             mask = alive & np.isin(ids, np.asarray(allowed, dtype=np.int64))
         else:
