@@ -40,6 +40,7 @@ def pg_server() -> Iterator[str]:
     """A PostgreSQL server for the session (its admin URL), with newsbot's template database."""
     if pg_cluster.binaries() is None and not pg_cluster.os.environ.get("NEWSBOT_TEST_DATABASE_URL"):
         pytest.skip("no PostgreSQL server binaries (initdb); `.ci/run` installs postgresql-15")
+    pytest.importorskip("psycopg", reason="the 'postgres' extra is not installed")
     with pg_cluster.cluster() as url:
         pg_cluster.make_template(url)
         yield url

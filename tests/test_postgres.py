@@ -16,7 +16,9 @@ from helpers import make_service
 from index.errors import BusyError, DuplicateError
 from index.models import ChunkSpan
 from index.store import NewArticle
-from index.store.postgres import PostgresStore
+
+psycopg = pytest.importorskip("psycopg", reason="the 'postgres' extra is not installed")
+from index.store.postgres import PostgresStore  # noqa: E402
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -11,12 +11,13 @@ import re
 import sys
 from collections.abc import AsyncIterator
 
-import psycopg
 import pytest
 
 from bot_helpers import ingest_file, slash
 from fakediscord import FakeDiscord, FakeGuild, FakeMember, FakeUser
 from helpers import REPO
+
+psycopg = pytest.importorskip("psycopg", reason="the 'postgres' extra is not installed")
 
 pytestmark = pytest.mark.timeout(240)
 
