@@ -57,6 +57,12 @@ def _terms(toks: list[str]) -> Counter[str]:
     return out
 
 
+@lru_cache(maxsize=4096)
+def _title_terms(title: str) -> Counter[str]:
+    """A title's terms, once for all the chunks of its article (do not change the result)."""
+    return _terms(tokens(title))
+
+
 def query_terms(words: Sequence[str]) -> list[str]:
     """One term a query word, as FTS5 makes each quoted word one phrase: its token, or the
     pair of its first two (a longer phrase is matched by its first pair). Words that stem alike
@@ -90,6 +96,7 @@ class LexicalIndex:
 
     def add(self, rows: Iterable[tuple[int, str, str]]) -> None:
         """(chunk id, title, text) rows; a chunk already held is replaced."""
+        postings = self._post
         for chunk_id, title, text in rows:
             if chunk_id in self._row:
                 self.remove([chunk_id])
@@ -102,15 +109,25 @@ class LexicalIndex:
             self._alive.append(True)
             self._live += 1
             self._total_len += n
-            f_title, f_text = _terms(t_title), _terms(t_text)
-            for term in f_title.keys() | f_text.keys():
-                post = self._post.get(term)
+            f_title, f_text = _title_terms(title or ""), _terms(t_text)
+            for term, count in f_text.items():
+                post = postings.get(term)
                 if post is None:
-                    post = self._post[term] = ([], [], [])
+                    post = postings[term] = ([], [], [])
                 post[0].append(row)
                 post[1].append(f_title.get(term, 0))
-                post[2].append(f_text.get(term, 0))
-                self._arrays.pop(term, None)
+                post[2].append(count)
+            for term, count in f_title.items():
+                if term not in f_text:
+                    post = postings.get(term)
+                    if post is None:
+                        post = postings[term] = ([], [], [])
+                    post[0].append(row)
+                    post[1].append(count)
+                    post[2].append(0)
+            if self._arrays:  # arrays cached for queries: those of these terms are stale
+                for term in itertools.chain(f_text, f_title):
+                    self._arrays.pop(term, None)
         self._np = None
 
     def remove(self, chunk_ids: Iterable[int]) -> None:
