@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench soak lock clean
+.PHONY: install run test lint format bench bench-pg soak lock clean
 
 install: $(STAMP)
 
@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check 'pip>=24'
 	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,postgres]'
 	@touch $(STAMP)
 
 run: install
@@ -35,6 +35,11 @@ format: install
 bench: install
 	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,bench]'
 	$(PY) -m bench $(if $(FULL),--full,)
+
+# Not part of CI: 1/2/3 processes ingesting into one PostgreSQL (a throwaway server, or PG_URL)
+# while another asks; the same on SQLite. Quality on PostgreSQL: README "Past one machine".
+bench-pg: install
+	$(PY) -m bench.pg --sqlite $(if $(PG_URL),--admin-url $(PG_URL),)
 
 # Not part of CI (nor of bench): 3 processes ingest, ask, rebuild and forget on one data folder
 # for 5 minutes (MINUTES=…); fails unless no error, check ok and every article stored once.

@@ -2,6 +2,7 @@
 
   python -m bench.quality --data-dir DIR [--mode dated|today|month|undated] [--param name=value ...]
   python -m bench.quality --data-dir DIR --calibrate-stale 0,0.3
+  python -m bench.quality --data-dir DIR --database-url postgresql://…  (the store on PostgreSQL)
 
 Scores retrieval with ../shared/eval/score.py (imported, not copied), then reports how often the
 composed answer holds the gold answer, how many in-period questions get an answer, and how many
@@ -208,6 +209,11 @@ def calibrate_stale(
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, required=True)
+    ap.add_argument(
+        "--database-url",
+        default=None,
+        help="postgresql://… : the store is there (derived indexes in --data-dir)",
+    )
     ap.add_argument("--collection", default="default")
     ap.add_argument("--eval-dir", type=Path, default=EVAL)
     ap.add_argument("--mode", choices=MODES, default="dated", help="how questions are asked")
@@ -228,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     offperiod = read_jsonl(a.eval_dir / "offperiod-2024.jsonl")
     if a.limit:
         queries, offperiod = queries[: a.limit], offperiod[: a.limit]
-    settings = load_settings(CoreSettings, data_dir=a.data_dir)
+    settings = load_settings(CoreSettings, data_dir=a.data_dir, database_url=a.database_url)
     if a.calibrate_stale:
         weights = [float(w) for w in a.calibrate_stale.split(",")]
         with NewsService(settings, params=params) as service:

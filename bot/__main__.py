@@ -18,7 +18,7 @@ from index.errors import NewsbotError
 from index.service import NewsService
 from index.settings import CoreSettings, env_example, load_settings
 
-from .client import NewsBot
+from .client import make_bot
 from .config import DISCORD_API_BASE, DISCORD_GATEWAY_URL, BotSettings
 
 log = logging.getLogger("newsbot")
@@ -74,7 +74,7 @@ def point_at(settings: BotSettings) -> None:
 
 
 async def run(settings: BotSettings, service: NewsService) -> None:
-    async with NewsBot(settings, service) as bot:
+    async with make_bot(settings, service) as bot:
         await bot.start(settings.token, reconnect=True)
 
 
@@ -94,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(BotSettings)
         core = load_settings(CoreSettings)
+        settings.shards()  # refuses a bad pair now
     except NewsbotError as exc:
         print(f"newsbot: error: {exc}", file=sys.stderr)
         return 2

@@ -79,6 +79,16 @@ class NewsBot(commands.Bot):
     async def on_ready(self) -> None:
         log.info("connected as %s to %d servers", self.user, len(self.guilds))
 
+    def owned_collections(self) -> list[int] | None:
+        """Ids of the collections of the servers this process serves, when it serves only some
+        shards (their feeds are polled here and nowhere else); None: every collection."""
+        if self.settings.shards() is None:
+            return None
+        from .checks import collection_for
+
+        ids = (self.service.store.collections.id_of(collection_for(g.id)) for g in self.guilds)
+        return [cid for cid in ids if cid is not None]
+
     def _sync_marker(self) -> Path:
         return self.service.settings.data_dir / "discord-commands.sha256"
 
@@ -105,3 +115,18 @@ class NewsBot(commands.Bot):
             log.info("commands synced globally")
         except discord.HTTPException as exc:
             log.warning("command sync failed (%s); slash commands may be out of date", exc.status)
+
+
+class ShardedNewsBot(NewsBot, commands.AutoShardedBot):
+    """newsbot on some of Discord's shards (``NEWSBOT_SHARD_COUNT``, ``NEWSBOT_SHARD_IDS``):
+    Discord sends this process only its shards' servers, ``(guild_id >> 22) % shard_count``,
+    and indexes are loaded on a collection's first use, so only those servers' are."""
+
+
+def make_bot(settings: BotSettings, service: NewsService, **options: Any) -> NewsBot:
+    """The bot the settings ask for: sharded or not."""
+    shards = settings.shards()
+    if shards is None:
+        return NewsBot(settings, service, **options)
+    count, ids = shards
+    return ShardedNewsBot(settings, service, shard_count=count, shard_ids=ids, **options)

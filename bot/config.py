@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from index.errors import StoreError
 from index.settings import setting
 
 DISCORD_API_BASE = "https://discord.com/api/v10"
@@ -12,6 +13,8 @@ DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
 
 @dataclasses.dataclass(frozen=True)
 class BotSettings:
+    """The bot's settings; ``shards()`` reads the sharding pair."""
+
     token: str = setting(
         "DISCORD_TOKEN", "", "The bot token from the Discord developer portal (keep it secret)."
     )
@@ -67,4 +70,32 @@ class BotSettings:
     digest_check_seconds: float = setting(
         "NEWSBOT_DIGEST_CHECK", 60.0, "Seconds between two checks for a daily digest that is due."
     )
+    shard_count: int | None = setting(
+        "NEWSBOT_SHARD_COUNT",
+        None,
+        "Discord shards in all (empty: one unsharded connection). Each process serves"
+        " NEWSBOT_SHARD_IDS of them; all processes share NEWSBOT_DATABASE_URL.",
+    )
+    shard_ids: str = setting(
+        "NEWSBOT_SHARD_IDS",
+        "",
+        "Comma-separated shard ids this process serves, e.g. 0,1 (empty: all of"
+        " NEWSBOT_SHARD_COUNT).",
+    )
     log_level: str = setting("NEWSBOT_LOG_LEVEL", "INFO", "Logging level: DEBUG, INFO, WARNING.")
+
+    def shards(self) -> tuple[int, list[int]] | None:
+        """(shard count, the ids this process serves), or None when not sharded."""
+        if not self.shard_count:
+            if self.shard_ids.strip():
+                raise StoreError("NEWSBOT_SHARD_IDS needs NEWSBOT_SHARD_COUNT")
+            return None
+        count = int(self.shard_count)
+        try:
+            ids = [int(x) for x in self.shard_ids.replace(" ", "").split(",") if x]
+        except ValueError:
+            raise StoreError("NEWSBOT_SHARD_IDS must be comma-separated numbers") from None
+        ids = ids or list(range(count))
+        if count < 1 or any(not 0 <= i < count for i in ids):
+            raise StoreError(f"NEWSBOT_SHARD_IDS must be between 0 and {count - 1}")
+        return count, sorted(set(ids))

@@ -69,7 +69,7 @@ class NewsService:
             batch_size=settings.embed_batch_size,
             threads=settings.torch_threads,
         )
-        self.store = open_store(settings.data_dir)
+        self.store = open_store(settings.data_dir, settings.database_url)
         self.bulk = BackgroundLane(settings.ingest_nice)
         self.indexes = IndexRegistry(
             self.store,

@@ -34,6 +34,12 @@ class CoreSettings:
     data_dir: Path = setting(
         "NEWSBOT_DATA_DIR", Path("data"), "Where the SQLite database and FAISS indexes live."
     )
+    database_url: str = setting(
+        "NEWSBOT_DATABASE_URL",
+        "",
+        "postgresql://user@host/db to share one PostgreSQL store between processes (pip install"
+        " 'newsbot[postgres]'); empty: the SQLite file in NEWSBOT_DATA_DIR.",
+    )
     model_path: str = setting(
         "NEWSBOT_MODEL",
         "",

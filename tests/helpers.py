@@ -42,6 +42,10 @@ FAKE_EMBEDDER_BARS: dict[str, float] = {
 
 S = TypeVar("S", bound=NewsService)
 
+# The PostgreSQL database of a test running on that backend (conftest's ``database_url``):
+# every service the test makes uses it instead of its data folder's SQLite file.
+DATABASE_URL = ""
+
 
 def make_service(
     where: Path | CoreSettings,
@@ -57,6 +61,8 @@ def make_service(
     ``kind`` is a NewsService subclass a test slows down or watches.
     """
     base = where if isinstance(where, CoreSettings) else CoreSettings(data_dir=where)
+    if DATABASE_URL and not base.database_url and "database_url" not in settings:
+        base = dataclasses.replace(base, database_url=DATABASE_URL)
     return kind(
         dataclasses.replace(base, **settings), FakeEmbedder() if embedder is None else embedder
     )

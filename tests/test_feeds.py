@@ -23,7 +23,7 @@ from index.feeds import FeedPoller, NotAFeedError, html_to_text, parse_feed
 from index.service import IngestReport, NewsService
 from local_site import serving
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), pytest.mark.backends]
 
 COLLECTION = "guild-1"
 SERVICE_UPDATES = "updated" in IngestReport.__dataclass_fields__

@@ -11,6 +11,8 @@ from index.models import Document, IngestResult
 from index.search.embed import FakeEmbedder
 from index.service import NewsService
 
+pytestmark = pytest.mark.backends
+
 
 def doc(title: str, text: str, **kw) -> Document:
     return Document(text=text, title=title, origin=kw.pop("origin", f"{title}.txt"), **kw)

@@ -23,7 +23,7 @@ from index import cli
 from index.search.embed import FakeEmbedder
 from index.service import NewsService
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.backends]
 
 COLLECTION = "guild-1"
 
@@ -298,6 +298,7 @@ def test_a_feed_updates_what_it_added(sites, run):
     assert all(v.fetched_url == f"{sites.b}/rss.xml" for v in versions)
 
 
+@pytest.mark.sqlite_only
 def test_a_schema_2_store_is_migrated_with_what_it_knows(tmp_path, run):
     """An existing store opens, gains a version row per article (feed ids recovered from the
     feed's entries), and keeps working."""

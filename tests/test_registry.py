@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from index.models import Document
 from index.search.embed import FakeEmbedder
 from index.search.registry import Change
 from index.service import NewsService
 from index.settings import CoreSettings
+
+pytestmark = pytest.mark.backends
 
 
 class Recording(FakeEmbedder):

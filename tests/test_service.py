@@ -15,6 +15,8 @@ from index.search.embed import FakeEmbedder
 from index.search.retrieve import Filters
 from index.service import NewsService
 
+pytestmark = pytest.mark.backends
+
 
 def doc(title: str, text: str, **kw) -> Document:
     return Document(text=text, title=title, origin=kw.pop("origin", f"{title}.txt"), **kw)
@@ -193,9 +195,22 @@ def test_a_second_rebuild_while_one_runs_is_refused(service: NewsService):
     assert attempts
 
 
-def test_schema_version_is_recorded_and_a_newer_one_refused(settings, fake_embedder):
+def test_schema_version_is_recorded_and_a_newer_one_refused(settings, fake_embedder, backend):
     with make_service(settings, fake_embedder):
         pass
+    if backend == "postgres":
+        import psycopg
+
+        from index.store.postgres import SCHEMA_VERSION as PG_SCHEMA
+
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == (
+                PG_SCHEMA
+            )
+            conn.execute("INSERT INTO schema_version VALUES (99)")
+        with pytest.raises(StoreError, match="newer"):
+            make_service(settings, fake_embedder)
+        return
     db = settings.data_dir / "newsbot.sqlite3"
     con = sqlite3.connect(db)
     from index.store.schema import SCHEMA_VERSION
@@ -229,6 +244,7 @@ def test_jsonl_ingest_reads_the_eval_format(service: NewsService, tmp_path):
     assert [f.reason for f in report.failed] == ["news.jsonl:4: not valid JSON"]
 
 
+@pytest.mark.sqlite_only
 def test_a_version_1_database_is_migrated_in_place(settings, fake_embedder):
     from index.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
 

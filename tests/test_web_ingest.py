@@ -11,6 +11,8 @@ from helpers import make_service
 from index.service import NewsService
 from local_site import serving_in_thread
 
+pytestmark = pytest.mark.backends
+
 ARTICLE_HTML = """<!doctype html><html><head>
 <title>Floods close schools in Valencia | Levante Daily</title>
 <meta property="og:site_name" content="Levante Daily">

@@ -36,7 +36,7 @@ class Feeds(
         self.stop = asyncio.Event()
         self.task: asyncio.Task | None = None
         self.first_polls: set[asyncio.Task] = set()
-        self.poller = FeedPoller(bot.service, lock=bot.writer)
+        self.poller = FeedPoller(bot.service, lock=bot.writer, owned=bot.owned_collections)
         super().__init__()
 
     async def cog_load(self) -> None:

@@ -173,6 +173,11 @@ def _add_upkeep(add: AddParser) -> None:
         help='print them as `ask --batch` reads them ({"id", "question", "as_of"} a line): '
         "a replay set",
     )
+    p = add(
+        "copy-store",
+        help="copy this SQLite store into an empty PostgreSQL database, vectors included; verified",
+    )
+    p.add_argument("--to", required=True, metavar="postgresql://…", help="the target database")
 
 
 def _add_feeds(add: AddParser) -> None:

@@ -274,6 +274,26 @@ def cmd_feedback(service: NewsService, args: argparse.Namespace) -> int:
         print("No answer has been voted down yet.")
     for r in worst:
         print("\n".join(feedback_lines(r)))
+
+
+def cmd_copy_store(service: NewsService, args: argparse.Namespace) -> int:
+    from ..store import is_postgres
+    from ..store.copy import copy_sqlite_to_postgres
+
+    if not is_postgres(args.to):
+        raise NewsbotError("--to must be a postgresql:// URL")
+
+    def step(table: str, rows: int) -> None:
+        if not args.quiet:
+            print(f"copied {table}: {rows} rows", file=sys.stderr)
+
+    report = copy_sqlite_to_postgres(service.store, args.to, step)
+    counts = report.counts
+    print(
+        f"copied {counts['collections']} collections, {counts['articles']} articles and"
+        f" {counts['chunks']} chunks with their vectors; counts and checksums match"
+        f" (chunks sha256 {report.checksums['chunks'][:16]})"
+    )
     return 0
 
 
@@ -289,4 +309,5 @@ COMMANDS: dict[str, Command] = {
     "demo": cmd_demo,
     "feeds": cmd_feeds,
     "feedback": cmd_feedback,
+    "copy-store": cmd_copy_store,
 }

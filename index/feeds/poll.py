@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -90,8 +90,11 @@ class FeedPoller:
         min_interval: int = 300,
         max_backoff: int = 6 * 3600,
         lock: asyncio.Lock | None = None,
+        owned: Callable[[], Sequence[int] | None] | None = None,
     ) -> None:
         self.feeds: FeedStateStore = feeds if feeds is not None else service.store.feeds
+        # The collections whose feeds this process polls (a bot serving some shards), or all.
+        self.owned = owned or (lambda: None)
         self.clock = clock
         self.fetcher = fetcher
         self.max_entries = max(1, max_entries)
@@ -207,7 +210,7 @@ class FeedPoller:
     # -- all feeds ---------------------------------------------------------------------------
     async def poll_due(self) -> list[PollReport]:
         """Poll every unpaused feed whose time has come, one after another."""
-        due = await asyncio.to_thread(self.feeds.due, self.clock(), 100_000)
+        due = await asyncio.to_thread(self.feeds.due, self.clock(), 100_000, self.owned())
         reports = []
         for feed in due:
             try:

@@ -69,6 +69,7 @@ class IndexRegistry:
         self._indexes: dict[int, VectorIndex] = {}
         self._health = _Health()
         self._rebuilding = threading.Lock()
+        self.caught_up = 0  # indexes moved forward from the store's chunk log (no rebuild)
         stored = store.get_meta("embedding_model")
         if stored is None:
             self._record_model()
@@ -110,6 +111,8 @@ class IndexRegistry:
             index = self._indexes.get(collection_id)
             if index is not None and index.version == version:
                 return index
+            if index is not None and self._catch_up(collection_id, index):
+                return index
             path = self.path(collection_id)
             index, why = VectorIndex.open(
                 path, dim=self.embedder.dim, model=self.embedder.name, version=version
@@ -123,8 +126,42 @@ class IndexRegistry:
                     log.warning("%s", damage)
                 index = self.build(collection_id)
                 self.save(collection_id, index)
+            log.info(
+                "collection %s: index of %d vectors in memory (version %d)",
+                collection_id,
+                index.count,
+                index.version,
+            )
             self._indexes[collection_id] = index
             return index
+
+    def _catch_up(self, collection_id: int, index: VectorIndex) -> bool:
+        """Move an index in memory forward by what other processes did since its version, from
+        the store's chunk log (a store that keeps one: PostgreSQL), instead of rebuilding it:
+        removed rows out, added and re-embedded rows in with their stored vectors. False when
+        the log cannot say (no log, or one that does not reach back). Under ``write_lock``."""
+        since = getattr(self.store.collections, "changes_since", None)
+        if since is None:
+            return False
+        moved = since(collection_id, index.version)
+        if moved is None:
+            return False
+        version, changes = moved
+        removed = [cid for cid, op in changes if op in ("r", "v")]
+        added = list(dict.fromkeys(cid for cid, op in changes if op in ("a", "v")))
+        vectors = self.store.chunks.vectors(added) if added else {}
+        if removed:
+            index.remove(removed)
+        present = [cid for cid in added if cid in vectors]
+        if present:
+            index.remove(present)  # re-embedded rows held already
+            index.add(
+                np.asarray(present, dtype=np.int64),
+                np.stack([vectors[cid] for cid in present]).astype(np.float32),
+            )
+        index.version = version
+        self.caught_up += 1
+        return True
 
     def build(
         self, collection_id: int, progress: Callable[[int, int], None] | None = None
@@ -194,6 +231,8 @@ class IndexRegistry:
             changes: list[Change] = []
             with self.store.transaction():
                 start = self.store.collections.version(collection_id)
+                if index.version != start:  # another process wrote since: follow its log
+                    self._catch_up(collection_id, index)
                 yield changes
                 end = self.store.collections.version(collection_id)
             followed = (changes or index.version == start) and self.follow(
@@ -228,26 +267,32 @@ class IndexRegistry:
         if not self._rebuilding.acquire(blocking=False):
             raise BusyError("a rebuild is already running; try again when it has finished")
         try:
-            if self.model_changed:
-                self.reembed(progress)
-            counts = {}
-            for cid, name in targets:
-
-                def step(done: int, total: int, name: str = name) -> None:
-                    if progress:
-                        progress(f"index {name}", done, total)
-
-                fresh = self.build(cid, step)  # while this process still answers
-                with self.store.write_lock:
-                    if fresh.version != self.store.collections.version(cid):
-                        fresh = self.build(cid)  # written meanwhile: again, writers held
-                    self.save(cid, fresh)
-                    self._indexes[cid] = fresh
-                    self._health.damage.pop(cid, None)
-                counts[name] = fresh.count
-            return counts
+            with self.store.exclusive("rebuild"):  # and in no other process of a shared store
+                return self._rebuild(targets, progress)
         finally:
             self._rebuilding.release()
+
+    def _rebuild(
+        self, targets: Sequence[tuple[int, str]], progress: StepFn | None
+    ) -> dict[str, int]:
+        if self.model_changed:
+            self.reembed(progress)
+        counts = {}
+        for cid, name in targets:
+
+            def step(done: int, total: int, name: str = name) -> None:
+                if progress:
+                    progress(f"index {name}", done, total)
+
+            fresh = self.build(cid, step)  # while this process still answers
+            with self.store.write_lock:
+                if fresh.version != self.store.collections.version(cid):
+                    fresh = self.build(cid)  # written meanwhile: again, writers held
+                self.save(cid, fresh)
+                self._indexes[cid] = fresh
+                self._health.damage.pop(cid, None)
+            counts[name] = fresh.count
+        return counts
 
     def reembed(self, progress: StepFn | None) -> None:
         """New model: every stored chunk is embedded again, its text read back from the store."""

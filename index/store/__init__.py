@@ -1,7 +1,8 @@
 """The truth of a data folder, behind an interface (``base.py``: the core protocols and their
 contract; ``features.py``: the parts of answers kept, watches and digests) that SQLite implements
-here (``sqlite.py``, ``schema.py`` and one module a part) and a second backend can implement
-beside it."""
+(``sqlite.py``, ``schema.py`` and one module a part, the embedded default) and PostgreSQL
+implements beside it (``postgres.py``, ``postgres_parts.py``, ``pg_migrations/``), shared by
+several processes when ``NEWSBOT_DATABASE_URL`` names it."""
 
 from __future__ import annotations
 
@@ -49,14 +50,28 @@ __all__ = [
     "StoredRef",
     "Watch",
     "WatchStore",
+    "is_postgres",
     "open_store",
 ]
 
 DATABASE_NAME = "newsbot.sqlite3"
 
 
-def open_store(data_dir: Path) -> Store:
-    """The store of a data folder (its schema brought up to date)."""
+def is_postgres(url: str | None) -> bool:
+    return bool(url) and str(url).startswith(("postgresql://", "postgres://"))
+
+
+def open_store(data_dir: Path, database_url: str = "") -> Store:
+    """The store (its schema brought up to date): PostgreSQL when ``database_url`` names one,
+    else the SQLite file of the data folder."""
+    if database_url:
+        if not is_postgres(database_url):
+            from ..errors import StoreError
+
+            raise StoreError("NEWSBOT_DATABASE_URL must start with postgresql://")
+        from .postgres import PostgresStore
+
+        return PostgresStore(database_url)
     from .sqlite import SqliteStore
 
     return SqliteStore(data_dir / DATABASE_NAME)

@@ -318,8 +318,12 @@ class FeedStateStore(Protocol):
 
     def of_collection(self, collection_id: int) -> list[Feed]: ...
 
-    def due(self, now: float, limit: int = 20) -> list[Feed]:
-        """Unpaused feeds whose next poll is at or before ``now``, soonest first."""
+    def due(
+        self, now: float, limit: int = 20, collections: Sequence[int] | None = None
+    ) -> list[Feed]:
+        """Unpaused feeds whose next poll is at or before ``now``, soonest first; only those of
+        ``collections`` when given (a bot process owns its shards' servers). A store shared by
+        processes hands each due feed to one caller only (PostgreSQL: claimed for a while)."""
         ...
 
     def next_due(self) -> float | None:
@@ -365,6 +369,12 @@ class Store(Protocol):
 
     def snapshot(self) -> AbstractContextManager[object]:
         """Reads that all see one state; inside an open transaction, that transaction."""
+        ...
+
+    def exclusive(self, what: str) -> AbstractContextManager[None]:
+        """Work only one process sharing the store may do at a time (a rebuild): ``BusyError``
+        while another process holds it. SQLite: nothing (its processes each refuse a second
+        rebuild of their own); PostgreSQL: a session advisory lock."""
         ...
 
     def get_meta(self, key: str) -> str | None: ...

@@ -135,6 +135,11 @@ class SqliteStore:
                 with suppress(sqlite3.Error):
                     db.execute("COMMIT")
 
+    @contextmanager
+    def exclusive(self, what: str) -> Iterator[None]:
+        """Nothing to take: each process refuses a second rebuild of its own (base.py)."""
+        yield
+
     # -- meta and health ---------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

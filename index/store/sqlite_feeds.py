@@ -4,6 +4,7 @@ schedule and conditional-request headers, and the entries already handled."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import DuplicateError, NotFoundError
@@ -64,10 +65,17 @@ class SqliteFeeds:
         )
         return [_feed(r) for r in rows]
 
-    def due(self, now: float, limit: int = 20) -> list[Feed]:
+    def due(
+        self, now: float, limit: int = 20, collections: Sequence[int] | None = None
+    ) -> list[Feed]:
+        only, params = "", []
+        if collections is not None:
+            only = f" AND f.collection_id IN ({','.join('?' * len(collections))})"
+            params = [int(c) for c in collections]
         rows = self._store.db.execute(
-            f"{_SELECT} WHERE f.paused = 0 AND f.next_poll_at <= ? ORDER BY f.next_poll_at LIMIT ?",
-            (now, limit),
+            f"{_SELECT} WHERE f.paused = 0 AND f.next_poll_at <= ?{only}"
+            " ORDER BY f.next_poll_at LIMIT ?",
+            (now, *params, limit),
         )
         return [_feed(r) for r in rows]
 

@@ -2,6 +2,11 @@
 
 Frames go out as TEXT: the client asks for ``compress=zlib-stream`` but only inflates binary
 frames.
+
+Shards: an IDENTIFY with ``shard: [id, count]`` opens that shard's session (several processes
+may each hold some); READY and GUILD_CREATE name only the shard's servers, and an event goes
+to the session of its server's shard, ``(guild_id >> 22) % count``, as Discord routes them
+(events without a server, DMs, to shard 0).
 """
 
 # The public waits take ``timeout=`` by design (the fake's API), hence ASYNC109 is off here.
@@ -61,10 +66,24 @@ class Gateway:
         self.gateway_queries: list[dict[str, str]] = []
         self.heartbeats: list[float] = []
         self.ready = False
+        self.ready_shards: set[int] = set()  # shards that got READY
+        self.shard_count = 1
         self._conns: set[_Conn] = set()
-        self._session_conn: _Conn | None = None
-        self._session_id: str | None = None
+        self._shard_conns: dict[int, _Conn] = {}  # shard id -> its live session's socket
+        self._sessions: dict[str, int] = {}  # session id -> shard id
         self._seq = 0
+
+    @property
+    def _session_conn(self) -> _Conn | None:
+        """The live session of shard 0 (the only one unless the client shards)."""
+        return self._shard_conns.get(0)
+
+    def shard_of(self, data: dict[str, Any]) -> int:
+        """The shard an event goes to: its server's, or 0."""
+        guild_id = data.get("guild_id") if isinstance(data, dict) else None
+        if guild_id is None or self.shard_count <= 1:
+            return 0
+        return (int(guild_id) >> 22) % self.shard_count
 
     @property
     def intents(self) -> int:
@@ -92,8 +111,9 @@ class Gateway:
                     self._errors.append("gateway: unexpected binary frame from client")
         finally:
             self._conns.discard(conn)
-            if self._session_conn is conn:
-                self._session_conn = None
+            for shard, live in list(self._shard_conns.items()):
+                if live is conn:
+                    del self._shard_conns[shard]
             self._signal.notify()
         return ws
 
@@ -103,26 +123,26 @@ class Gateway:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.ws.close(code=1001), 2)
         self._conns.clear()
-        self._session_conn = None
+        self._shard_conns.clear()
 
     async def dispatch(self, event: str, data: dict[str, Any], timeout: float = 5) -> None:
-        """Send a DISPATCH event on the live session (waits for a (re)connected session)."""
+        """Send a DISPATCH event on the live session of its shard (waits for a (re)connected
+        session)."""
+        shard = self.shard_of(data)
+
+        def live() -> _Conn | None:
+            conn = self._shard_conns.get(shard)
+            return conn if conn is not None and not conn.ws.closed else None
+
         conn = await self._signal.wait_until(
-            lambda: (
-                self._session_conn
-                if self._session_conn is not None and not self._session_conn.ws.closed
-                else None
-            ),
-            timeout,
-            "an identified gateway session (is the client running?)",
+            live, timeout, f"an identified gateway session of shard {shard} (is it running?)"
         )
         await self._send_dispatch(conn, event, data)
 
     async def drop(self, code: int = 4000) -> None:
         """Close the live socket with ``code``; discord.py reconnects and RESUMEs."""
-        conn = self._session_conn
+        conn = self._shard_conns.pop(0, None)
         if conn is not None:
-            self._session_conn = None
             await asyncio.wait_for(conn.ws.close(code=code), 5)
 
     async def _send(self, conn: _Conn, payload: dict[str, Any]) -> None:
@@ -150,10 +170,11 @@ class Gateway:
 
     async def _on_resume(self, conn: _Conn, data: dict[str, Any]) -> None:
         self.resumes.append(data)
-        if self._session_id is None or data.get("session_id") != self._session_id:
+        shard = self._sessions.get(data.get("session_id"))
+        if shard is None:
             await self._send(conn, {"op": 9, "d": False, "s": None, "t": None})
             return
-        self._session_conn = conn
+        self._shard_conns[shard] = conn
         await self._send_dispatch(conn, "RESUMED", {"_trace": ["fakediscord"]})
         self._signal.notify()
 
@@ -162,15 +183,21 @@ class Gateway:
         if self._token is not None and data.get("token") != self._token:
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return
-        self._session_id = uuid.uuid4().hex
-        self._seq = 0
-        self._session_conn = conn
+        shard, count = (data.get("shard") or [0, 1])[:2]
+        shard, count = int(shard), max(1, int(count))
+        if count != self.shard_count and self._shard_conns:
+            self._errors.append(f"gateway: shard count {count} after {self.shard_count}")
+        self.shard_count = count
+        session_id = uuid.uuid4().hex
+        self._sessions[session_id] = shard
+        self._shard_conns[shard] = conn
         world = self._world
+        guilds = [g for g in world.guilds.values() if self.shard_of({"guild_id": g.id}) == shard]
         ready = {
             "v": 10,
             "user": world.bot_user_payload(),
-            "guilds": [{"id": str(g), "unavailable": True} for g in world.guilds],
-            "session_id": self._session_id,
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
+            "session_id": session_id,
             "session_type": "normal",
             "resume_gateway_url": self._url(),
             "shard": data.get("shard", [0, 1]),
@@ -185,7 +212,8 @@ class Gateway:
         }
         await self._send_dispatch(conn, "READY", ready)
         if self.intents & INTENT_GUILDS:  # Discord sends no GUILD_CREATE without the intent
-            for guild in world.guilds.values():
+            for guild in guilds:
                 await self._send_dispatch(conn, "GUILD_CREATE", world.guild_payload(guild))
         self.ready = True
+        self.ready_shards.add(shard)
         self._signal.notify()

@@ -212,9 +212,15 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ waiting and reading
 
-    async def wait_ready(self, timeout: float = 5) -> None:
-        """Until the client IDENTIFYed and got READY plus every GUILD_CREATE."""
-        ready = lambda: True if self.gateway.ready else None  # noqa: E731
+    async def wait_ready(self, timeout: float = 5, *, shards: int | None = None) -> None:
+        """Until the client IDENTIFYed and got READY plus every GUILD_CREATE (``shards``: until
+        that many shard sessions did, from one process or several)."""
+
+        def ready() -> bool | None:
+            if shards is not None:
+                return True if len(self.gateway.ready_shards) >= shards else None
+            return True if self.gateway.ready else None
+
         await self._signal.wait_until(ready, timeout, "IDENTIFY/READY")
 
     async def wait_for(

@@ -1,0 +1,168 @@
+"""What only a shared PostgreSQL store does: several processes (here: several stores and services
+on one database, each with its own folder of derived indexes, as on its own host) writing,
+polling and following each other. Multi-process runs of the real CLI are in test_processes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from test_service import STRIKE, VOLCANO
+
+from helpers import make_service
+from index.errors import BusyError, DuplicateError
+from index.models import ChunkSpan
+from index.store import NewArticle
+
+psycopg = pytest.importorskip("psycopg", reason="the 'postgres' extra is not installed")
+from index.store.postgres import PostgresStore  # noqa: E402
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def article(text: str, n: int = 3, **kw) -> NewArticle:
+    chunks = [ChunkSpan(i, i * 10, i * 10 + 9, f"{text} part {i}") for i in range(n)]
+    return NewArticle(
+        title=kw.pop("title", text),
+        source=None,
+        published_at=None,
+        url=None,
+        author=None,
+        text=text,
+        content_hash=kw.pop("content_hash", f"h-{text}"),
+        chunks=chunks,
+        vectors=np.random.default_rng(0).random((n, 4), dtype=np.float32),
+        **kw,
+    )
+
+
+@pytest.fixture
+def two(pg_database):
+    a, b = PostgresStore(pg_database), PostgresStore(pg_database)
+    yield a, b
+    a.close()
+    b.close()
+
+
+def test_vectors_round_trip_as_little_endian_float32(two):
+    a, _ = two
+    cid = a.collections.id_of("c", create=True)
+    art = article("alpha")
+    [(_, ids)] = a.articles.add(cid, [art])
+    got = a.chunks.vectors(ids)
+    assert np.array_equal(np.stack([got[i] for i in ids]), art.vectors)
+    (vid, vecs), *_ = list(a.chunks.iter_vectors(cid))
+    assert vid.tolist() == ids and vecs.dtype == np.float32
+    raw = a.one("SELECT vector FROM chunks WHERE id = %s", (ids[0],))[0]
+    assert bytes(raw) == art.vectors[0].astype("<f4").tobytes()
+
+
+def test_the_same_article_from_two_stores_is_stored_once(two):
+    a, b = two
+    cid = a.collections.id_of("c", create=True)
+    a.articles.add(cid, [article("alpha")])
+    with pytest.raises(DuplicateError):
+        b.articles.add(cid, [article("alpha")])
+    assert a.collections.counts(cid) == (1, 3)
+    assert a.integrity_problems() == []
+
+
+def test_writers_of_one_collection_wait_for_each_other_not_for_other_collections(two):
+    a, b = two
+    one, other = a.collections.id_of("one", create=True), a.collections.id_of("two", create=True)
+    held, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with a.transaction():
+            a.collections.version(one)  # takes the collection's lock
+            held.set()
+            release.wait(10)
+            a.articles.add(one, [article("first")])
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        assert held.wait(10)
+        start = time.monotonic()
+        b.articles.add(other, [article("elsewhere")])  # another collection: no wait
+        assert time.monotonic() - start < 2
+        done = threading.Event()
+
+        def second() -> None:
+            with b.transaction():
+                seen = b.articles.by_text(one, "h-first")
+                if seen is None:
+                    b.articles.add(one, [article("first")])
+            done.set()
+
+        t2 = threading.Thread(target=second)
+        t2.start()
+        assert not done.wait(0.5)  # waits for the first writer's lock
+    finally:
+        release.set()
+        t.join(10)
+    t2.join(10)
+    assert done.is_set()
+    assert a.collections.counts(one) == (1, 3)  # the second found it stored: once
+
+
+def test_a_due_feed_is_handed_to_one_store_only(two):
+    a, b = two
+    cid = a.collections.id_of("c", create=True)
+    feeds = [
+        a.feeds.add(cid, f"https://x.test/{i}", added_by=None, interval_seconds=600)
+        for i in range(6)
+    ]
+    now = time.time()
+    got = [a.feeds.due(now, 4), b.feeds.due(now, 4), a.feeds.due(now, 4)]
+    ids = [f.id for batch in got for f in batch]
+    assert sorted(ids) == sorted(f.id for f in feeds)  # each once
+    assert len(got[0]) == 4 and len(got[1]) == 2 and got[2] == []
+    a.feeds.update(feeds[0].id, next_poll_at=0)  # its poll put it due again
+    assert [f.id for f in b.feeds.due(now, 10)] == [feeds[0].id]
+
+
+def test_a_rebuild_anywhere_refuses_a_second(two):
+    a, b = two
+    with (
+        a.exclusive("rebuild"),
+        pytest.raises(BusyError, match="already running"),
+        b.exclusive("rebuild"),
+    ):
+        pass
+    with b.exclusive("rebuild"):
+        pass
+
+
+def test_indexes_follow_another_process_without_a_rebuild(tmp_path, pg_database):
+    one = make_service(tmp_path / "one", database_url=pg_database)
+    two = make_service(tmp_path / "two", database_url=pg_database)
+    try:
+        one.ingest("news", [VOLCANO])
+        assert two.search("news", "volcano lava Grindavik")  # builds both of two's indexes
+        lexical = two.store.chunks.lexical_cache
+        assert lexical.builds == 1
+        one.ingest("news", [STRIKE])
+        one.forget("news", 1)
+        hits = two.search("news", "auto workers strike wages")
+        assert hits and hits[0].title == STRIKE.title
+        assert two.indexes.caught_up == 1 and lexical.builds == 1  # followed, not rebuilt
+        cid = two.store.collections.id_of("news")
+        assert sorted(two.vector_index("news").ids().tolist()) == sorted(
+            two.store.chunks.ids(cid).tolist()
+        )
+        assert two.check() == [] and one.check() == []
+        # a write of two's own after one's: it catches up inside its transaction, then follows
+        one.ingest(
+            "news", [replace(VOLCANO, url="https://example.com/v2", text=VOLCANO.text + " More.")]
+        )
+        two.ingest(
+            "news", [replace(STRIKE, url="https://example.com/s2", text=STRIKE.text + " More.")]
+        )
+        assert two.check() == [] and lexical.builds == 1
+    finally:
+        one.close()
+        two.close()
