@@ -1,6 +1,7 @@
 """PostgreSQL, the shared source of truth for several newsbot processes (``NEWSBOT_DATABASE_URL``).
 
 Implements ``index.store.base.Store`` like ``sqlite.py``, from four parts (``postgres_parts``)
+and the three feature parts (``postgres_features``: answers and votes, watches, digests)
 sharing this object's connections and transactions. psycopg 3 with a connection pool; a thread
 in a transaction or snapshot keeps one connection for it, other reads borrow one per call.
 
@@ -43,6 +44,7 @@ except ImportError as exc:  # pragma: no cover - the optional extra is missing
 LOCK_MIGRATE = 7001
 LOCK_COLLECTION = 7002
 LOCK_EXCLUSIVE = 7003
+LOCK_ANSWERS = 7004  # a channel's kept answers: recording (and pruning) them, votes on them
 
 POOL_SIZE = 8
 CONNECT_TIMEOUT = 30.0
@@ -91,12 +93,16 @@ class PostgresStore:
         except Exception as exc:
             raise StoreError(f"cannot connect to the database {self.name}: {exc}") from None
         self._migrate()
+        from .postgres_features import PgDigests, PgFeedback, PgWatches
         from .postgres_parts import PgArticles, PgChunks, PgCollections, PgFeeds
 
         self.collections = PgCollections(self)
         self.articles = PgArticles(self)
         self.chunks = PgChunks(self)
         self.feeds = PgFeeds(self)
+        self.feedback = PgFeedback(self)
+        self.watches = PgWatches(self)
+        self.digests = PgDigests(self)
 
     # -- connections ---------------------------------------------------------------------------
     @contextmanager
