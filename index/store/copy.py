@@ -63,8 +63,26 @@ TABLES: dict[str, tuple[str, ...]] = {
         "fetched_url",
         "feed_id",
     ),
+    # schema 4 (pg_migrations/002_features.sql): answers and votes, watches, digests
+    "answers": (
+        "id",
+        "collection_id",
+        "question",
+        "citations",
+        "asked_by",
+        "channel_id",
+        "message_id",
+        "since",
+        "until",
+        "as_of",
+        "asked_at",
+    ),
+    "answer_votes": ("answer_id", "voter", "value", "voted_at"),
+    "watches": ("id", "collection_id", "topic", "vector", "owner", "channel_id", "created_at"),
+    "watch_alerts": ("watch_id", "article_id", "title", "score", "alerted_at"),
+    "digests": ("collection_id", "channel_id", "hour", "timezone", "last_day"),
 }
-SEQUENCES = ("collections", "articles", "chunks", "feeds", "article_sources")
+SEQUENCES = ("collections", "articles", "chunks", "feeds", "article_sources", "answers", "watches")
 BATCH = 5000
 
 
