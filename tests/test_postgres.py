@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from test_service import STRIKE, VOLCANO
 
-from helpers import make_service
-from index.errors import BusyError, DuplicateError
+from helpers import FAKE_EMBEDDER_BARS, make_service
+from index.errors import BusyError, DuplicateError, NotFoundError
 from index.models import ChunkSpan
 from index.store import NewArticle
 
@@ -166,3 +166,148 @@ def test_indexes_follow_another_process_without_a_rebuild(tmp_path, pg_database)
     finally:
         one.close()
         two.close()
+
+
+# -- the feature parts (answers and votes, watches, digests) across processes ------------------
+
+
+def race(calls: list) -> list:
+    """Run ``calls`` at once (one thread each, released together); their results, in order."""
+    start = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(i: int) -> None:
+        start.wait(10)
+        results[i] = calls[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    return results
+
+
+def record(store: PostgresStore, cid: int, question: str, keep: int = 200) -> int:
+    return store.feedback.record(
+        cid,
+        question,
+        citations=[],
+        asked_by=None,
+        channel_id=77,
+        since=None,
+        until=None,
+        as_of=None,
+        keep=keep,
+    )
+
+
+def test_a_member_has_one_vote_whichever_process_counts_it(two):
+    a, b = two
+    cid = a.collections.id_of("c", create=True)
+    answer = record(a, cid, "q?")
+    for _ in range(5):
+        race(
+            [
+                lambda: a.feedback.vote(answer, "alice", 1),
+                lambda: b.feedback.vote(answer, "alice", -1),
+            ]
+        )
+    got = b.feedback.get(answer)
+    assert got.up + got.down == 1  # one vote, the last one
+    race([lambda: a.feedback.vote(answer, "bob", -1), lambda: b.feedback.vote(answer, "carol", -1)])
+    assert a.feedback.get(answer).down == got.down + 2
+    assert a.one("SELECT COUNT(*) FROM answer_votes")[0] == 3
+
+
+def test_an_answer_voted_in_one_process_is_not_pruned_by_another(two):
+    a, b = two
+    cid = a.collections.id_of("c", create=True)
+    old = record(a, cid, "old")
+    recorded = threading.Event()
+
+    def prune() -> None:
+        record(a, cid, "new", keep=1)  # would prune "old", unvoted when it began
+        recorded.set()
+
+    with b.transaction():  # b's vote holds the channel until it commits
+        b.feedback.vote(old, "alice", -1)
+        t = threading.Thread(target=prune)
+        t.start()
+        assert not recorded.wait(0.5)  # a waits for the channel
+    t.join(10)
+    assert recorded.is_set()
+    assert a.feedback.get(old).down == 1  # voted: kept
+    assert [r.question for r in a.feedback.worst(cid)] == ["old"]
+
+    unvoted = record(a, cid, "unvoted")
+    record(b, cid, "newest", keep=1)  # another process prunes the unvoted one...
+    with pytest.raises(NotFoundError):
+        a.feedback.vote(unvoted, "alice", 1)  # ...and a vote on it says so
+
+
+def test_two_processes_scanning_one_article_alert_once(two):
+    a, b = two
+    cid = a.collections.id_of("c", create=True)
+    vec = np.ones(4, dtype=np.float32) / 2
+    watch = a.watches.add(cid, "topic", vec, owner="1", channel_id=None)
+    assert [w for w, _ in b.watches.vectors(cid)] == [watch]
+    new = [
+        n
+        for article_id in range(1, 11)
+        for n in race(
+            [
+                lambda i=article_id: a.watches.mark_alerted(watch.id, i, f"t{i}", 0.6),
+                lambda i=article_id: b.watches.mark_alerted(watch.id, i, f"t{i}", 0.6),
+            ]
+        )
+    ]
+    assert new.count(True) == 10 and new.count(False) == 10  # one of each pair
+    assert len(b.watches.recent_alerts(watch.id, "2000-01-01")) == 10
+    b.watches.remove(cid, watch.id)  # another process removes the watch mid-scan
+    assert a.watches.mark_alerted(watch.id, 11, "t11", 0.6) is False
+    assert a.one("SELECT COUNT(*) FROM watch_alerts")[0] == 0
+
+
+def test_the_alert_scan_continues_where_another_process_left_it(tmp_path, pg_database):
+    one = make_service(
+        tmp_path / "one", database_url=pg_database, alert_bar=0.3, **FAKE_EMBEDDER_BARS
+    )
+    two = make_service(
+        tmp_path / "two", database_url=pg_database, alert_bar=0.3, **FAKE_EMBEDDER_BARS
+    )
+    try:
+        one.ingest("news", [STRIKE])
+        one.watches.add("news", "volcano eruption lava Grindavik", owner="1", channel_id=None)
+        cid = two.store.collections.id_of("news")
+        assert two.store.get_meta(f"alerts.seen.{cid}") == str(
+            two.store.watches.latest_article_id(cid)
+        )
+        two.ingest("news", [VOLCANO])
+        alerts, looked = two.watches.scan("news")
+        assert looked == 1 and [a.title for a in alerts] == [VOLCANO.title]
+        assert one.watches.scan("news") == ([], 0)  # two's scan is one's too
+        one.store.set_meta(f"alerts.seen.{cid}", "0")
+        assert one.watches.scan("news")[0] == []  # looked again: alerted once already
+    finally:
+        one.close()
+        two.close()
+
+
+def test_a_digest_day_is_sent_by_one_process(two):
+    a, b = two
+    cid = a.collections.id_of("c", create=True)
+    a.digests.set(cid, 5, 8, "UTC")
+    assert b.digests.get(cid) == a.digests.get(cid)
+    sent = [
+        s
+        for day in range(1, 11)
+        for s in race(
+            [
+                lambda d=day: a.digests.sent(cid, f"2026-11-{d:02d}"),
+                lambda d=day: b.digests.sent(cid, f"2026-11-{d:02d}"),
+            ]
+        )
+    ]
+    assert sent.count(True) == 10  # each day once, by one of them
+    assert a.digests.get(cid).last_day == "2026-11-10"
