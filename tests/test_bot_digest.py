@@ -15,7 +15,7 @@ from fakediscord import MANAGE_GUILD, FakeDiscord, FakeGuild, FakeMember, FakeUs
 from helpers import FAKE_EMBEDDER_BARS, eventually, make_service
 from index.models import Document
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.backends]
 
 ALICE = FakeUser(501, "alice")
 BOB = FakeUser(502, "bob")

@@ -27,7 +27,7 @@ from helpers import (
 from index import cli
 from index.service import NewsService
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.backends]
 
 ALICE = FakeUser(301, "alice")
 BOB = FakeUser(302, "bob")
@@ -219,12 +219,13 @@ async def test_vote_buttons_still_work_after_a_restart_and_say_so_when_the_answe
         assert "1 👍 and 0 👎" in pressed["data"]["content"]
         record = await shown(service, final)
         with service.store.transaction() as db:
-            db.execute("DELETE FROM answers WHERE id = ?", (record.id,))
+            db.execute(f"DELETE FROM answers WHERE id = {int(record.id)}")  # either backend
         gone = await (await fake.press(message=final, custom_id=up, member=OTHER)).wait_response()
         assert gone["data"]["flags"] & 64 and gone["data"]["content"] == render.VOTE_GONE
     assert fake.unhandled == [] and fake.errors == []
 
 
+@pytest.mark.sqlite_only  # reads SQLite directly; test_features_store holds both backends
 def test_a_channel_keeps_a_bounded_number_of_unvoted_answers(tmp_path):
     with make_service(tmp_path / "data", answers_kept_per_channel=3) as svc:
         from index.models import Answer
@@ -242,6 +243,7 @@ def test_a_channel_keeps_a_bounded_number_of_unvoted_answers(tmp_path):
             svc.store.feedback.vote(ids[0], "1", 2)
 
 
+@pytest.mark.sqlite_only  # SQLite's own file and schema
 def test_a_schema_3_store_migrates_to_4_and_keeps_its_articles(tmp_path):
     from index.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
 

@@ -18,7 +18,7 @@ from index.errors import InputError
 from index.models import Document
 from index.service import NewsService
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.backends]
 
 ALICE = FakeUser(401, "alice")
 BOB = FakeUser(402, "bob")
