@@ -3,7 +3,8 @@ answers kept and their votes (``FeedbackStore``), standing questions and their a
 (``WatchStore``), and daily digest schedules (``DigestStore``). Part of the store interface
 (``base.py``: its module docstring's contract holds here too: transactions, single calls, the
 write lock); SQLite implements them in ``sqlite_feedback.py``, ``sqlite_watches.py`` and
-``sqlite_digests.py``.
+``sqlite_digests.py``, PostgreSQL in ``postgres_features.py``, where several processes write at
+once and the same keys hold each contract (one vote a voter, one alert a pair, one digest a day).
 """
 
 from __future__ import annotations
