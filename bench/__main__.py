@@ -274,6 +274,29 @@ def speed(
     return samples
 
 
+def alerts_and_digest(quality_dir: Path, work: Path, out: Path) -> dict:
+    """Watch alerts' precision and recall at the shipped bar on the dev set (``bench.watch``) and
+    the digest's build time on the busiest day (``bench.digest``), each in its own process on a
+    copy of the quality store (opening a store may write to it)."""
+    copy = work / "quality-copy"
+    shutil.rmtree(copy, ignore_errors=True)
+    copy.mkdir(parents=True)
+    shutil.copy2(quality_dir / "newsbot.sqlite3", copy / "newsbot.sqlite3")
+    found = {}
+    for name, extra in (("watch", []), ("digest", ["--watch-queries", "100"])):
+        target = out / f"{name}.json"
+        argv = [sys.executable, "-m", f"bench.{name}", "--store", str(copy), "--out", str(target)]
+        proc = subprocess.run(
+            [*argv, *extra], cwd=ROOT, capture_output=True, text=True, timeout=3600
+        )
+        if proc.returncode == 0 and target.is_file():
+            found[name] = json.loads(target.read_text())
+        else:
+            found[name] = {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
+    shutil.rmtree(copy, ignore_errors=True)
+    return found
+
+
 def scale(a: argparse.Namespace, out: Path) -> dict | None:
     """The 1 M-chunk run: read from --scale-from, or run bench.scale in its own process."""
     if a.scale_from and a.scale_from.is_file():
@@ -327,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     stage("quality: baselines (BM25, tutorial dense)")
     baselines = baseline_quality(corpus, data.queries, scorer, embedder, work / "cache")
     result.update(summary(by_mode, baselines, corpus_name, len(data.queries)))
+    stage("watches and digests: alert precision/recall, digest build time")
+    result.update(alerts_and_digest(quality_service.settings.data_dir, work, out))
     stage("peak memory of a bot process with the model loaded, per runtime")
     result["peak_rss"] = [
         peak_rss(b, small_dir, [q["question"] for q in data.queries[:20]], models)

@@ -215,6 +215,7 @@ def _speed_markdown(r: dict) -> list[str]:
         f"ask p95 / floor p95: **{lat['ask_p95_over_floor_p95']}**.",
     ]
     lines += _load_markdown(r["load"])
+    lines += _alerts_markdown(r)
     lines += [
         "",
         "## Rebuild and memory",
@@ -226,6 +227,24 @@ def _speed_markdown(r: dict) -> list[str]:
         + ", ".join(f"{x['backend']} {x['peak_rss_mb']} MB" for x in r.get("peak_rss", [])),
     ]
     return lines
+
+
+def _alerts_markdown(r: dict) -> list[str]:
+    w, d = r.get("watch"), r.get("digest")
+    if not w or not d or "error" in w or "error" in d:
+        return []
+    bar = w["shipped_bar"]
+    return [
+        "",
+        "## Watches and digests",
+        "",
+        f"Watch alerts at the shipped bar {bar['bar']} (`bench.watch`: each dev question a watch,"
+        f" its week's articles holding the gold evidence positive, {w['pairs']} pairs):"
+        f" precision **{bar['precision']:.2f}**, recall **{bar['recall']:.2f}**"
+        f" ({bar['alerts']} alerts). Digest of {d['day']} ({d['articles']} articles, {d['stories']}"
+        f" stories, {d['watches']} watches): built in {d['build_seconds_median'] * 1000:.1f} ms"
+        " (median).",
+    ]
 
 
 def _runtime_quality(r: dict) -> list[str]:

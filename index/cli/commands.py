@@ -274,6 +274,7 @@ def cmd_feedback(service: NewsService, args: argparse.Namespace) -> int:
         print("No answer has been voted down yet.")
     for r in worst:
         print("\n".join(feedback_lines(r)))
+    return 0
 
 
 def cmd_copy_store(service: NewsService, args: argparse.Namespace) -> int:
