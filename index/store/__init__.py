@@ -1,7 +1,7 @@
 """The truth of a data folder, behind an interface (``base.py``: the core protocols and their
 contract; ``features.py``: the parts of answers kept, watches and digests) that SQLite implements
 (``sqlite.py``, ``schema.py`` and one module a part, the embedded default) and PostgreSQL
-implements beside it (``postgres.py``, ``postgres_parts.py``, ``pg_migrations/``), shared by
+implements beside it (``postgres.py`` with one module a part, ``pg_migrations/``), shared by
 several processes when ``NEWSBOT_DATABASE_URL`` names it."""
 
 from __future__ import annotations

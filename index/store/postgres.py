@@ -1,7 +1,8 @@
 """PostgreSQL, the shared source of truth for several newsbot processes (``NEWSBOT_DATABASE_URL``).
 
-Implements ``index.store.base.Store`` like ``sqlite.py``, from four parts (``postgres_parts``)
-and the three feature parts (``postgres_features``: answers and votes, watches, digests)
+Implements ``index.store.base.Store`` like ``sqlite.py``, from four parts (collections and
+articles in ``postgres_articles``, ``postgres_chunks``, ``postgres_feeds``) and the three feature
+parts (``postgres_features``: answers and votes, watches, digests)
 sharing this object's connections and transactions. psycopg 3 with a connection pool; a thread
 in a transaction or snapshot keeps one connection for it, other reads borrow one per call.
 
@@ -93,8 +94,10 @@ class PostgresStore:
         except Exception as exc:
             raise StoreError(f"cannot connect to the database {self.name}: {exc}") from None
         self._migrate()
+        from .postgres_articles import PgArticles, PgCollections
+        from .postgres_chunks import PgChunks
         from .postgres_features import PgDigests, PgFeedback, PgWatches
-        from .postgres_parts import PgArticles, PgChunks, PgCollections, PgFeeds
+        from .postgres_feeds import PgFeeds
 
         self.collections = PgCollections(self)
         self.articles = PgArticles(self)

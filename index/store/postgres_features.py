@@ -24,7 +24,7 @@ from ..errors import NotFoundError
 from ..models import Article
 from .features import AnswerRecord, CitedRef, DigestSchedule, Watch
 from .postgres import LOCK_ANSWERS
-from .postgres_parts import _ARTICLE_COLUMNS
+from .postgres_articles import _ARTICLE_COLUMNS
 from .sqlite_articles import now_iso
 
 if TYPE_CHECKING:
