@@ -275,7 +275,7 @@ class BackgroundLane:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-BACKENDS = ("onnx", "torch")
+BACKENDS = ("onnx", "onnx-int8", "torch")
 
 
 def make_embedder(
@@ -305,5 +305,10 @@ def make_embedder(
     from .onnx_embed import OnnxEmbedder
 
     return OnnxEmbedder(
-        torch_model.path, cache_dir, batch_size=batch_size, threads=threads, fallback=torch_model
+        torch_model.path,
+        cache_dir,
+        batch_size=batch_size,
+        threads=threads,
+        fallback=torch_model,
+        flavour="int8" if backend == "onnx-int8" else "fp32",
     )

@@ -36,6 +36,18 @@ log = logging.getLogger(__name__)
 EXPORT_RECIPE = 1  # bump when the export below changes what it writes
 MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "model.json"
+# "int8": the fused graph's matrix products quantized to 8 bits per output channel (dynamic
+# activations); the rest stays fp32. Faster on CPUs with VNNI; vectors within ~1 % in cosine.
+FLAVOURS = ("fp32", "int8")
+
+
+def files(flavour: str) -> tuple[str, str]:
+    """The model file and its manifest for a flavour."""
+    if flavour == "fp32":
+        return MODEL_FILE, MANIFEST_FILE
+    return f"model-{flavour}.onnx", f"model-{flavour}.json"
+
+
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 EXPORT_TIMEOUT = 900.0  # seconds; the export takes about ten
 
@@ -48,35 +60,37 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def source_of(model_path: Path) -> dict[str, str]:
+def source_of(model_path: Path, flavour: str = "fp32") -> dict[str, str]:
     """What an export is made from; a cached file made from anything else is exported again."""
     weights = model_path / "model.safetensors"
     if not weights.is_file():
         weights = model_path / "pytorch_model.bin"
     return {
         "weights_sha256": _sha256(weights),
-        "recipe": str(EXPORT_RECIPE),
+        "recipe": str(EXPORT_RECIPE) if flavour == "fp32" else f"{EXPORT_RECIPE}-{flavour}",
         # Versions read without importing torch: a running bot never needs it.
         "torch": metadata.version("torch"),
         "onnxruntime": metadata.version("onnxruntime"),
     }
 
 
-def cached_export(model_path: Path, cache_dir: Path) -> Path | None:
+def cached_export(model_path: Path, cache_dir: Path, flavour: str = "fp32") -> Path | None:
     """The exported file in ``cache_dir`` when it is whole and made from ``model_path``."""
-    target, manifest = cache_dir / MODEL_FILE, cache_dir / MANIFEST_FILE
+    name, manifest_name = files(flavour)
+    target, manifest = cache_dir / name, cache_dir / manifest_name
     if not (target.is_file() and manifest.is_file()):
         return None
     try:
         meta = json.loads(manifest.read_text())
     except (OSError, ValueError):
         return None
-    if meta.get("source") != source_of(model_path) or meta.get("sha256") != _sha256(target):
+    source = source_of(model_path, flavour)
+    if meta.get("source") != source or meta.get("sha256") != _sha256(target):
         return None
     return target
 
 
-def export(model_path: Path, cache_dir: Path) -> Path:
+def export(model_path: Path, cache_dir: Path, flavour: str = "fp32") -> Path:
     """The optimized ONNX file for ``model_path``: the cached one, or exported now (seconds).
 
     The export runs in a child process: it needs PyTorch, which a bot on ONNX Runtime would
@@ -84,23 +98,23 @@ def export(model_path: Path, cache_dir: Path) -> Path:
     under temp names and renamed into place, manifest last, so a kill never leaves a file that
     passes as whole.
     """
-    found = cached_export(model_path, cache_dir)
+    found = cached_export(model_path, cache_dir, flavour)
     if found is not None:
         return found
     cache_dir.mkdir(parents=True, exist_ok=True)
     with (cache_dir / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        found = cached_export(model_path, cache_dir)  # another process may have just made it
+        found = cached_export(model_path, cache_dir, flavour)  # another process just made it?
         if found is not None:
             return found
         log.info("exporting %s to ONNX in %s (once)", model_path.name, cache_dir)
         proc = subprocess.run(
-            [sys.executable, "-m", __name__, str(model_path), str(cache_dir)],
+            [sys.executable, "-m", __name__, str(model_path), str(cache_dir), flavour],
             capture_output=True,
             text=True,
             timeout=EXPORT_TIMEOUT,
         )
-        found = cached_export(model_path, cache_dir)
+        found = cached_export(model_path, cache_dir, flavour)
         if proc.returncode != 0 or found is None:
             detail = (proc.stderr.strip().splitlines() or ["no output"])[-1][:300]
             raise StoreError(
@@ -110,18 +124,38 @@ def export(model_path: Path, cache_dir: Path) -> Path:
         return found
 
 
-def _export_here(model_path: Path, cache_dir: Path) -> None:
+def _export_here(model_path: Path, cache_dir: Path, flavour: str = "fp32") -> None:
+    name, manifest_name = files(flavour)
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".export-") as tmp:
         fused = Path(tmp) / MODEL_FILE
         with warnings.catch_warnings():  # the exporter's notes on ops MiniLM does not use
             warnings.simplefilter("ignore")
             _export_fused(model_path, Path(tmp) / "raw.onnx", fused)
-        target = cache_dir / MODEL_FILE
-        os.replace(fused, target)
-    meta = {"source": source_of(model_path), "sha256": _sha256(target)}
-    partial = cache_dir / f".{MANIFEST_FILE}.{os.getpid()}"
+        made = fused
+        if flavour == "int8":
+            made = Path(tmp) / name
+            _quantize(fused, made)
+        target = cache_dir / name
+        os.replace(made, target)
+    meta = {"source": source_of(model_path, flavour), "sha256": _sha256(target)}
+    partial = cache_dir / f".{manifest_name}.{os.getpid()}"
     partial.write_text(json.dumps(meta, indent=1))
-    os.replace(partial, cache_dir / MANIFEST_FILE)
+    os.replace(partial, cache_dir / manifest_name)
+
+
+def _quantize(fused: Path, out: Path) -> None:
+    """Matrix products only, per output channel: quantizing everything cost far more accuracy."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(fused),
+        str(out),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=["MatMul"],
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
 
 
 def _export_fused(model_path: Path, raw: Path, out: Path) -> None:
@@ -182,15 +216,17 @@ class OnnxEmbedder:
         batch_size: int = 32,
         threads: int = 0,
         fallback: Embedder | None = None,
+        flavour: str = "fp32",
     ) -> None:
         from tokenizers import Tokenizer
 
         self.fallback = fallback  # PyTorch, used when the export or ONNX Runtime fails
+        self.flavour = flavour
         self.failed: str | None = None
         self.path = path
         self.cache_dir = cache_dir
         self.name = model_name_for(path)
-        self.runtime = "onnxruntime"
+        self.runtime = "onnxruntime" if flavour == "fp32" else f"onnxruntime-{flavour}"
         self.dim = read_dim(path)
         self.max_tokens = read_max_tokens(path)
         self.batch_size = batch_size
@@ -238,7 +274,7 @@ class OnnxEmbedder:
         n = getattr(self._local, "threads", None) or self.threads or os.cpu_count() or 1
         with self._lock:
             if self._file is None:
-                self._file = export(self.path, self.cache_dir)
+                self._file = export(self.path, self.cache_dir, self.flavour)
             session = self._sessions.get(n)
             if session is None:
                 options = ort.SessionOptions()
@@ -307,4 +343,4 @@ class OnnxEmbedder:
 if __name__ == "__main__":  # the child process ``export`` runs
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    _export_here(Path(sys.argv[1]), Path(sys.argv[2]))
+    _export_here(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "fp32")
