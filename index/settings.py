@@ -47,7 +47,7 @@ class CoreSettings:
     )
     embed_backend: str = setting(
         "NEWSBOT_EMBED_BACKEND",
-        "onnx",
+        "onnx-int8",
         "Runtime for the model: onnx (ONNX Runtime, exported once into NEWSBOT_MODEL_CACHE; the"
         " same vectors as PyTorch), onnx-int8 (its matrix products in 8 bits: faster, vectors"
         " within ~1 % in cosine) or torch (PyTorch, the fallback).",
