@@ -10,6 +10,7 @@ import numpy as np
 
 from ..models import Hit
 from .base import ChunkText
+from .filters import filter_sql
 from .lexical import LexicalCache
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ class PgChunks:
         until: str | None = None,
         as_of: str | None = None,
     ) -> np.ndarray:
-        clauses, params = filter_sql(source, since, until, as_of)
+        clauses, params = _pg_filters(source, since, until, as_of)
         if not clauses:
             rows = self._store.execute(
                 "SELECT id FROM chunks WHERE collection_id = %s", (collection_id,)
@@ -165,20 +166,9 @@ class PgChunks:
         return index.search(words, limit, title_weight=title_weight, allowed=allowed)
 
 
-def filter_sql(
-    source: str | None, since: str | None, until: str | None, as_of: str | None = None
+def _pg_filters(
+    source: str | None, since: str | None, until: str | None, as_of: str | None
 ) -> tuple[str, list]:
-    clauses, params = "", []
-    if source:
-        clauses += " AND lower(a.source) = lower(%s)"
-        params.append(source)
-    if since:
-        clauses += " AND a.published_at >= %s"
-        params.append(since)
-    if until:
-        clauses += " AND a.published_at <= %s"
-        params.append(until)
-    if as_of:
-        clauses += " AND (a.published_at IS NULL OR a.published_at <= %s)"
-        params.append(as_of)
-    return clauses, params
+    return filter_sql(
+        source, since, until, as_of, mark="%s", source_equals="lower(a.source) = lower({})"
+    )

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..models import Hit
 from .base import ChunkText
+from .filters import filter_sql
 from .sqlite_articles import bump
 
 if TYPE_CHECKING:
@@ -128,7 +129,7 @@ class SqliteChunks:
         until: str | None = None,
         as_of: str | None = None,
     ) -> np.ndarray:
-        clauses, params = _filter_sql(source, since, until, as_of)
+        clauses, params = filter_sql(source, since, until, as_of)
         rows = self._store.db.execute(
             f"""SELECT ch.id FROM chunks ch JOIN articles a ON a.id = ch.article_id
                 WHERE a.collection_id = ?{clauses}""",
@@ -157,7 +158,7 @@ class SqliteChunks:
         match = fts_match(words)
         if match is None:
             return []
-        clauses, params = _filter_sql(source, since, until, as_of)
+        clauses, params = filter_sql(source, since, until, as_of)
         db = self._store.db
         try:
             if not clauses:
@@ -191,23 +192,3 @@ class SqliteChunks:
 def fts_match(words: Sequence[str]) -> str | None:
     """An FTS5 MATCH expression: the words OR-ed, each quoted (FTS5 syntax in them is inert)."""
     return " OR ".join(f'"{w}"' for w in words) or None
-
-
-def _filter_sql(
-    source: str | None, since: str | None, until: str | None, as_of: str | None = None
-) -> tuple[str, list]:
-    """SQL for the filters; ``as_of`` keeps undated articles, an explicit ``until`` does not."""
-    clauses, params = "", []
-    if source:
-        clauses += " AND a.source = ? COLLATE NOCASE"
-        params.append(source)
-    if since:
-        clauses += " AND a.published_at >= ?"
-        params.append(since)
-    if until:
-        clauses += " AND a.published_at <= ?"
-        params.append(until)
-    if as_of:
-        clauses += " AND (a.published_at IS NULL OR a.published_at <= ?)"
-        params.append(as_of)
-    return clauses, params
