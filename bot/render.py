@@ -3,10 +3,16 @@ Discord's limits.
 
 Pure functions over index models: unit-tested without a client. Snippets are cut at word
 boundaries with "…", never mid-word, so what is shown stays a verbatim piece of the article.
+
+Everything an article, a page, a feed or a member supplied (text, titles, sources, topics,
+questions…) goes through ``plain`` before it reaches markdown: it shows as the text it is,
+never as a link, markup or a mention. The bot's own markup (bold, a title linked to its
+article) is added around it. Embed footers render no markdown, so they take text as it is.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import discord
@@ -30,11 +36,47 @@ EMBED_TOTAL_MAX = 6000
 MESSAGE_MAX = 1900  # of Discord's 2,000 characters: room for a "…" line and markup
 ELLIPSIS = "…"
 MIN_SNIPPET = 80
+LINK_TEXT_MAX = 200
+URL_MAX = 512
+_LINKABLE = re.compile(r"https?://[^\s<>\\]+")  # one word: nothing in it ends the link early
 COLOUR = discord.Colour.blurple()
 NOTHING_FOUND = (
     "I couldn't find anything relevant to that in this server's news. Add articles with "
     "`/ingest` (a file or text) or `!ingest` with attached files, then ask again."
 )
+
+
+# Escaped wherever they stand: emphasis, code, spoilers; "[" (but a citation marker's, [1]) and
+# the "(" of "](": no masked link starts or closes; "<": mentions, channels, roles, /commands,
+# timestamps, custom emoji, <url> links; "://": no bare URL becomes a link (nor a preview).
+_ANYWHERE = re.compile(r"[\\*_~|`<]|\[(?!\d{1,3}\])|(?<=\])\(|:(?=//)")
+# What only means something at the start of a line: headings, -# subtext, block quotes, lists.
+_LINE_START = re.compile(r"^([ \t]*)(?:([#>+-])|(\d+)\.(?=[ \t]))", re.MULTILINE)
+_PINGS = re.compile(r"@(everyone|here)")
+_INVITE = re.compile(r"(discord(?:app)?)\.(?=(?:gg|com|me|io)/)", re.IGNORECASE)
+
+
+def _line_start(m: re.Match[str]) -> str:
+    return f"{m[1]}\\{m[2]}" if m[2] else f"{m[1]}{m[3]}\\."
+
+
+def plain(text: str) -> str:
+    """Supplied text as Discord shows it: what it says, and nothing it could do.
+
+    Markdown is backslash-escaped (Discord hides the backslashes), ``@everyone`` and ``@here``
+    get a zero-width space (no ping even where mentions were allowed), and a discord.gg
+    invite is broken up like a URL. An escape is a backslash and one character, never a
+    space, so ``cut`` (which cuts at spaces) never splits one: escape first, then cut.
+    """
+    text = _ANYWHERE.sub(r"\\\g<0>", text)
+    text = _LINE_START.sub(_line_start, text)
+    text = _INVITE.sub(r"\1\\.", text)
+    return _PINGS.sub("@\u200b\\1", text)
+
+
+def code(text: str) -> str:
+    """Supplied text inside `…`: no escape works there, so its backticks become quotes."""
+    return _PINGS.sub("@\u200b\\1", text.replace("`", "'"))
 
 
 def cut(text: str, limit: int) -> str:
@@ -50,31 +92,42 @@ def cut(text: str, limit: int) -> str:
     return head.rstrip() + ELLIPSIS if head else ELLIPSIS
 
 
-def _link(title: str, url: str | None) -> str:
-    safe = discord.utils.escape_markdown(title).replace("[", "(").replace("]", ")")
-    if url and url.startswith(("http://", "https://")) and len(url) <= 512:
-        return f"**[{safe}]({url.replace(')', '%29')})**"
+def _link(title: str, url: str | None, limit: int = LINK_TEXT_MAX) -> str:
+    """A headline in bold, linked to its article: the one link the bot makes of stored data.
+    The title is its text (brackets become parentheses: nothing to close the link early)."""
+    safe = cut(plain(title.replace("[", "(").replace("]", ")")), limit)
+    href = (url or "").replace("(", "%28").replace(")", "%29")
+    if _LINKABLE.fullmatch(href) and len(href) <= URL_MAX:
+        return f"**[{safe}]({href})**"
     return f"**{safe}**"
 
 
+def _headline(title: str, url: str | None, room: int) -> str:
+    """``_link`` in at most ``room`` characters: linked when that fits, else unlinked, else
+    with its title cut shorter."""
+    head = _link(title, url)
+    return head if len(head) <= room else _link(title, None, max(min(room - 4, LINK_TEXT_MAX), 1))
+
+
 def _meta(source: str | None, published_at: str | None) -> str:
-    return " · ".join(x for x in (source, published_at) if x) or "no source or date"
+    return " · ".join(plain(x) for x in (source, published_at) if x) or "no source or date"
 
 
 def nothing_found(window: Window | None, searched_all: bool = False) -> str:
     if window is None:
         return NOTHING_FOUND
+    when = plain(window.description)
     where = (
-        f"in this server's {window.description}, nor in the rest of its news"
+        f"in this server's {when}, nor in the rest of its news"
         if searched_all
-        else f"in this server's {window.description}"
+        else f"in this server's {when}"
     )
     return f"I couldn't find anything relevant {where}. Add articles with `/ingest`."
 
 
 def _snippets(c: Citation, limit: int) -> str:
     """The citation's verbatim passages, quoted, sharing ``limit`` characters."""
-    texts = [" ".join(s.text.split()) for s in c.snippets]
+    texts = [plain(" ".join(s.text.split())) for s in c.snippets]
     share = max(limit // len(texts) - 4, 1)
     return "\n".join(f"“{cut(t, share)}”" for t in texts)
 
@@ -85,7 +138,7 @@ def answer_embed(answer: Answer) -> discord.Embed:
     An answer from old news opens with the date of the newest evidence, in bold, so nobody
     reads a 2023 story as this week's; a question that named a time says which it searched.
     """
-    embed = discord.Embed(title=cut(answer.question, TITLE_MAX), colour=COLOUR)
+    embed = discord.Embed(title=cut(plain(answer.question), TITLE_MAX), colour=COLOUR)
     if not answer.found:
         embed.description = nothing_found(answer.window, answer.outside_window)
         return embed
@@ -96,15 +149,15 @@ def answer_embed(answer: Answer) -> discord.Embed:
     embed.set_footer(text=footer)
     heads = [_link(c.title, c.url) for c in citations]
     heads = [
-        h if len(h) <= 300 else _link(cut(c.title, 200), None)
-        for h, c in zip(heads, citations, strict=True)
+        h if len(h) <= 300 else _link(c.title, None) for h, c in zip(heads, citations, strict=True)
     ]
     names = [cut(f"[{c.n}] {_meta(c.source, c.published_at)}", FIELD_NAME_MAX) for c in citations]
     # Every source keeps room for its link and some snippet; the answer gets the rest.
     reserved = sum(len(n) + len(h) + 1 + MIN_SNIPPET for n, h in zip(names, heads, strict=True))
     room = EMBED_TOTAL_MAX - len(embed.title) - len(footer) - reserved
-    lead = f"**{answer.lead}**\n" if answer.lead else ""
-    embed.description = lead + cut(answer.body, max(min(DESCRIPTION_MAX, room) - len(lead), 1))
+    lead = f"**{plain(answer.lead)}**\n" if answer.lead else ""
+    body = cut(plain(answer.body), max(min(DESCRIPTION_MAX, room) - len(lead), 1))
+    embed.description = lead + body
     spare = (
         EMBED_TOTAL_MAX
         - len(embed)
@@ -119,7 +172,7 @@ def answer_embed(answer: Answer) -> discord.Embed:
 
 def hits_embed(query: str, found: Found) -> discord.Embed:
     """The top passages themselves, for people who want to read rather than be told."""
-    embed = discord.Embed(title=cut(f"Passages for: {query}", TITLE_MAX), colour=COLOUR)
+    embed = discord.Embed(title=cut(f"Passages for: {plain(query)}", TITLE_MAX), colour=COLOUR)
     hits, window = found.hits, found.window
     if not hits:
         embed.description = nothing_found(window, found.outside_window)
@@ -139,7 +192,7 @@ def hits_embed(query: str, found: Found) -> discord.Embed:
         head = _link(h.title, h.url)
         room = min(FIELD_VALUE_MAX, share - len(name)) - len(head) - 1
         embed.add_field(
-            name=name, value=f"{head}\n{cut(' '.join(h.text.split()), room)}", inline=False
+            name=name, value=f"{head}\n{cut(plain(' '.join(h.text.split())), room)}", inline=False
         )
     return embed
 
@@ -153,13 +206,12 @@ def sources_embed(articles: list[Article], page: int, pages: int, total: int) ->
             else f"There is no page {page}."
         )
         return embed
+    room = DESCRIPTION_MAX // len(articles) - 1
     lines = []
     for a in articles:
-        line = (
-            f"`#{a.id}` {_link(a.title, a.url)} — {_meta(a.source, a.published_at)}"
-            f" ({a.chunk_count} chunks)"
-        )
-        lines.append(cut(line, 400))
+        rest = f" — {cut(_meta(a.source, a.published_at), 150)} ({a.chunk_count} chunks)"
+        head = f"`#{a.id}` "
+        lines.append(head + _headline(a.title, a.url, room - len(head) - len(rest)) + rest)
     description = ""
     for line in lines:
         if len(description) + len(line) + 1 > DESCRIPTION_MAX:
@@ -170,6 +222,13 @@ def sources_embed(articles: list[Article], page: int, pages: int, total: int) ->
     return embed
 
 
+def forgotten(article: Article) -> str:
+    return (
+        f"🗑️ Forgot `#{article.id}` **{cut(plain(article.title), 200)}** "
+        f"and its {article.chunk_count} passages."
+    )
+
+
 def stats_embed(stats: dict[str, object]) -> discord.Embed:
     embed = discord.Embed(title="newsbot stats", colour=COLOUR)
     for key in ("articles", "chunks", "indexed_vectors", "model"):
@@ -177,15 +236,10 @@ def stats_embed(stats: dict[str, object]) -> discord.Embed:
     return embed
 
 
-def _safe(title: str) -> str:
-    """A title as plain text: no markdown, no pings."""
-    return discord.utils.escape_markdown(discord.utils.escape_mentions(title))[:200]
-
-
 def _stored(icon: str, verb: str, r: IngestResult) -> str:
     return (
-        f"{icon} {verb} `#{r.article_id}` **{_safe(r.title)}** "
-        f"({r.published_at or 'no date'}) — {r.chunk_count} chunks"
+        f"{icon} {verb} `#{r.article_id}` **{cut(plain(r.title), 200)}** "
+        f"({plain(r.published_at or 'no date')}) — {r.chunk_count} chunks"
     )
 
 
@@ -196,23 +250,42 @@ def ingest_report(report: IngestReport) -> str:
     lines += [_stored("🔄", "Updated", r) for r in report.updated]
     for r in report.duplicates:
         ref = f"`#{r.article_id}` " if r.article_id > 0 else ""
-        why = f" ({_safe('; '.join(r.notes))})" if r.notes else ""
-        lines.append(f"↩️ Already indexed: {ref}**{_safe(r.title)}**{why}")
-    lines += [f"⚠️ {f.reason}" for f in report.failed]
-    text = "\n".join(lines) or "Nothing to add."
-    return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 10].rsplit("\n", 1)[0] + "\n…"
+        why = f" ({cut(plain('; '.join(r.notes)), 200)})" if r.notes else ""
+        lines.append(f"↩️ Already indexed: {ref}**{cut(plain(r.title), 200)}**{why}")
+    lines += [f"⚠️ {cut(plain(f.reason), 400)}" for f in report.failed]
+    return _lines(lines) or "Nothing to add."
+
+
+def _lines(lines: list[str], limit: int = MESSAGE_MAX) -> str:
+    """Whole lines while they fit, then "…": a line is never cut (nor its markup, nor an
+    escape in it)."""
+    text = "\n".join(lines)
+    if len(text) <= limit:
+        return text
+    kept: list[str] = []
+    size = 2  # the "\n…" line
+    for line in lines:
+        if size + len(line) + 1 > limit:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join([*kept, "…"])
 
 
 def feed_line(feed: Feed) -> str:
     """A followed feed as /feeds lists it; its state and period come from the store's Feed."""
     state = f"⏸️ {feed.state}" if feed.paused else feed.state
-    name = discord.utils.escape_markdown(feed.title or feed.url)[:120]
-    return f"`{feed.id}` **{name}** <{feed.url}> — {feed.every}, {state}"
+    name = cut(plain(feed.title or feed.url), 120)
+    return f"`{feed.id}` **{name}** {address(feed.url)} — {feed.every}, {state}"
+
+
+def address(url: str) -> str:
+    """A web address a member gave, shown as text: not a link, no preview."""
+    return cut(plain(url), 300)
 
 
 def feed_list(feeds: list[Feed]) -> str:
-    text = "\n".join(feed_line(f) for f in feeds) or "No feeds yet: `/feeds add url`."
-    return text[:MESSAGE_MAX]
+    return _lines([feed_line(f) for f in feeds]) or "No feeds yet: `/feeds add url`."
 
 
 # -- feedback ---------------------------------------------------------------------------------
@@ -273,28 +346,26 @@ def help_embed(
 # -- watches ----------------------------------------------------------------------------------
 def watch_line(watch: Watch) -> str:
     where = f"<#{watch.channel_id}>" if watch.channel_id else "by DM"
-    topic = discord.utils.escape_markdown(discord.utils.escape_mentions(watch.topic))
-    return f"`{watch.id}` **{topic}** → {where}"
+    return f"`{watch.id}` **{plain(watch.topic)}** → {where}"
 
 
 def watch_list(watches: list[Watch], everyone: bool) -> str:
     if not watches:
         return "No watches yet: `/watch add topic` (add a channel to alert it instead of you)."
     head = "This server's watches:" if everyone else "Your watches:"
-    text = head + "\n" + "\n".join(watch_line(w) for w in watches)
-    return text[:MESSAGE_MAX]
+    return _lines([head, *(watch_line(w) for w in watches)])
 
 
 def alert_embed(alert: Alert, watch: Watch) -> discord.Embed:
     """One alert: headline (linked), source and date, the matching sentence, the watch."""
     embed = discord.Embed(
-        title=cut(alert.title, TITLE_MAX),
+        title=cut(plain(alert.title), TITLE_MAX),
         url=alert.url if alert.url and alert.url.startswith(("http://", "https://")) else None,
         colour=COLOUR,
-        description=f"“{cut(alert.sentence, 1000)}”",
+        description=f"“{cut(plain(alert.sentence), 1000)}”",
     )
-    embed.add_field(name="Source", value=cut(alert.source or "unknown", 200), inline=True)
-    embed.add_field(name="Date", value=alert.published_at or "no date", inline=True)
+    embed.add_field(name="Source", value=cut(plain(alert.source or "unknown"), 200), inline=True)
+    embed.add_field(name="Date", value=plain(alert.published_at or "no date"), inline=True)
     embed.set_footer(
         text=cut(f"🔔 Watch {watch.id}: {watch.topic} · /watch remove {watch.id} to stop", 2048)
     )
@@ -303,17 +374,16 @@ def alert_embed(alert: Alert, watch: Watch) -> discord.Embed:
 
 def bulk_summary(watch: Watch, alerts: list[Alert], articles: int) -> str:
     """A bulk import's alerts for one watch, in one message."""
-    topic = discord.utils.escape_markdown(discord.utils.escape_mentions(watch.topic))
     lines = [
         f"🔔 A bulk import added {articles} articles; {len(alerts)} match your watch "
-        f"`{watch.id}` **{topic}**:"
+        f"`{watch.id}` **{plain(watch.topic)}**:"
     ]
     for a in alerts[:10]:
-        lines.append(cut(f"• {_link(a.title, a.url)} — {_meta(a.source, a.published_at)}", 300))
+        meta = f" — {cut(_meta(a.source, a.published_at), 100)}"
+        lines.append(f"• {_headline(a.title, a.url, 300 - len(meta) - 2)}{meta}")
     if len(alerts) > 10:
-        lines.append(f"… and {len(alerts) - 10} more (`/search {cut(watch.topic, 80)}`).")
-    text = "\n".join(lines)
-    return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 2].rsplit("\n", 1)[0] + "\n…"
+        lines.append(f"… and {len(alerts) - 10} more (`/search {code(cut(watch.topic, 80))}`).")
+    return _lines(lines)
 
 
 # -- daily digest -----------------------------------------------------------------------------
@@ -326,18 +396,18 @@ def digest_embed(digest: Digest, *, preview: bool = False) -> discord.Embed:
         return embed
     share = (EMBED_TOTAL_MAX - len(embed.title) - 200) // len(digest.stories)
     for i, story in enumerate(digest.stories, 1):
-        outlets = story.source or "unknown source"
+        outlets = plain(story.source or "unknown source")
         if story.also:
-            outlets += f" · also in {', '.join(story.also[:5])}"
+            outlets += f" · also in {', '.join(plain(s) for s in story.also[:5])}"
             if len(story.also) > 5:
                 outlets += f" and {len(story.also) - 5} more"
         if story.watches:
             outlets += f" · 🔔 {story.watches}"
         name = cut(f"{i}. {outlets}", FIELD_NAME_MAX)
-        head = _link(cut(story.title, 200), story.url)
+        head = _link(story.title, story.url)
         room = min(FIELD_VALUE_MAX, share - len(name)) - len(head) - 4
-        value = f"{head}\n“{cut(story.sentence, max(room, 20))}”"
-        embed.add_field(name=name, value=value[:FIELD_VALUE_MAX], inline=False)
+        value = f"{head}\n“{cut(plain(story.sentence), max(room, 20))}”"
+        embed.add_field(name=name, value=value, inline=False)
     more = digest.total_stories - len(digest.stories)
     footer = f"{digest.articles} articles · {digest.total_stories} stories"
     if more:

@@ -293,7 +293,7 @@ def test_a_feed_line_takes_its_state_and_period_from_the_feed():
     )
     line = render.feed_line(feed)
     assert line == (
-        "`4` **Tram \\*Times\\*** <https://example.com/rss> — every 30 min, not polled yet"
+        "`4` **Tram \\*Times\\*** https\\://example.com/rss — every 30 min, not polled yet"
     )
     paused = render.feed_line(dataclasses.replace(feed, paused=True))
     assert paused.endswith("— every 30 min, ⏸️ paused")

@@ -79,10 +79,7 @@ class Admin(commands.Cog):
         await interaction.response.defer(thinking=True)
         async with self.bot.writer:
             article = await asyncio.to_thread(self.bot.service.forget, collection, article_id)
-        await interaction.followup.send(
-            f"🗑️ Forgot `#{article.id}` **{discord.utils.escape_markdown(article.title)}** "
-            f"and its {article.chunk_count} passages."
-        )
+        await interaction.followup.send(render.forgotten(article))
 
     @app_commands.command(name="stats", description="How much news this server has")
     @in_guild()

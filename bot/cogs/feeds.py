@@ -19,7 +19,7 @@ from index.ingest.fetch import fetch
 
 from ..checks import admin_only, collection_for
 from ..errors import UserError
-from ..render import feed_line, feed_list
+from ..render import address, feed_line, feed_list
 
 if TYPE_CHECKING:
     from ..client import NewsBot
@@ -95,7 +95,9 @@ class Feeds(
             feed = await asyncio.to_thread(
                 self.bot.service.remove_feed, collection_for(interaction.guild_id), feed_id
             )
-        await interaction.response.send_message(f"Stopped following <{feed.url}>.", ephemeral=True)
+        await interaction.response.send_message(
+            f"Stopped following {address(feed.url)}.", ephemeral=True
+        )
 
     @app_commands.command(name="pause", description="Pause polling a feed")
     async def pause(

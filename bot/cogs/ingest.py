@@ -20,7 +20,7 @@ from index.service import IngestReport
 
 from ..checks import collection_for, in_guild, ingest_cooldown, per_member
 from ..errors import UserError
-from ..render import ingest_report
+from ..render import ingest_report, plain
 
 if TYPE_CHECKING:
     from ..client import NewsBot
@@ -114,7 +114,7 @@ class Ingest(commands.Cog):
         try:
             return await fetch(url, web.policy_for(self.bot.service.settings))
         except InputError as exc:
-            return Failed(url, f"<{url}>: {exc}")
+            return Failed(url, f"{url}: {exc}")  # shown as text: ingest_report
 
     async def _read(self, att: discord.Attachment) -> tuple[str, bytes] | Failed:
         refusal = check_attachment(att, self.bot.service.settings.max_input_bytes)
@@ -202,7 +202,7 @@ class Ingest(commands.Cog):
         if file is not None and (
             refusal := check_attachment(file, self.bot.service.settings.max_input_bytes)
         ):
-            raise UserError(refusal)
+            raise UserError(plain(refusal))  # the file's name is the member's
         await interaction.response.defer(thinking=True)
         item: Item
         if address:
