@@ -8,24 +8,49 @@ a short list of relative words. Only the absolute phrase itself ("12 May", "Jan.
 to dateparser, which knows the spellings. A window that lies wholly after the day asked is a
 plan, not news ("in 2030"), and is ignored.
 
+A month or day named without a year is the last one begun ("What happened in February?" asked
+on 31 January: last February) — unless the question speaks of the future ("will face off in
+February", "is scheduled for March", "are expected to", "upcoming", "next month's"): then it is
+the coming one, not yet ended. News about a coming event is published before it, so a coming
+period (within a year) is searched in the news ahead of it: the last 30 days up to the day
+asked, and its words stay in the query, since announcements name the date. "next February",
+"the coming month" are coming whatever the tense, "last March" is past, "this February" is this
+year's; a future-tense question about a month under way searches the last 30 days too. The
+future word must come before the date or in its clause: "the vote on Nov 3 that will decide the
+budget" is a past vote.
+
+Dates that are no time of news are not read as one, and never as another date: an impossible day
+("Sept. 31st, 2023") is read as its month (September 2023, which the reply names); a year before
+1900 or after 2099 ("since 1 January 0001") names history or fiction, not a publication window,
+so the phrase is not a window at all (the question searches all news), rather than "1 January"
+of this year.
+
+Finding the phrases is linear in the question: each rule scans it once, a phrase already taken is
+checked in constant time, and dateparser is asked once per distinct phrase.
+
 What the phrases become — the window, its reporting lag and its label — is ``window``.
 """
 
 from __future__ import annotations
 
+import bisect
+import calendar
 import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from .window import (
+    AHEAD_REACH,
     DAY_LAG,
     LONG_LAG,
     Span,
     Window,
+    ahead,
     bounds,
     day_label,
     month_end,
+    next_year,
     part_of,
     period_of,
     shift_months,
@@ -55,6 +80,7 @@ _NOT_NAME = r"(?!(?-i:\s+[A-Z][a-z]))"
 # Months that are also ordinary words: only capitalised, and never on their own in lower case.
 _AMBIGUOUS_MONTHS = {"may", "march", "mar", "jan", "jun", "dec", "sep", "oct", "nov"}
 _YEAR = r"(?:19|20)\d\d"
+_YEAR_IN = re.compile(_YEAR)
 _DAY = r"(?:3[01]|[12]\d|0?[1-9])(?:st|nd|rd|th)?"
 # A year must not be part of a bigger number, a price, a model or a range ("2023-24"), and must
 # not count something ("in 2000 homes": a lower-case noun right after it).
@@ -83,6 +109,34 @@ _MY = rf"(?P<my>{_MONTH},?\s+{_YEAR})"
 _ABSOLUTE = rf"(?:{_ISO}|{_MDY}|{_DMY}|{_MY})"
 _PART = r"(?:(?P<part>early|mid|late|the\s+start\s+of|the\s+end\s+of)[\s\-]+)?"
 _PREP = r"(?P<prep>in|during|throughout|over|on|since|from|after|before|until|till|through|as\s+of)"
+# A month alone also takes "for" ("is scheduled for March", "the figures for May").
+_PREP_MONTH = _PREP.replace("(?P<prep>", "(?P<prep>for|")
+# Where a month word ends: not inside a word, and not the month of a day ("Sept. 31st": the
+# optional dot must not let "Sept" stand alone before it).
+_MONTH_END = r"(?![\w\-])(?!\.?\s+\d)"
+# A day or month followed by a year out of range ("1 January 0001", "May 5, 1850"): a year, but
+# no news one. A number a noun follows counts something ("May 5, 300 people").
+_OTHER_YEAR = re.compile(r",?\s+\d{3,4}(?![\d\-/.,:]\d|[\w%])")
+# Words that make a question speak of the future ("will face off", "is scheduled for", "next
+# month's", "upcoming"). "will" is the verb, not a testament or "the will of the people"; a
+# capital "Will" only opens a question ("Will the Fed…"), mid-sentence it is a name. A plan in
+# the present tense ("is scheduled for", "are expected to") is ahead; in the past ("was
+# scheduled for February") it may be over.
+_AHEAD_WORDS = (
+    r"(?:scheduled|expected|slated|planned|due|likely\s+to|set\s+(?:to|for)|poised\s+to"
+    r"|to\s+be\s+held)\b"
+)
+_FUTURE = re.compile(
+    r"\bwill\s+(?!of\b|to\b|and\b)[a-z]|(?:^|[.?!;:]\s+)Will\b|\bwon['’]t\b"
+    r"|\bshall\b|\w['’]ll\b|\bgoing\s+to\b|\b(?:[Uu]pcoming|[Ff]orthcoming)\b"
+    r"|\b(?:is|are|be|['’]s|['’]re)\s+(?:[a-z]+ly\s+|now\s+|still\s+|also\s+)?"
+    rf"{_AHEAD_WORDS}|(?:^|[.?!;:]\s+)(?:Is|Are)\s[^.?!]{{0,80}}?\b{_AHEAD_WORDS}"
+    r"|\bplan(?:s|ning)\s+to\b|\b(?:[Nn]ext|[Cc]oming)\s+(?:weekend|week|month|year|days?"
+    rf"|weeks|months|years)\b|\b(?:[Nn]ext|[Cc]oming)\s+{_MONTH}"
+)
+# A relative clause after a date speaks of something else: "the vote on Nov 3 that will decide
+# the budget" is a past vote.
+_CLAUSE = re.compile(r"\bthat\b", re.IGNORECASE)
 
 
 # -- the rules -----------------------------------------------------------------------------------
@@ -104,15 +158,54 @@ def _dateparser(today: date):
     )
 
 
+@lru_cache(maxsize=512)
 def _absolute(text: str, today: date) -> tuple[date, str] | None:
-    """One absolute phrase → its date and period ("day", "month" or "year")."""
+    """One absolute phrase → its date and period ("day", "month" or "year"). Cached: a question
+    repeating a phrase asks dateparser once."""
     try:
         data = _dateparser(today).get_date_data(text)
     except (ValueError, OverflowError):
-        return None
-    if data.date_obj is None:
-        return None
+        data = None
+    if data is None or data.date_obj is None:
+        return _impossible_day(text, today)
     return data.date_obj.date(), data.period or "day"
+
+
+_ISO_PARTS = re.compile(r"((?:19|20)\d\d)-([01]\d)-([0-3]\d)")
+_DAY_NUMBER = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\b", re.IGNORECASE)
+
+
+def _impossible_day(text: str, today: date) -> tuple[date, str] | None:
+    """A day its month does not have ("Sept. 31st, 2023", "2023-02-30") names the month: the
+    year stays the one written, and the reply says which month it searched."""
+    if iso := _ISO_PARTS.fullmatch(text):
+        year, month, day = (int(x) for x in iso.groups())
+    else:
+        word = re.search(_MONTH, text, re.IGNORECASE)
+        number = _DAY_NUMBER.search(text)
+        if word is None or number is None:
+            return None
+        month, day = _MONTHS[word.group().rstrip(".").lower()], int(number.group(1))
+        written = re.search(_YEAR, text)
+        year = int(written.group()) if written else _last_year_of(month, today)
+    if not 1 <= month <= 12 or day <= calendar.monthrange(year, month)[1]:
+        return None  # not an impossible day: dateparser failed for another reason
+    return date(year, month, 1), "month"
+
+
+def _last_year_of(month: int, today: date) -> int:
+    """The year of the last such month begun by ``today``."""
+    return today.year if month <= today.month else today.year - 1
+
+
+def _coming(since: date, until: date, today: date) -> tuple[date, date]:
+    """A period named without its year, in a question about the future: the coming one. The
+    past reading gave the last one; once it has ended, the coming one is a year on."""
+    if until >= today:
+        return since, until
+    later = next_year(until)
+    whole_months = since.day == 1 and until == month_end(until) and since != until
+    return next_year(since), month_end(later) if whole_months else later
 
 
 def _month_ok(word: str, *, alone: bool) -> bool:
@@ -130,10 +223,13 @@ def _plain_word_after(text: str, end: int) -> bool:
     return m is not None and m.group(1) not in _ALLOWED_AFTER
 
 
+_WORD_AFTER = re.compile(r",?\s+([A-Za-z][\w\-]*)")
+
+
 def _attributive(text: str, end: int) -> bool:
     """A date used as an adjective ("the January 6, 2021 attack", "May 2025 fires") names
     what a story is about, not when it was published."""
-    m = re.match(r",?\s+([A-Za-z][\w\-]*)", text[end:])
+    m = _WORD_AFTER.match(text, end)
     return m is not None and m.group(1).lower() not in _ALLOWED_AFTER
 
 
@@ -163,7 +259,17 @@ _rule(
 _rule("absolute", rf"\b(?:{_PREP}\s+)?(?:the\s+)?{_PART}{_ABSOLUTE}\b{_YEAR_END}")
 _rule(
     "month",
-    rf"\b{_PREP}\s+(?:the\s+)?{_PART}(?P<month>{_MONTH})(?![\w\-])(?!\s+\d){_NOT_NAME}",
+    rf"\b{_PREP_MONTH}\s+(?:the\s+)?{_PART}(?P<month>{_MONTH}){_MONTH_END}{_NOT_NAME}",
+)
+_rule(
+    "named_month",
+    rf"\b(?:{_PREP_MONTH}\s+)?(?P<which>this\s+past|this|last|next|(?:the\s+)?coming)\s+"
+    rf"(?P<month>{_MONTH}){_MONTH_END}{_NOT_NAME}",
+)
+_rule(
+    "next_unit",
+    r"\b(?:(?:in|over|during|within|for)\s+)?(?:the\s+)?(?:next|coming)\s+"
+    r"(?P<unit>weekend|week|month|year|days?|weeks|months|years)(?:['’]s)?\b",
 )
 _rule("year", rf"\b{_PREP}\s+(?:the\s+year\s+)?{_PART}(?P<year>{_YEAR})\b{_YEAR_END}")
 _rule("ago", rf"\b(?P<n>{_NUM})\s+(?P<unit>{_UNIT})\s+ago\b")
@@ -188,11 +294,16 @@ _rule(
     r"\b(?:(?P<prep>since|before)\s+)?(?P<word>the\s+day\s+before\s+yesterday|yesterday|today"
     r"|tonight|last\s+night|this\s+morning|this\s+afternoon|this\s+evening)\b",
 )
-# "every May 5", "annually on July 4": a recurring date, not a time.
+# "every May 5", "annually on July 4": a recurring date, not a time. Looked for just before the
+# phrase (``_RECURRING_REACH`` characters), never in the whole question again for each phrase.
 _RECURRING = re.compile(r"\b(?:every|each|annually|yearly|usually|traditionally)\s*$", re.I)
+_RECURRING_REACH = 40
+# Rules whose period may be still to come: a question about the future searches ahead of it.
+_AHEAD_RULES = frozenset({"between", "absolute", "month", "named_month", "next_unit", "year"})
+_PLAIN_PREPS = frozenset({"", "in", "during", "throughout", "over", "on", "for"})
 
 
-def _between(g: dict, start: int, end: int, text: str, today: date) -> Span | None:
+def _between(g: dict, start: int, end: int, text: str, today: date, future: bool) -> Span | None:
     a, b = _absolute(g["a"], today), _absolute(g["b"], today)
     if a is None or b is None:
         return None
@@ -200,35 +311,87 @@ def _between(g: dict, start: int, end: int, text: str, today: date) -> Span | No
     _, until, lag = period_of(*b)
     if until < since:
         return None
-    return Span(since, until, start, end, lag, bool(re.search(_YEAR, text[start:end])))
+    explicit = _YEAR_IN.search(text, start, end) is not None
+    if future and not explicit:
+        since, until = _coming(since, until, today)
+    return Span(since, until, start, end, lag, explicit)
 
 
-def _absolute_span(g: dict, start: int, end: int, text: str, today: date) -> Span | None:
+def _absolute_span(
+    g: dict, start: int, end: int, text: str, today: date, future: bool
+) -> Span | None:
     phrase = g["iso"] or g["mdy"] or g["dmy"] or g["my"]
     month_word = re.search(_MONTH, phrase, re.IGNORECASE)
     if month_word and not _month_ok(month_word.group(), alone=False):
         return None
     if not g.get("prep") and _attributive(text, end):
         return None
-    parsed = _absolute(phrase, today)
+    explicit = _YEAR_IN.search(phrase) is not None
+    other = None if explicit else _OTHER_YEAR.match(text, end)
+    if other is not None and not _plain_word_after(text, other.end()):
+        return None  # "since 1 January 0001": a year, but none of news
+    parsed = _absolute(" ".join(phrase.split()), today)
     if parsed is None:
         return None
     since, until, lag = period_of(*parsed)
+    if future and not explicit:
+        since, until = _coming(since, until, today)
     since, until, named = part_of(since, until, g.get("part"))
-    return Span(since, until, start, end, lag, bool(re.search(_YEAR, phrase)), named)
+    return Span(since, until, start, end, lag, explicit, named)
 
 
-def _month(g: dict, start: int, end: int, text: str, today: date) -> Span | None:
+def _month(g: dict, start: int, end: int, text: str, today: date, future: bool) -> Span | None:
+    """A month alone: the last one begun, or the coming one in a question about the future."""
     word = g["month"]
     if not _month_ok(word, alone=True):
         return None
     month = _MONTHS[word.rstrip(".").lower()]
-    first = date(today.year if month <= today.month else today.year - 1, month, 1)
-    since, until, named = part_of(first, month_end(first), g.get("part"))
+    first = date(_last_year_of(month, today), month, 1)
+    since, until = _coming(first, month_end(first), today) if future else (first, month_end(first))
+    since, until, named = part_of(since, until, g.get("part"))
     return Span(since, until, start, end, LONG_LAG, named=named)
 
 
-def _year(g: dict, start: int, end: int, text: str, today: date) -> Span | None:
+def _named_month(
+    g: dict, start: int, end: int, text: str, today: date, future: bool
+) -> Span | None:
+    """ "this February" (this year's), "last March" (the last one ended), "next May" and "the
+    coming May" (the next one to begin)."""
+    word = g["month"]
+    if not _month_ok(word, alone=True):
+        return None
+    month = _MONTHS[word.rstrip(".").lower()]
+    which = " ".join(g["which"].lower().split())
+    if which == "this":
+        year = today.year
+    elif which in ("last", "this past"):
+        year = today.year if month < today.month else today.year - 1
+    else:
+        year = today.year if month > today.month else today.year + 1
+    first = date(year, month, 1)
+    return Span(first, month_end(first), start, end, LONG_LAG)
+
+
+def _next_unit(g: dict, start: int, end: int, text: str, today: date, future: bool) -> Span:
+    """ "next week", "next month's", "the coming year", "in the coming weeks": still to come."""
+    unit = g["unit"].lower()
+    if unit == "weekend":
+        saturday = today + timedelta(days=(5 - today.weekday()) % 7 or 7)
+        return Span(saturday, saturday + timedelta(days=1), start, end)
+    if unit == "week":
+        monday = today + timedelta(days=7 - today.weekday())
+        return Span(monday, monday + timedelta(days=6), start, end)
+    if unit == "month":
+        first = shift_months(today, 1)
+        return Span(first, month_end(first), start, end, LONG_LAG)
+    if unit == "year":
+        return Span(date(today.year + 1, 1, 1), date(today.year + 1, 12, 31), start, end)
+    # the coming days, weeks, months: a while from tomorrow
+    days = {"day": 7, "days": 7, "weeks": 21, "months": 90, "years": 365}[unit]
+    return Span(today + timedelta(days=1), today + timedelta(days=days), start, end)
+
+
+def _year(g: dict, start: int, end: int, text: str, today: date, future: bool) -> Span | None:
     if _plain_word_after(text, end):
         return None
     year = int(g["year"])
@@ -243,7 +406,7 @@ def _count(g: dict) -> tuple[int, str] | None:
     return n, g["unit"].lower().rstrip("s")
 
 
-def _past_n(g: dict, start: int, end: int, text: str, today: date) -> Span | None:
+def _past_n(g: dict, start: int, end: int, text: str, today: date, future: bool) -> Span | None:
     """ "the past two weeks": up to today."""
     if (count := _count(g)) is None:
         return None
@@ -252,7 +415,7 @@ def _past_n(g: dict, start: int, end: int, text: str, today: date) -> Span | Non
     return Span(today - timedelta(days=back), today, start, end)
 
 
-def _ago(g: dict, start: int, end: int, text: str, today: date) -> Span | None:
+def _ago(g: dict, start: int, end: int, text: str, today: date, future: bool) -> Span | None:
     """ "3 days ago", "a month ago": that day, week, month or year."""
     if (count := _count(g)) is None:
         return None
@@ -270,7 +433,7 @@ def _ago(g: dict, start: int, end: int, text: str, today: date) -> Span | None:
     return Span(date(year, 1, 1), date(year, 12, 31), start, end, LONG_LAG)
 
 
-def _weekday(g: dict, start: int, end: int, text: str, today: date) -> Span | None:
+def _weekday(g: dict, start: int, end: int, text: str, today: date, future: bool) -> Span | None:
     target = _WEEKDAYS[g["weekday"].lower()]
     back = (today.weekday() - target) % 7
     if g["prep"].lower() in ("last", "past") or (g.get("last2") or "").lower() in (
@@ -282,7 +445,7 @@ def _weekday(g: dict, start: int, end: int, text: str, today: date) -> Span | No
     return Span(d, d, start, end, to_today=True)
 
 
-def _day_word(g: dict, start: int, end: int, text: str, today: date) -> Span | None:
+def _day_word(g: dict, start: int, end: int, text: str, today: date, future: bool) -> Span | None:
     word = " ".join(g["word"].lower().split())
     if word == "the day before yesterday":
         d = today - timedelta(days=2)
@@ -294,7 +457,7 @@ def _day_word(g: dict, start: int, end: int, text: str, today: date) -> Span | N
     return Span(d, d, start, end, to_today=True)
 
 
-def _this_unit(g: dict, start: int, end: int, text: str, today: date) -> Span | None:
+def _this_unit(g: dict, start: int, end: int, text: str, today: date, future: bool) -> Span | None:
     """this/last/past week, month, year, weekend."""
     which = " ".join((g["which"] or "").lower().split())
     unit = (g["unit"] or "").lower()
@@ -325,10 +488,12 @@ def _this_unit(g: dict, start: int, end: int, text: str, today: date) -> Span | 
 
 
 # Each rule's reader: the period its match names, or None when the match is not a time after all.
-_READERS: dict[str, Callable[[dict, int, int, str, date], Span | None]] = {
+_READERS: dict[str, Callable[[dict, int, int, str, date, bool], Span | None]] = {
     "between": _between,
     "absolute": _absolute_span,
     "month": _month,
+    "named_month": _named_month,
+    "next_unit": _next_unit,
     "year": _year,
     "ago": _ago,
     "past_n": _past_n,
@@ -338,34 +503,77 @@ _READERS: dict[str, Callable[[dict, int, int, str, date], Span | None]] = {
 }
 
 
+def _read(
+    rule: str, prep: str | None, span: Span, today: date, future: bool
+) -> tuple[date | None, date | None, str, bool] | None:
+    """The window searched for a period, its label, and whether it is the news ahead of it;
+    None when it is no news yet (a plan, a forecast)."""
+    prep = " ".join((prep or "").lower().split())
+    if (
+        future
+        and rule in _AHEAD_RULES
+        and prep in _PLAIN_PREPS
+        and span.until >= today
+        and span.since <= today + AHEAD_REACH
+    ):
+        return (*ahead(span, today), True)
+    since, until, label = bounds(prep, span, today)
+    if since is not None and since > today:
+        return None  # a plan or a forecast, not news yet
+    if until is not None and until > today:
+        until = today
+    if since is not None and until is not None and since > until:
+        return None
+    return since, until, label, False
+
+
+class _Tense:
+    """Where a question speaks of the future: a date is read as coming when a future word comes
+    before it or in it ("will face off in February", "next month's"), or after it in the same
+    clause ("In February, who will face off?")."""
+
+    def __init__(self, question: str) -> None:
+        self.future = [m.start() for m in _FUTURE.finditer(question)]
+        self.clauses = [m.start() for m in _CLAUSE.finditer(question)]
+
+    def future_at(self, start: int, end: int) -> bool:
+        if not self.future:
+            return False
+        if self.future[0] < end:
+            return True
+        clause = bisect.bisect_left(self.clauses, end)
+        return clause == len(self.clauses) or self.future[0] < self.clauses[clause]
+
+
 def find_window(question: str, today: date) -> Window | None:
     """The publication window a question names, relative to ``today``; None when it names none.
 
     When it names several, one with an explicit year wins, then the earliest in the question.
     """
+    tense = _Tense(question)
     found: list[tuple[bool, int, Window]] = []
-    taken: list[tuple[int, int]] = []
+    taken = bytearray(len(question))  # 1 where a phrase already read lies
     for name, pattern in _RULES:
         for m in pattern.finditer(question):
-            if any(m.start() < e and s < m.end() for s, e in taken):
+            start, end = m.span()
+            if taken.find(1, start, end) >= 0:
                 continue
-            if _RECURRING.search(question[: m.start()]):
+            if _RECURRING.search(question, max(0, start - _RECURRING_REACH), start):
                 continue
-            span = _READERS[name](m.groupdict(), m.start(), m.end(), question, today)
+            g = m.groupdict()
+            future = tense.future_at(start, end)
+            span = _READERS[name](g, start, end, question, today, future)
             if span is None:
                 continue
-            since, until, label = bounds(m.groupdict().get("prep"), span, today)
-            if since is not None and since > today:
-                continue  # a plan or a forecast, not news yet
-            if until is not None and until > today:
-                until = today
-            if since is not None and until is not None and since > until:
+            read = _read(name, g.get("prep"), span, today, future)
+            if read is None:
                 continue
-            raw = question[m.start() : m.end()]
+            since, until, label, is_ahead = read
+            raw = question[start:end]
             lead = len(raw) - len(raw.lstrip())
-            taken.append((m.start(), m.end()))
-            window = Window(since, until, label, raw.strip(), m.start() + lead, m.end())
-            found.append((span.explicit_year, m.start(), window))
+            taken[start:end] = b"\x01" * (end - start)
+            window = Window(since, until, label, raw.strip(), start + lead, end, is_ahead)
+            found.append((span.explicit_year, start, window))
     if not found:
         return None
     found.sort(key=lambda x: (not x[0], x[1]))
@@ -374,8 +582,9 @@ def find_window(question: str, today: date) -> Window | None:
 
 def without_phrase(question: str, window: Window | None) -> str:
     """The question with its date words taken out: the window does their work in retrieval,
-    and words like "October" or "last week" only add noise to matching."""
-    if window is None or window.end <= window.start:
+    and words like "October" or "last week" only add noise to matching. The news ahead of a
+    coming period keeps them: its announcements name the date."""
+    if window is None or window.ahead or window.end <= window.start:
         return question
     out = question[: window.start] + " " + question[window.end :]
     out = re.sub(r"\s+([,.;:?!])", r"\1", out)

@@ -4,6 +4,9 @@ their labels is here.
 
 Windows are over publication dates. A story about a period is published during it and shortly
 after (``DAY_LAG``…), so "yesterday" searches yesterday and today, "in August" into September.
+A period still to come, asked about in the future tense ("will face off in February"), is
+reported before it: its window is the news ahead of it, the last ``AHEAD_DAYS`` up to the day
+asked (``ahead``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ from datetime import date, timedelta
 # days ("on Monday", "last week") is searched up to today: everything since reports on it.
 DAY_LAG = 2
 LONG_LAG = 14
+# The news ahead of a coming period ("next month's summit", "will face off in February"): what
+# announces and previews it, published in the weeks before the day asked. Nothing after that
+# day is news yet. A period more than a year off is a plan that any news may mention: no window.
+AHEAD_DAYS = 30
+AHEAD_REACH = timedelta(days=366)
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,9 @@ class Window:
     phrase: str = ""  # the words of the question it came from
     start: int = 0  # where those words are in the question
     end: int = 0
+    # The period is still to come and the window is the news ahead of it: the words name the
+    # event's time, which the announcements name too, so they stay in the query.
+    ahead: bool = False
 
     @property
     def description(self) -> str:
@@ -140,3 +151,23 @@ def bounds(prep: str | None, span: Span, today: date) -> tuple[date | None, date
     if span.to_today:
         return span.since, today, f"since {day_label(span.since)}"
     return span.since, span.until + timedelta(days=span.lag), named
+
+
+def ahead(span: Span, today: date) -> tuple[date, date, str]:
+    """The window for a period asked about in the future tense that has not ended: the news
+    published ahead of it (the last ``AHEAD_DAYS``, or since it began if it began earlier)."""
+    since = min(span.since, today - timedelta(days=AHEAD_DAYS))
+    named = span.named or range_label(span.since, span.until)
+    if span.since > today:
+        return since, today, f"{range_label(since, today)}, ahead of {named}"
+    if since == span.since:
+        return since, today, named
+    return since, today, range_label(since, today)
+
+
+def next_year(d: date) -> date:
+    """The same day a year on (28 February for 29 February)."""
+    try:
+        return d.replace(year=d.year + 1)
+    except ValueError:
+        return d.replace(year=d.year + 1, day=28)
