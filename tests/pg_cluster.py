@@ -22,6 +22,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 TEMPLATE = "newsbot_template"
 _names = itertools.count(1)
+# The servers this process started, by port: how to run pg_ctl on each (``restart``).
+_servers: dict[int, tuple[list[str], Path, Path, Path]] = {}
 
 
 def binaries() -> Path | None:
@@ -134,14 +136,47 @@ def cluster() -> Iterator[str]:
             capture_output=True,
             timeout=90,
         )
+        _servers[port] = (prefix, bin_dir, data, log)
         yield f"postgresql://{role}@127.0.0.1:{port}/postgres"
     finally:
+        _servers.pop(port, None)
         subprocess.run(
             [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
             capture_output=True,
             timeout=60,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+def restartable(url: str) -> bool:
+    """Whether ``restart`` can restart the server of ``url`` (one these tests started)."""
+    return urlsplit(url).port in _servers
+
+
+def restart(url: str) -> None:
+    """Restart the server of ``url`` as an administrator would (``pg_ctl restart -m fast``):
+    every connection is told "terminating connection due to administrator command"; back up,
+    on the same port and options, when this returns."""
+    prefix, bin_dir, data, log = _servers[urlsplit(url).port]
+    subprocess.run(
+        [
+            *prefix,
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(log),
+            "-m",
+            "fast",
+            "-w",
+            "-t",
+            "60",
+            "restart",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=90,
+    )
 
 
 def admin(url: str, *statements: str) -> None:

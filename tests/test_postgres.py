@@ -202,6 +202,30 @@ def record(store: PostgresStore, cid: int, question: str, keep: int = 200) -> in
     )
 
 
+def test_a_server_restart_is_invisible_to_members(tmp_path, pg_server, pg_database):
+    """After an administrator restarts PostgreSQL, every connection a process holds is dead.
+    The next question, search and ingest still succeed, without the pool's back-off (1, 2,
+    4 … s for each dead connection it tries)."""
+    import pg_cluster
+
+    if not pg_cluster.restartable(pg_server):
+        pytest.skip("a server these tests did not start (NEWSBOT_TEST_DATABASE_URL)")
+    with make_service(tmp_path / "d", database_url=pg_database, **FAKE_EMBEDDER_BARS) as svc:
+        svc.ingest("news", [VOLCANO])
+        # members asking at once: several connections, all idle in the pool at the restart
+        assert all(race([lambda: svc.search("news", "volcano lava")] * 4))
+        pg_cluster.restart(pg_server)
+        started = time.monotonic()
+        hits = svc.search("news", "volcano lava Grindavik")
+        assert hits and hits[0].title == VOLCANO.title
+        assert time.monotonic() - started < 5
+        answer = svc.ask("news", "Where did the volcano erupt?")
+        assert answer.found and answer.citations[0].title == VOLCANO.title
+        pg_cluster.restart(pg_server)
+        assert svc.ingest("news", [STRIKE]).added
+        assert svc.check() == []
+
+
 def test_a_member_has_one_vote_whichever_process_counts_it(two):
     a, b = two
     cid = a.collections.id_of("c", create=True)

@@ -285,16 +285,24 @@ def cmd_copy_store(service: NewsService, args: argparse.Namespace) -> int:
         raise NewsbotError("--to must be a postgresql:// URL")
 
     def step(table: str, rows: int) -> None:
-        if not args.quiet:
+        if args.quiet:
+            return
+        if table == "verifying":  # committed: a stop from here leaves a whole copy
+            print("copy committed; verifying it", file=sys.stderr)
+        else:
             print(f"copied {table}: {rows} rows", file=sys.stderr)
 
     report = copy_sqlite_to_postgres(service.store, args.to, step)
     counts = report.counts
-    print(
-        f"copied {counts['collections']} collections, {counts['articles']} articles and"
-        f" {counts['chunks']} chunks with their vectors; counts and checksums match"
-        f" (chunks sha256 {report.checksums['chunks'][:16]})"
+    what = (
+        f"{counts['collections']} collections, {counts['articles']} articles and"
+        f" {counts['chunks']} chunks with their vectors"
     )
+    sums = f"counts and checksums match (chunks sha256 {report.checksums['chunks'][:16]})"
+    if report.already:  # a copy whose verification had been stopped
+        print(f"{report.target} already holds this store's {what}; {sums}")
+    else:
+        print(f"copied {what}; {sums}")
     return 0
 
 

@@ -32,7 +32,9 @@ The contract every backend keeps:
   at the same moment, and refuses a store made by a newer newsbot.
 
 Chunk ids are unique across the whole store and never reused: they are the ids of the derived
-vector index. Text hashes, canonical URLs and MinHash band keys are computed by the caller
+vector index. Nor are the ids of articles, feeds, watches and answers, even of the newest one
+removed (SQLite: AUTOINCREMENT; PostgreSQL: sequences): members, alerts and the alert scan's
+place name them. Text hashes, canonical URLs and MinHash band keys are computed by the caller
 (``index.ingest.dedup``); the store keeps and looks them up, it decides nothing about them.
 """
 

@@ -1,8 +1,15 @@
 """``newsbot copy-store --to postgresql://…``: an SQLite store moved into an empty PostgreSQL
 database as it is — ids, versions and vectors included (never re-embedded), so derived indexes
-stay valid — then verified: the rows of every table counted on both sides, and a checksum of
-every article (id, collection, hash, text) and chunk (id, article, offsets, text, vector bytes)
-compared, both read back in id order."""
+stay valid, and each table's id counter, so no id SQLite gave out is given out again — then
+verified: the rows of every table counted on both sides, and a checksum of every article (id,
+collection, hash, text) and chunk (id, article, offsets, text, vector bytes) compared, both read
+back in id order.
+
+The copy is one transaction: stopped before its commit, nothing is copied. Stopped after it,
+during verification, the copy is whole but unverified; run again, a database that already holds
+exactly this store (same counts and checksums) is verified rather than refused. Ctrl-C says
+which of these happened.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,8 @@ import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from ..errors import StoreError
+from ..errors import Interrupted, StoreError
+from .schema import COUNTED
 
 # Table: columns copied, in order (the PostgreSQL names; chunks gain their collection).
 TABLES: dict[str, tuple[str, ...]] = {
@@ -90,45 +98,128 @@ BATCH = 5000
 class CopyReport:
     counts: dict[str, int] = field(default_factory=dict)
     checksums: dict[str, str] = field(default_factory=dict)
+    already: bool = False  # the target already held this store's copy: verified, not copied
+    target: str = ""  # the target's URL without its password
 
 
 def copy_sqlite_to_postgres(
     source: object, url: str, progress: Callable[[str, int], None] | None = None
 ) -> CopyReport:
-    """Copy ``source`` (a ``SqliteStore``) into the empty database at ``url``; verify; report."""
-    from .postgres import PostgresStore
+    """Copy ``source`` (a ``SqliteStore``) into the empty database at ``url``, or find a whole
+    copy of it there already; verify; report. ``progress(table, rows)`` follows each table
+    copied, then ``progress("verifying", 0)`` the commit. Ctrl-C is an ``Interrupted`` saying
+    what it left."""
+    from .postgres import PostgresStore, safe_url
     from .sqlite import SqliteStore
 
     if not isinstance(source, SqliteStore):
         raise StoreError(
             "copy-store copies from an SQLite data folder (NEWSBOT_DATABASE_URL unset)"
         )
-    target = PostgresStore(url)
+    phase = "opening"
     try:
-        if target.one("SELECT COUNT(*) FROM collections")[0]:
-            raise StoreError(f"{target.name} already holds collections: copy into an empty one")
-        src = source.db
-        src.execute("BEGIN")  # one snapshot of the source throughout
+        target = PostgresStore(url)
         try:
-            with target.transaction() as db:
-                for table, columns in TABLES.items():
-                    n = _copy_table(src, db, table, columns, progress)
-                    if progress:
-                        progress(table, n)
-                db.execute(
-                    "UPDATE collections SET logged_from = version"  # no log from before
-                )
-                for table in SEQUENCES:
+            src = source.db
+            src.execute("BEGIN")  # one snapshot of the source throughout
+            try:
+                if target.one("SELECT COUNT(*) FROM collections")[0]:
+                    phase = "checking"
+                    report = _verify_existing(src, target)
+                    phase = "verified"
+                    return report
+                phase = "copying"
+                with target.transaction() as db:
+                    for table, columns in TABLES.items():
+                        n = _copy_table(src, db, table, columns, progress)
+                        if progress:
+                            progress(table, n)
                     db.execute(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
-                        f" GREATEST((SELECT MAX(id) FROM {table}), 1))"
+                        "UPDATE collections SET logged_from = version"  # no log from before
                     )
-            report = verify(src, target)
+                    _advance_sequences(src, db)
+                    phase = "committing"
+                phase = "verifying"
+                if progress:
+                    progress("verifying", 0)
+                report = verify(src, target)
+                phase = "verified"
+                return report
+            finally:
+                src.execute("COMMIT")
         finally:
-            src.execute("COMMIT")
-        return report
-    finally:
-        target.close()
+            target.close()
+    except KeyboardInterrupt:
+        raise Interrupted(_left(phase, safe_url(url))) from None
+
+
+def _left(phase: str, name: str) -> str:
+    """What an interrupt during ``phase`` left in the target, and what to do."""
+    if phase == "opening":
+        return f"nothing was copied: {name} is unchanged"
+    if phase == "copying":
+        return f"nothing was copied: the copy was rolled back and {name} is still empty"
+    if phase == "checking":
+        return (
+            f"nothing was copied or changed: {name} already held data, not yet verified as"
+            " this store's copy; run the same copy-store again to verify it"
+        )
+    if phase == "verified":
+        return f"the copy in {name} is whole and verified"
+    if phase == "committing":
+        return (
+            f"stopped while committing the copy to {name}: run the same copy-store again"
+            " (it copies into a database still empty, or verifies the copy there)"
+        )
+    return (
+        f"the copy in {name} is whole but not verified: run the same copy-store again to verify it"
+    )
+
+
+def _verify_existing(src, target) -> CopyReport:
+    """A target that holds data: verified when it is exactly this store (a copy whose
+    verification was stopped), else refused with what differs; nothing in it is changed."""
+    report, problems = compare(src, target)
+    if problems:
+        raise StoreError(
+            f"{target.name} already holds collections and is not a copy of this store"
+            f" ({'; '.join(problems[:3])}): copy into an empty one"
+        )
+    with target.transaction() as db:  # a copy made before the counters were carried over
+        _advance_sequences(src, db)
+    report = verify(src, target)
+    report.already, report.target = True, target.name
+    return report
+
+
+def _counters(src) -> dict[str, int]:
+    """The highest id each table of the source ever gave out (SQLite's AUTOINCREMENT
+    counters, or its highest id left)."""
+    used = {
+        name: int(seq or 0) for name, seq in src.execute("SELECT name, seq FROM sqlite_sequence")
+    }
+    for table in SEQUENCES:
+        if table != "article_sources":  # its PostgreSQL ids are new ones
+            top = src.execute(f"SELECT MAX(id) FROM {table}").fetchone()[0] or 0
+            used[table] = max(used.get(table, 0), int(top))
+    return used
+
+
+def _advance_sequences(src, db) -> None:
+    """Each sequence past every id used on either side; never moved back."""
+    used = _counters(src)
+    for table in SEQUENCES:
+        db.execute(
+            f"SELECT setval('{table}_id_seq', GREATEST(n, 1), n > 0) FROM ("
+            f" SELECT GREATEST(%s, (SELECT COALESCE(MAX(id), 0) FROM {table}),"
+            f" {_last_used(table)}) AS n) x",
+            (used.get(table, 0),),
+        )
+
+
+def _last_used(table: str) -> str:
+    """SQL for the highest id a table's sequence has given out (0: none yet)."""
+    return f"(SELECT last_value - (NOT is_called)::int FROM {table}_id_seq)"
 
 
 def _copy_table(src, db, table: str, columns: tuple[str, ...], progress) -> int:
@@ -176,18 +267,15 @@ CHUNK_SUMS = 'SELECT id, article_id, ordinal, start, "end", text, vector FROM ch
 
 
 def _pg_rows(target, sql: str) -> Iterator[tuple]:
-    with target.pool.connection() as conn, conn.cursor(name="sums") as cur:
-        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        try:
-            cur.itersize = BATCH
-            cur.execute(sql)
-            yield from cur
-        finally:
-            conn.execute("COMMIT")
+    with target.snapshot() as conn, conn.cursor(name="sums") as cur:
+        cur.itersize = BATCH
+        cur.execute(sql)
+        yield from cur
 
 
-def verify(src, target) -> CopyReport:
-    """Counts of every table and checksums of articles and chunks, equal on both sides."""
+def compare(src, target) -> tuple[CopyReport, list[str]]:
+    """Counts of every table and checksums of articles and chunks on both sides, and what
+    differs."""
     report = CopyReport()
     problems = []
     for table in TABLES:
@@ -196,12 +284,25 @@ def verify(src, target) -> CopyReport:
         report.counts[table] = b
         if a != b:
             problems.append(f"{table}: {a} rows in SQLite, {b} in PostgreSQL")
-    for name, sql in (("articles", ARTICLE_SUMS), ("chunks", CHUNK_SUMS)):
-        _, mine = _digest(tuple(r) for r in src.execute(sql))
-        _, theirs = _digest(_pg_rows(target, sql))
-        report.checksums[name] = theirs
-        if mine != theirs:
-            problems.append(f"{name}: checksums differ")
+    if not problems:
+        for name, sql in (("articles", ARTICLE_SUMS), ("chunks", CHUNK_SUMS)):
+            _, mine = _digest(tuple(r) for r in src.execute(sql))
+            _, theirs = _digest(_pg_rows(target, sql))
+            report.checksums[name] = theirs
+            if mine != theirs:
+                problems.append(f"{name}: checksums differ")
+    return report, problems
+
+
+def verify(src, target) -> CopyReport:
+    """Counts of every table and checksums of articles and chunks, equal on both sides, and
+    no id SQLite gave out that PostgreSQL would give out again."""
+    report, problems = compare(src, target)
+    used = _counters(src)
+    for table in COUNTED:
+        last = target.one(f"SELECT {_last_used(table)}")[0]
+        if last < used.get(table, 0):
+            problems.append(f"{table}: new ids would start at {last + 1}, not past {used[table]}")
     if problems:
         raise StoreError("the copy does not match its source: " + "; ".join(problems))
     return report

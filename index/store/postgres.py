@@ -12,6 +12,9 @@ in a transaction or snapshot keeps one connection for it, other reads borrow one
   still hold at commit, whatever other processes do; exact duplicates are refused again by
   unique constraints (``ON CONFLICT``).
 - **Snapshots** are REPEATABLE READ, read-only transactions.
+- **Connections** are checked as the pool lends them: after a server restart the dropped ones
+  are replaced, so no member's request meets "terminating connection due to administrator
+  command".
 - **Schema**: numbered files in ``pg_migrations/``, run once each under an advisory lock, so
   several processes starting together migrate once.
 - **Cluster-wide exclusive work** (a rebuild) takes a session advisory lock (``exclusive``).
@@ -86,6 +89,7 @@ class PostgresStore:
                 min_size=1,
                 max_size=pool_size,
                 kwargs={"autocommit": True},
+                check=self._check,
                 open=True,
                 timeout=CONNECT_TIMEOUT,
                 name="newsbot",
@@ -108,6 +112,18 @@ class PostgresStore:
         self.digests = PgDigests(self)
 
     # -- connections ---------------------------------------------------------------------------
+    def _check(self, conn: psycopg.Connection) -> None:
+        """Tried (an empty query) before the pool lends it: a connection the server dropped (a
+        restart, a failover, an idle timeout) is replaced unseen instead of failing the next
+        member's question. The first dropped one found means the others idle in the pool were
+        dropped too: they are all sorted out at once, not one a try (the pool waits longer
+        after each failed try: 1, 2, 4 … s)."""
+        try:
+            ConnectionPool.check_connection(conn)
+        except psycopg.Error:
+            self.pool.check()
+            raise
+
     @contextmanager
     def conn(self) -> Iterator[psycopg.Connection]:
         """The connection of this thread's open transaction or snapshot, else one from the pool."""

@@ -7,13 +7,19 @@ a new number.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 from ..errors import StoreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+# The first version that rewrites whole tables (the chunks' vectors too): an existing store
+# is told why its first start takes a while.
+REWRITES = 5
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -192,7 +198,148 @@ MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (answer_id, voter)
     );
     """,
+    # Ids are never reused. A plain INTEGER PRIMARY KEY takes the highest id left plus one, so
+    # forgetting the newest article gave its id (and its chunks') to the next one: a watch that
+    # had alerted for it never alerted again, and feedback named another article under it.
+    # Every table whose ids members see or other rows, meta and the FAISS indexes hold is
+    # rebuilt with AUTOINCREMENT (same rows, same ids: the derived indexes stay valid), with
+    # foreign keys off for the rebuild (``migrate``). The counters start past the highest id
+    # still known anywhere, so an id forgotten before this upgrade is not given out again
+    # either when something still refers to it.
+    5: """
+    CREATE TABLE articles_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        title TEXT NOT NULL,
+        source TEXT,
+        published_at TEXT,
+        url TEXT,
+        canonical_url TEXT,
+        author TEXT,
+        text TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        chunk_count INTEGER NOT NULL,
+        added_by TEXT,
+        added_at TEXT NOT NULL,
+        guid TEXT,
+        version INTEGER NOT NULL DEFAULT 1,
+        UNIQUE (collection_id, content_hash)
+    );
+    INSERT INTO articles_new (id, collection_id, title, source, published_at, url,
+        canonical_url, author, text, content_hash, chunk_count, added_by, added_at, guid, version)
+    SELECT id, collection_id, title, source, published_at, url, canonical_url, author, text,
+        content_hash, chunk_count, added_by, added_at, guid, version FROM articles;
+    DROP TABLE articles;
+    ALTER TABLE articles_new RENAME TO articles;
+    CREATE UNIQUE INDEX articles_url ON articles (collection_id, canonical_url)
+        WHERE canonical_url IS NOT NULL;
+    CREATE INDEX articles_published ON articles (collection_id, published_at);
+    CREATE INDEX articles_guid ON articles (collection_id, guid) WHERE guid IS NOT NULL;
+    CREATE TABLE chunks_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        ordinal INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        vector BLOB NOT NULL
+    );
+    INSERT INTO chunks_new (id, article_id, ordinal, start, "end", text, vector)
+    SELECT id, article_id, ordinal, start, "end", text, vector FROM chunks;
+    DROP TABLE chunks;
+    ALTER TABLE chunks_new RENAME TO chunks;
+    CREATE INDEX chunks_article ON chunks (article_id);
+    CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+        DELETE FROM chunks_fts WHERE rowid = old.id;
+    END;
+    CREATE TABLE feeds_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        url TEXT NOT NULL,
+        title TEXT,
+        etag TEXT,
+        last_modified TEXT,
+        interval_seconds INTEGER NOT NULL DEFAULT 1800,
+        next_poll_at REAL NOT NULL DEFAULT 0,
+        last_polled_at REAL,
+        last_status TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,
+        paused INTEGER NOT NULL DEFAULT 0,
+        added_by TEXT,
+        added_at TEXT NOT NULL,
+        UNIQUE (collection_id, url)
+    );
+    INSERT INTO feeds_new (id, collection_id, url, title, etag, last_modified, interval_seconds,
+        next_poll_at, last_polled_at, last_status, failures, paused, added_by, added_at)
+    SELECT id, collection_id, url, title, etag, last_modified, interval_seconds, next_poll_at,
+        last_polled_at, last_status, failures, paused, added_by, added_at FROM feeds;
+    DROP TABLE feeds;
+    ALTER TABLE feeds_new RENAME TO feeds;
+    CREATE TABLE watches_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        topic TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        owner TEXT NOT NULL,
+        channel_id INTEGER,
+        created_at TEXT NOT NULL
+    );
+    INSERT INTO watches_new (id, collection_id, topic, vector, owner, channel_id, created_at)
+    SELECT id, collection_id, topic, vector, owner, channel_id, created_at FROM watches;
+    DROP TABLE watches;
+    ALTER TABLE watches_new RENAME TO watches;
+    CREATE INDEX watches_collection ON watches (collection_id, id);
+    CREATE TABLE answers_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        question TEXT NOT NULL,
+        citations TEXT NOT NULL DEFAULT '[]',
+        asked_by TEXT,
+        channel_id INTEGER,
+        message_id INTEGER,
+        since TEXT,
+        until TEXT,
+        as_of TEXT,
+        asked_at TEXT NOT NULL
+    );
+    INSERT INTO answers_new (id, collection_id, question, citations, asked_by, channel_id,
+        message_id, since, until, as_of, asked_at)
+    SELECT id, collection_id, question, citations, asked_by, channel_id, message_id, since,
+        until, as_of, asked_at FROM answers;
+    DROP TABLE answers;
+    ALTER TABLE answers_new RENAME TO answers;
+    CREATE INDEX answers_channel ON answers (channel_id, id);
+    CREATE UNIQUE INDEX answers_message ON answers (message_id) WHERE message_id IS NOT NULL;
+    DELETE FROM sqlite_sequence;
+    INSERT INTO sqlite_sequence (name, seq) SELECT 'articles', COALESCE(MAX(id), 0) FROM (
+        SELECT MAX(id) AS id FROM articles
+        UNION ALL SELECT MAX(article_id) FROM feed_entries
+        UNION ALL SELECT MAX(article_id) FROM watch_alerts
+        UNION ALL SELECT MAX(CAST(json_extract(c.value, '$.article_id') AS INTEGER))
+            FROM answers a, json_each(a.citations) c WHERE json_valid(a.citations)
+        UNION ALL SELECT MAX(CAST(value AS INTEGER)) FROM meta
+            WHERE key GLOB 'alerts.seen.*' AND value GLOB '[0-9]*'
+    );
+    INSERT INTO sqlite_sequence (name, seq) SELECT 'chunks', COALESCE(MAX(id), 0) FROM (
+        SELECT MAX(id) AS id FROM chunks UNION ALL SELECT MAX(rowid) FROM chunks_fts
+    );
+    INSERT INTO sqlite_sequence (name, seq) SELECT 'feeds', COALESCE(MAX(id), 0) FROM (
+        SELECT MAX(id) AS id FROM feeds
+        UNION ALL SELECT MAX(feed_id) FROM feed_entries
+        UNION ALL SELECT MAX(feed_id) FROM article_versions
+        UNION ALL SELECT MAX(CAST(substr(added_by, 6) AS INTEGER)) FROM articles
+            WHERE added_by GLOB 'feed [0-9]*'
+    );
+    INSERT INTO sqlite_sequence (name, seq) SELECT 'watches', COALESCE(MAX(id), 0) FROM watches;
+    INSERT INTO sqlite_sequence (name, seq) SELECT 'answers', COALESCE(MAX(id), 0) FROM (
+        SELECT MAX(id) AS id FROM answers UNION ALL SELECT MAX(answer_id) FROM answer_votes
+    );
+    """,
 }
+
+# Tables whose ids AUTOINCREMENT keeps from being reused (schema 5); copy-store carries their
+# counters (``sqlite_sequence``) over to PostgreSQL's sequences.
+COUNTED = ("articles", "chunks", "feeds", "watches", "answers")
 
 
 def statements(script: str) -> list[str]:
@@ -225,14 +372,38 @@ def migrate(
         raise _newer(name, version)
     if version == SCHEMA_VERSION:
         return
-    with transaction() as db:
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise _newer(name, version)
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in statements(MIGRATIONS[target]):
-                db.execute(statement)
-            db.execute(f"PRAGMA user_version = {target}")
+    # A table rebuilt (schema 5) is dropped and its copy renamed into place: with foreign keys
+    # on, the drop would first delete the rows referring to it. Before commit, no row may have
+    # lost what it refers to (rows a recovered file had orphaned already are left as they were).
+    # (Only outside a transaction does SQLite change this setting.)
+    read.execute("PRAGMA foreign_keys=OFF")
+    try:
+        with transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise _newer(name, version)
+            orphans = _orphans(db)
+            if 0 < version < REWRITES:
+                log.warning(
+                    "upgrading %s from schema %d to %d: its tables are rewritten once"
+                    " (a few minutes for a million passages)",
+                    name,
+                    version,
+                    SCHEMA_VERSION,
+                )
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in statements(MIGRATIONS[target]):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {target}")
+            if _orphans(db) > orphans:
+                raise StoreError(f"{name} could not be migrated: rows lost what they refer to")
+    finally:
+        read.execute("PRAGMA foreign_keys=ON")
+
+
+def _orphans(db: sqlite3.Connection) -> int:
+    """Rows whose foreign key names no row."""
+    return db.execute("SELECT COUNT(*) FROM pragma_foreign_key_check").fetchone()[0]
 
 
 def _newer(name: str, version: int) -> StoreError:
