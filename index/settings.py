@@ -56,7 +56,7 @@ class CoreSettings:
         "NEWSBOT_MODEL_CACHE",
         "",
         "Where the model exported for ONNX Runtime is kept (with its checksum); empty means"
-        " DATA_DIR/models.",
+        " DATA_DIR/models. A real folder: a symbolic link is refused.",
     )
     embed_batch_size: int = setting("NEWSBOT_EMBED_BATCH", 32, "Chunks embedded per model call.")
     torch_threads: int = setting(

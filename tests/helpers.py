@@ -87,3 +87,44 @@ async def local_site(routes: dict[str, Callable[..., Any]]) -> AsyncIterator[str
         app.router.add_get(path, handler)
     async with serving(app) as port:
         yield f"http://127.0.0.1:{port}"
+
+
+def foreign_graph(
+    path: Path,
+    inputs: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids"),
+    *,
+    lies: bool = False,
+) -> None:
+    """A loadable ONNX graph that is not MiniLM: it takes ``inputs`` and gives a float
+    [batch, tokens, 384] output (input_ids, spread); one that ``lies`` declares that and gives
+    [batch, tokens, tokens], which only a pass shows."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    def declared(name: str, kind: int, dims: list[str | int]) -> Any:
+        return helper.make_tensor_value_info(name, kind, dims)
+
+    nodes = [
+        helper.make_node("Cast", ["input_ids"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["f", "axes"], ["u"]),
+        helper.make_node("Expand", ["u", "shape"], ["last_hidden_state"]),
+    ]
+    constants = [helper.make_tensor("axes", TensorProto.INT64, [1], [2])]
+    if lies:
+        constants.append(helper.make_tensor("ones", TensorProto.INT64, [2], [1, 1]))
+        nodes[2:2] = [
+            helper.make_node("Shape", ["input_ids"], ["tokens"], start=1, end=2),
+            helper.make_node("Concat", ["ones", "tokens"], ["shape"], axis=0),
+        ]
+    else:
+        constants.append(helper.make_tensor("shape", TensorProto.INT64, [3], [1, 1, 384]))
+    graph = helper.make_graph(
+        nodes,
+        "foreign",
+        [declared(name, TensorProto.INT64, ["batch", "tokens"]) for name in inputs],
+        [declared("last_hidden_state", TensorProto.FLOAT, ["batch", "tokens", 384])],
+        constants,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8  # one every onnxruntime reads
+    onnx.save(model, path)

@@ -3,6 +3,7 @@ weights into a checked cache: stored vectors stay valid whichever runtime made t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import SAMPLE
+from helpers import SAMPLE, foreign_graph
 from index.search import onnx_embed
 from index.search.embed import SentenceTransformerEmbedder, make_embedder
 
@@ -113,19 +114,48 @@ def test_many_texts_come_back_in_their_own_order(onnx) -> None:
 
 
 def test_when_onnx_runtime_cannot_be_used_pytorch_answers_alike(
-    monkeypatch, tmp_path: Path, torch_embedder, caplog
+    tmp_path: Path, torch_embedder, caplog
 ) -> None:
-    """A broken export (no room, a missing package): a warning, and the same vectors."""
-
-    def broken(*args: object) -> Path:
-        raise onnx_embed.StoreError("could not export the model to ONNX (no space left)")
-
-    monkeypatch.setattr(onnx_embed, "export", broken)
-    embedder = make_embedder("onnx", cache_dir=tmp_path / "models", threads=2)
+    """A cache that cannot be written (here a file stands where its folder should be): a
+    warning, and the same vectors."""
+    cache = tmp_path / "models"
+    cache.write_text("not a folder")
+    embedder = make_embedder("onnx", cache_dir=cache, threads=2)
     got = embedder.embed(TEXTS[:3])
     assert float(np.abs(got - torch_embedder.embed(TEXTS[:3])).max()) < 1e-5
-    assert "embedding on PyTorch" in caplog.text and "no space left" in caplog.text
+    assert "embedding on PyTorch" in caplog.text and str(cache) in caplog.text
     assert embedder.embed(TEXTS[:1]).shape == (1, embedder.dim)  # and it stays on PyTorch
+    assert cache.read_text() == "not a folder"
+
+
+def test_a_link_in_the_cache_is_not_read_through(onnx, cache: Path, tmp_path: Path) -> None:
+    """A model file or manifest that is a symbolic link does not count as cached (the export
+    renames a real file over it): a process run as root never reads or trusts what it names."""
+    for name in (onnx_embed.MODEL_FILE, onnx_embed.MANIFEST_FILE):
+        elsewhere = tmp_path / f"elsewhere-{name}"
+        (cache / name).rename(elsewhere)
+        (cache / name).symlink_to(elsewhere)
+        assert onnx_embed.cached_export(onnx.path, cache) is None
+        (cache / name).unlink()
+        elsewhere.rename(cache / name)
+    assert onnx_embed.cached_export(onnx.path, cache) == cache / onnx_embed.MODEL_FILE
+
+
+def test_a_graph_that_gives_other_than_it_declares_is_not_trusted(
+    onnx, cache: Path, torch_embedder, caplog
+) -> None:
+    """Its inputs and outputs look right, but a pass gives rows of another width, which would
+    fail every pass to come: PyTorch answers instead, with a warning."""
+    pytest.importorskip("onnx")
+    model = cache / onnx_embed.MODEL_FILE
+    foreign_graph(model, lies=True)
+    manifest = json.loads((cache / onnx_embed.MANIFEST_FILE).read_text())
+    manifest["sha256"] = hashlib.sha256(model.read_bytes()).hexdigest()
+    (cache / onnx_embed.MANIFEST_FILE).write_text(json.dumps(manifest))
+    embedder = onnx_embed.OnnxEmbedder(onnx.path, cache, fallback=torch_embedder)
+    got = embedder.embed(TEXTS[:3])
+    assert float(np.abs(got - torch_embedder.embed(TEXTS[:3])).max()) < 1e-5
+    assert "embedding on PyTorch" in caplog.text and "first pass" in caplog.text
 
 
 def test_the_int8_flavour_is_its_own_export_and_stays_close_to_pytorch(

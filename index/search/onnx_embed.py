@@ -6,22 +6,31 @@ data, with a manifest holding the file's SHA-256 and what it was made from (weig
 torch and onnxruntime versions); a file that does not match is exported again. Attention is
 exported "eager" so ONNX Runtime's transformer optimizer can fuse it (Attention, SkipLayerNorm,
 BiasGelu) — unfused, the same graph runs markedly slower.
+
+The cache is never trusted further than it must be: a folder that is a symbolic link is refused
+(a process run as root would write wherever it points), links inside it are never followed, a
+graph whose inputs and outputs are not the ones fed here is exported again, and what a killed
+export left behind is swept under the export lock.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
 import logging
 import os
+import shutil
+import stat
 import subprocess
 import sys
 import tempfile
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -50,14 +59,47 @@ def files(flavour: str) -> tuple[str, str]:
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 EXPORT_TIMEOUT = 900.0  # seconds; the export takes about ten
+TEMP_PREFIX = ".export-"  # every file or folder an export writes before renaming it into place
+LOCK_FILE = ".lock"
 
 
-def _sha256(path: Path) -> str:
+class UnsafeCacheError(StoreError):
+    """The model cache is a symbolic link: nothing is written through it."""
+
+
+def check_cache_dir(cache_dir: Path) -> None:
+    """Refuse a cache folder that is a symbolic link: a process (root, say) would write the
+    export, its lock and its temp files wherever the link points. Its parents are the path
+    the operator chose, and are not checked."""
+    try:
+        mode = os.lstat(cache_dir).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(mode):
+        raise UnsafeCacheError(
+            f"the model cache {cache_dir} is a symbolic link, which newsbot does not write "
+            "through: point NEWSBOT_MODEL_CACHE at a real folder"
+        )
+
+
+def _sha256(path: Path, *, follow: bool = True) -> str:
+    """The file's SHA-256; a cache file (``follow=False``) is never read through a link."""
+    flags = os.O_RDONLY | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
     h = hashlib.sha256()
-    with path.open("rb") as f:
+    with os.fdopen(os.open(path, flags), "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _read_text(path: Path) -> str:
+    """A cache file's text, never read through a link (ELOOP)."""
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW), "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return f.read(1 << 20).decode()
 
 
 def source_of(model_path: Path, flavour: str = "fp32") -> dict[str, str]:
@@ -74,49 +116,137 @@ def source_of(model_path: Path, flavour: str = "fp32") -> dict[str, str]:
     }
 
 
-def cached_export(model_path: Path, cache_dir: Path, flavour: str = "fp32") -> Path | None:
-    """The exported file in ``cache_dir`` when it is whole and made from ``model_path``."""
+def _cached(model_path: Path, cache_dir: Path, flavour: str) -> tuple[Path, str] | None:
+    """The whole export made from ``model_path``, and its SHA-256. A link in place of the file
+    or its manifest is not one: the export renames a real file over it."""
     name, manifest_name = files(flavour)
-    target, manifest = cache_dir / name, cache_dir / manifest_name
-    if not (target.is_file() and manifest.is_file()):
-        return None
+    target = cache_dir / name
     try:
-        meta = json.loads(manifest.read_text())
+        meta = json.loads(_read_text(cache_dir / manifest_name))
+        sha = _sha256(target, follow=False)
     except (OSError, ValueError):
         return None
-    source = source_of(model_path, flavour)
-    if meta.get("source") != source or meta.get("sha256") != _sha256(target):
+    if not isinstance(meta, dict) or meta.get("sha256") != sha:
         return None
-    return target
+    if meta.get("source") != source_of(model_path, flavour):
+        return None
+    return target, sha
+
+
+def cached_export(model_path: Path, cache_dir: Path, flavour: str = "fp32") -> Path | None:
+    """The exported file in ``cache_dir`` when it is whole and made from ``model_path``."""
+    found = _cached(model_path, cache_dir, flavour)
+    return found[0] if found else None
+
+
+@contextmanager
+def _export_lock(cache_dir: Path, *, wait: bool = True) -> Iterator[tuple[int, int] | None]:
+    """The cache folder and its export lock, opened without following links (their fds), or
+    None when another process holds the lock and ``wait`` is False. Every running export holds
+    it, the exporting child included, so under it no temp file is being written."""
+    try:
+        dir_fd = os.open(cache_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        check_cache_dir(cache_dir)  # a link put there since: say so
+        raise
+    try:
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            lock_fd = os.open(LOCK_FILE, flags, 0o644, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            os.unlink(LOCK_FILE, dir_fd=dir_fd)  # a link planted in its place: replaced
+            lock_fd = os.open(LOCK_FILE, flags | os.O_EXCL, 0o644, dir_fd=dir_fd)
+        try:
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                held = False
+            else:
+                held = True
+            yield (dir_fd, lock_fd) if held else None
+        finally:
+            os.close(lock_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _sweep(dir_fd: int) -> None:
+    """Remove what killed exports left (a temp folder of 90–180 MB each). Only under the lock."""
+    for entry in os.scandir(dir_fd):
+        if not entry.name.startswith(TEMP_PREFIX):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.name, dir_fd=dir_fd)
+            else:  # a partial manifest, or a link: the entry itself, never what it points to
+                os.unlink(entry.name, dir_fd=dir_fd)
+        except OSError as exc:
+            log.warning("could not remove %s, left by an export: %s", entry.name, exc)
+
+
+def _sweep_if_idle(cache_dir: Path) -> None:
+    """Leftovers of a killed export, removed unless an export is running now."""
+    try:
+        if not any(name.startswith(TEMP_PREFIX) for name in os.listdir(cache_dir)):
+            return
+        with _export_lock(cache_dir, wait=False) as held:
+            if held is not None:
+                _sweep(held[0])
+    except OSError as exc:  # a read-only cache, say: it still serves its export
+        log.debug("model cache not swept: %s", exc)
 
 
 def export(model_path: Path, cache_dir: Path, flavour: str = "fp32") -> Path:
-    """The optimized ONNX file for ``model_path``: the cached one, or exported now (seconds).
+    """The optimized ONNX file for ``model_path``: the cached one, or exported now (seconds)."""
+    return _export(model_path, cache_dir, flavour)[0]
+
+
+def _export(
+    model_path: Path, cache_dir: Path, flavour: str = "fp32", *, unfit: str = ""
+) -> tuple[Path, str]:
+    """``export``, with the file's SHA-256. ``unfit``: that of a cached file found not to fit
+    the embedder, exported again unless another process has replaced it since.
 
     The export runs in a child process: it needs PyTorch, which a bot on ONNX Runtime would
-    otherwise carry in memory for good. One export at a time per cache (a file lock); written
-    under temp names and renamed into place, manifest last, so a kill never leaves a file that
-    passes as whole.
+    otherwise carry in memory for good. One export at a time per cache (a file lock, which the
+    child holds too, so a parent killed mid-export does not free it); written under temp names
+    and renamed into place, manifest last, so a kill never leaves a file that passes as whole,
+    and what a killed export left is swept under the lock.
     """
-    found = cached_export(model_path, cache_dir, flavour)
-    if found is not None:
+    check_cache_dir(cache_dir)
+    found = _cached(model_path, cache_dir, flavour)
+    if found is not None and found[1] != unfit:
+        _sweep_if_idle(cache_dir)
         return found
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with (cache_dir / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        found = cached_export(model_path, cache_dir, flavour)  # another process just made it?
-        if found is not None:
+    with _export_lock(cache_dir) as held:
+        assert held is not None
+        dir_fd, lock_fd = held
+        found = _cached(model_path, cache_dir, flavour)  # another process just made it?
+        if found is not None and found[1] != unfit:
+            _sweep(dir_fd)
             return found
         log.info("exporting %s to ONNX in %s (once)", model_path.name, cache_dir)
-        proc = subprocess.run(
-            [sys.executable, "-m", __name__, str(model_path), str(cache_dir), flavour],
-            capture_output=True,
-            text=True,
-            timeout=EXPORT_TIMEOUT,
-        )
-        found = cached_export(model_path, cache_dir, flavour)
+        _sweep(dir_fd)
+        # Its messages go to a file, not a pipe: a child outliving this process finishes.
+        with tempfile.TemporaryFile("w+") as messages:
+            try:
+                proc = subprocess.run(
+                    [sys.executable, "-m", __name__, str(model_path), str(cache_dir), flavour],
+                    stdout=subprocess.DEVNULL,
+                    stderr=messages,
+                    timeout=EXPORT_TIMEOUT,
+                    pass_fds=(lock_fd,),
+                )
+            finally:
+                _sweep(dir_fd)  # a failed or interrupted child's temp files
+            messages.seek(0)
+            stderr = messages.read()
+        found = _cached(model_path, cache_dir, flavour)
         if proc.returncode != 0 or found is None:
-            detail = (proc.stderr.strip().splitlines() or ["no output"])[-1][:300]
+            detail = (stderr.strip().splitlines() or ["no output"])[-1][:300]
             raise StoreError(
                 f"could not export the model to ONNX ({detail}); "
                 "set NEWSBOT_EMBED_BACKEND=torch to embed on PyTorch"
@@ -125,8 +255,9 @@ def export(model_path: Path, cache_dir: Path, flavour: str = "fp32") -> Path:
 
 
 def _export_here(model_path: Path, cache_dir: Path, flavour: str = "fp32") -> None:
+    check_cache_dir(cache_dir)
     name, manifest_name = files(flavour)
-    with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".export-") as tmp:
+    with tempfile.TemporaryDirectory(dir=cache_dir, prefix=TEMP_PREFIX) as tmp:
         fused = Path(tmp) / MODEL_FILE
         with warnings.catch_warnings():  # the exporter's notes on ops MiniLM does not use
             warnings.simplefilter("ignore")
@@ -136,11 +267,40 @@ def _export_here(model_path: Path, cache_dir: Path, flavour: str = "fp32") -> No
             made = Path(tmp) / name
             _quantize(fused, made)
         target = cache_dir / name
-        os.replace(made, target)
-    meta = {"source": source_of(model_path, flavour), "sha256": _sha256(target)}
-    partial = cache_dir / f".{manifest_name}.{os.getpid()}"
-    partial.write_text(json.dumps(meta, indent=1))
+        os.replace(made, target)  # over a link, never through it
+    meta = {"source": source_of(model_path, flavour), "sha256": _sha256(target, follow=False)}
+    fd, partial = tempfile.mkstemp(dir=cache_dir, prefix=TEMP_PREFIX, suffix=".json")
+    os.fchmod(fd, 0o644)  # as readable as the model file beside it
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(meta, indent=1))
     os.replace(partial, cache_dir / manifest_name)
+
+
+def misfit(session: Any, dim: int) -> str:
+    """How a graph differs from what the embedder feeds it and pools ("" when it does not): a
+    loadable file of another shape would otherwise fail every pass with InvalidArgument."""
+    inputs = {i.name: i for i in session.get_inputs()}
+    if set(inputs) != set(INPUTS):
+        return f"inputs {', '.join(inputs) or 'none'}, not {', '.join(INPUTS)}"
+    for i in inputs.values():
+        if (
+            i.type != "tensor(int64)"
+            or len(i.shape) != 2
+            or any(isinstance(d, int) for d in i.shape)
+        ):
+            return f"input {i.name} as {i.type} {i.shape}, not int64 [batch, tokens]"
+    outputs = session.get_outputs()
+    out = outputs[0] if outputs else None
+    if (
+        out is None
+        or out.type != "tensor(float)"
+        or len(out.shape) != 3
+        or any(isinstance(d, int) for d in out.shape[:2])
+        or out.shape[2] != dim
+    ):
+        found = f"{out.type} {out.shape}" if out is not None else "nothing"
+        return f"output {found}, not float [batch, tokens, {dim}]"
+    return ""
 
 
 def _quantize(fused: Path, out: Path) -> None:
@@ -220,6 +380,7 @@ class OnnxEmbedder:
     ) -> None:
         from tokenizers import Tokenizer
 
+        check_cache_dir(cache_dir)  # refused at start, not at the first question
         self.fallback = fallback  # PyTorch, used when the export or ONNX Runtime fails
         self.flavour = flavour
         self.failed: str | None = None
@@ -269,25 +430,50 @@ class OnnxEmbedder:
             return None
 
     def _session(self) -> Any:
-        import onnxruntime as ort
-
         n = getattr(self._local, "threads", None) or self.threads or os.cpu_count() or 1
         with self._lock:
-            if self._file is None:
-                self._file = export(self.path, self.cache_dir, self.flavour)
             session = self._sessions.get(n)
             if session is None:
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = n
-                options.inter_op_num_threads = 1
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                options.log_severity_level = 3
-                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-                session = ort.InferenceSession(
-                    str(self._file), options, providers=["CPUExecutionProvider"]
-                )
+                if self._file is None:
+                    session = self._first_session(n)
+                else:
+                    session = self._open(self._file, n)
                 self._sessions[n] = session
         return session
+
+    def _first_session(self, n: int) -> Any:
+        """A session on the export once its graph is seen to take what ``_inputs`` makes and
+        give what ``_pool`` reads: a cached file that does not is exported again (under the
+        lock); one that still does not, or fails a first pass, is an error (PyTorch takes over).
+        """
+        file, sha = _export(self.path, self.cache_dir, self.flavour)
+        session = self._open(file, n)
+        if why := misfit(session, self.dim):
+            log.warning("the ONNX model %s takes %s: exporting it again", file, why)
+            file, _ = _export(self.path, self.cache_dir, self.flavour, unfit=sha)
+            session = self._open(file, n)
+            if why := misfit(session, self.dim):
+                raise StoreError(f"the ONNX model {file} takes {why}")
+        try:
+            inputs = self._inputs(["a", "a first pass"])
+            hidden = session.run(None, inputs)[0]
+        except Exception as exc:
+            raise StoreError(f"the ONNX model {file} fails a first pass ({exc})") from exc
+        if hidden.shape != (*inputs["input_ids"].shape, self.dim):
+            raise StoreError(f"the ONNX model {file} gives {hidden.shape} for a first pass")
+        self._file = file
+        return session
+
+    def _open(self, file: Path, n: int) -> Any:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = n
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
