@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ..alerts.match import Alert, matching_sentence, same_story, score_passages
+from ..alerts.match import Alert, Passages, matching_sentence, same_story_as, score_passages
 from ..errors import InputError, NotFoundError
 from ..search.registry import IndexRegistry
 from ..search.retrieve import Retriever
@@ -87,8 +87,8 @@ class Watches:
     def scan(self, collection: str, *, limit: int = 200) -> tuple[list[Alert], int]:
         """The alerts of the articles added since the last scan, and how many articles that
         was. Each (watch, article) alerts once, and not for a story the watch was alerted to in
-        the last three days by another outlet (near-duplicates are one article already; titles
-        sharing most words are one story)."""
+        the last three days by another outlet (near-duplicates are one article already; beyond
+        that the texts decide, ``same_story_as``)."""
         try:
             cid = self._collection(collection)
         except NotFoundError:
@@ -103,17 +103,20 @@ class Watches:
         watches = self.store.watches.vectors(cid)
         alerts: list[Alert] = []
         recent_since = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0).isoformat()
-        for article, texts, vectors in batch:
+        recent: dict[int, list[Passages]] = {}  # a watch's alerted articles, read once a scan
+        for item in batch:
+            article, texts, vectors = item
             for watch, topic in watches:
                 if vectors.size == 0 or vectors.shape[1] != topic.shape[0]:
                     continue
                 score, best = score_passages(topic, vectors)
                 if score < self.settings.alert_bar:
                     continue
-                if same_story(
-                    article.title, self.store.watches.recent_alerts(watch.id, recent_since)
-                ):
+                if watch.id not in recent:
+                    recent[watch.id] = self.store.watches.recent_alerts(watch.id, recent_since)
+                if same_story_as(item, recent[watch.id]):
                     continue
+                recent[watch.id].append(item)
                 if self.store.watches.mark_alerted(watch.id, article.id, article.title, score):
                     alerts.append(
                         Alert(
