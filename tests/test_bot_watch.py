@@ -1,7 +1,8 @@
 """/watch through the fake Discord: standing questions whose alerts reach a channel or a DM
 when matching news arrives by any path (here the service, as a feed or the command line
 would), once a story (the real model: its texts decide), quiet during a bulk import, with
-limits and permissions, and kept across a restart."""
+limits and permissions, kept across a restart, and never a DM to someone no longer in the
+server."""
 
 from __future__ import annotations
 
@@ -118,7 +119,7 @@ async def test_a_personal_watch_alerts_by_dm(fake, service):
         assert embed["title"] == "Brest harbour reopens after storm"
         assert embed["description"].startswith("“The harbour of Brest reopened on Friday")
         assert [f["value"] for f in embed["fields"]] == ["Ouest Wire", "2026-11-30"]
-        assert embed["footer"]["text"].startswith("🔔 Watch 1: Brest harbour storm ferries")
+        assert embed["footer"]["text"].startswith("🔔 Watch 1 in Epsilon: Brest harbour storm")
 
         assert fake.channel_messages(8001) == [] and fake.channel_messages(8002) == []
     assert fake.unhandled == [] and fake.errors == []
@@ -188,7 +189,7 @@ async def test_a_bulk_import_sends_one_summary(fake, service):
         service.ingest(COLLECTION, [*storms, doc(BUDGET, "Council budget", n=9)])
         await eventually(lambda: dms(fake, BOB))
         (summary,) = dms(fake, BOB)
-        assert summary["content"].startswith("🔔 A bulk import added 6 articles;")
+        assert summary["content"].startswith("🔔 A bulk import added 6 articles in **Epsilon**;")
         assert "match your watch `1` **Brest harbour storm ferries**" in summary["content"]
         assert "Council budget" not in summary["content"]
     assert fake.unhandled == [] and fake.errors == []
@@ -239,3 +240,122 @@ async def test_one_alert_a_story_as_the_texts_tell_it_not_the_titles(
                 "Harbour report 2",
             ]
     assert fake.unhandled == [] and fake.errors == []
+
+
+MEMBER_ROUTE = r"/guilds/\d+/members/\d+"
+
+
+def lookups(fake: FakeDiscord, user: FakeUser) -> list[int]:
+    """The statuses of the bot's member lookups of ``user`` in the test server, in order."""
+    path = f"/guilds/{GUILD.id}/members/{user.id}"
+    return [r.status for r in fake.requests if r.method == "GET" and r.path == path]
+
+
+async def scanned(service: NewsService) -> None:
+    """Until the alert scan has looked at every article stored so far."""
+    cid = service.store.collections.id_of(COLLECTION)
+    latest = str(service.store.watches.latest_article_id(cid))
+    await eventually(lambda: service.store.get_meta(f"alerts.seen.{cid}") == latest)
+
+
+async def test_a_member_who_left_gets_no_dm_and_loses_their_watches_there(fake, service, caplog):
+    caplog.set_level("INFO", logger="newsbot.watch")
+    async with running_bot(fake, service, **FAST):
+        await watch(fake, MEMBER, "add", topic="Brest harbour storm ferries")
+        await watch(fake, MEMBER, "add", topic="school budget council")
+        await watch(fake, OTHER, "add", topic="Brest harbour storm ferries")
+        await fake.leave(guild_id=GUILD.id, user=BOB)  # still shares other servers with the bot
+
+        service.ingest(COLLECTION, [doc(HARBOUR, "Brest harbour reopens after storm")])
+        await eventually(lambda: dms(fake, CAROL))
+        await scanned(service)
+        await eventually(lambda: not service.watches.of_collection(COLLECTION, str(BOB.id)))
+        assert dms(fake, BOB) == [] and lookups(fake, BOB) == [404]
+        assert f"member {BOB.id} is no longer in server {GUILD.id}" in caplog.text
+
+        # the member still there gets the DM, which names the server it comes from
+        (alert,) = dms(fake, CAROL)
+        footer = alert["embeds"][0]["footer"]["text"]
+        assert footer.startswith("🔔 Watch 3 in Epsilon: Brest harbour storm ferries")
+        assert [w.topic for w in service.watches.of_collection(COLLECTION)] == [
+            "Brest harbour storm ferries"
+        ]
+
+        # nothing the gone member watched is sent later either
+        service.ingest(COLLECTION, [doc(BUDGET, "Council passes school budget", n=5)])
+        await scanned(service)
+        assert dms(fake, BOB) == [] and lookups(fake, BOB) == [404]
+    assert fake.unhandled == [] and fake.errors == []
+
+
+async def test_a_banned_member_loses_their_personal_watches_at_once(fake, service):
+    async with running_bot(fake, service, **FAST):
+        await watch(fake, ADMIN, "add", topic="Brest harbour storm ferries")
+        await watch(fake, ADMIN, "add", topic="Brest harbour storm ferries", channel=8002)
+        await fake.leave(guild_id=GUILD.id, user=ALICE, banned=True)
+        # the gateway tells of the ban: the personal watch goes before any news
+        await eventually(
+            lambda: [w.channel_id for w in service.watches.of_collection(COLLECTION)] == [8002]
+        )
+        # the channel watch is the server's: it stays and still alerts the channel
+        service.ingest(COLLECTION, [doc(HARBOUR, "Brest harbour reopens after storm")])
+        alert = await fake.wait_channel_message(8002, timeout=10)
+        assert alert["embeds"][0]["footer"]["text"].startswith("🔔 Watch 2: Brest harbour")
+        await scanned(service)
+        assert dms(fake, ALICE) == [] and lookups(fake, ALICE) == []
+    assert fake.unhandled == [] and fake.errors == []
+
+
+async def test_a_failed_member_lookup_keeps_the_watch_and_the_alert_comes_later(fake, service):
+    async with running_bot(fake, service, **FAST):
+        await watch(fake, MEMBER, "add", topic="Brest harbour storm ferries")
+        fake.outage("GET", MEMBER_ROUTE, times=2)  # Discord has a bad moment
+        service.ingest(COLLECTION, [doc(HARBOUR, "Brest harbour reopens after storm")])
+        await eventually(lambda: dms(fake, BOB))
+        assert lookups(fake, BOB) == [503, 503, 200]
+        assert [w.topic for w in service.watches.of_collection(COLLECTION, str(BOB.id))] == [
+            "Brest harbour storm ferries"
+        ]
+        (alert,) = dms(fake, BOB)
+        assert alert["embeds"][0]["title"] == "Brest harbour reopens after storm"
+    assert fake.unhandled == [] and fake.errors == []
+
+
+async def test_a_dm_names_its_server_as_plain_text(tmp_path: Path):
+    """A server's name is data: shown as it is, never markdown or a ping."""
+    name = "**Ops** @everyone _desk_"
+    ops = FakeGuild(7002, name, owner_id=999, channels=[(8101, "general")], members=[MEMBER])
+    collection = f"guild-{ops.id}"
+    async with FakeDiscord(guilds=[ops]) as fake:
+        with make_service(tmp_path / "d", alert_bar=0.25, **FAKE_EMBEDDER_BARS) as service:
+            async with running_bot(fake, service, alert_bulk=2, **FAST):
+                added = await fake.send_interaction(
+                    guild_id=ops.id,
+                    channel_id=8101,
+                    member=MEMBER,
+                    name="watch",
+                    subcommand="add",
+                    options={"topic": "Brest harbour storm ferries"},
+                )
+                await added.wait_final(20)
+                service.ingest(
+                    collection,
+                    [doc(HARBOUR, "Brest harbour reopens after storm", n=1), doc(BUDGET, "Budget")],
+                )
+                await eventually(lambda: dms(fake, BOB))
+                summary = dms(fake, BOB)[0]["content"]
+                assert "articles in **\\*\\*Ops\\*\\* @\u200beveryone \\_desk\\_**;" in summary
+                service.ingest(
+                    collection,
+                    [
+                        doc(
+                            REPORT_1,
+                            "Brest harbour ferries run as the storm barrier is tested",
+                            n=2,
+                        )
+                    ],
+                )
+                await eventually(lambda: len(dms(fake, BOB)) == 2)
+                footer = dms(fake, BOB)[1]["embeds"][0]["footer"]["text"]  # plain text there
+                assert footer.startswith(f"🔔 Watch 1 in {name}: Brest harbour storm ferries")
+        assert fake.unhandled == [] and fake.errors == []

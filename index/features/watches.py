@@ -84,6 +84,23 @@ class Watches:
             raise InputError("that watch is another member's; only they or an admin remove it")
         return self.store.watches.remove(cid, watch_id)
 
+    def forget_member(self, collection: str, owner: str) -> list[Watch]:
+        """A member no longer in the server: their personal watches there go (their alerts
+        would be DMs to someone outside it). Their channel watches stay: those alert the
+        server's own channel, and its admins may remove them."""
+        try:
+            cid = self._collection(collection)
+        except NotFoundError:
+            return []
+        removed = []
+        for watch in self.store.watches.of_collection(cid, owner):
+            if watch.channel_id is None:
+                try:
+                    removed.append(self.store.watches.remove(cid, watch.id))
+                except NotFoundError:  # removed meanwhile (another process, the member)
+                    continue
+        return removed
+
     def scan(self, collection: str, *, limit: int = 200) -> tuple[list[Alert], int]:
         """The alerts of the articles added since the last scan, and how many articles that
         was. Each (watch, article) alerts once, and not for a story the watch was alerted to in
