@@ -209,6 +209,8 @@ def test_matching_sentence_and_same_story():
 def test_a_topic_must_say_something(service: NewsService):
     with pytest.raises(InputError):
         service.watches.add(COLLECTION, "  a  ", owner="1", channel_id=None)
+    with pytest.raises(InputError, match="needs words"):
+        service.watches.add(COLLECTION, "?! …", owner="1", channel_id=None)
 
 
 @pytest.mark.model
@@ -359,3 +361,30 @@ async def test_a_dm_names_its_server_as_plain_text(tmp_path: Path):
                 footer = dms(fake, BOB)[1]["embeds"][0]["footer"]["text"]  # plain text there
                 assert footer.startswith(f"🔔 Watch 1 in {name}: Brest harbour storm ferries")
         assert fake.unhandled == [] and fake.errors == []
+
+
+@pytest.mark.parametrize(
+    ("topic", "shown"),
+    [
+        ("\u200b\u200b\u200b", "U+200B"),  # zero-width spaces only
+        ("harbour \u202estorm ferries", "U+202E"),  # right-to-left override
+        ("\u2067Brest\u2069 harbour", "U+2067, U+2069"),  # bidi isolates
+        ("\u3164\u3164\u3164", "U+3164"),  # Hangul fillers: letters that show nothing
+        ("storm\u00ad ferries\ufeff", "U+00AD, U+FEFF"),  # soft hyphen, byte-order mark
+    ],
+)
+async def test_invisible_and_direction_characters_in_a_topic_are_refused(
+    fake, service, topic, shown
+):
+    async with running_bot(fake, service, **FAST):
+        refused = await watch(fake, MEMBER, "add", topic=topic)
+        assert refused["flags"] & 64
+        assert refused["content"] == (
+            "A watch's topic can't hold invisible or text-direction characters"
+            f" ({shown}): type it as plain words."
+        )
+        assert service.watches.of_collection(COLLECTION) == []
+        # joiners inside words are spelling (Persian here): accepted
+        ok = await watch(fake, MEMBER, "add", topic="آتش\u200cسوزی بندر")
+        assert ok["content"].startswith("🔔 Watching `1`")
+    assert fake.unhandled == [] and fake.errors == []

@@ -15,6 +15,7 @@ from ..search.registry import IndexRegistry
 from ..search.retrieve import Retriever
 from ..settings import CoreSettings
 from ..store import Store, Watch
+from ..text import hidden_characters
 from . import CollectionIds
 
 
@@ -39,8 +40,15 @@ class Watches:
         """A standing question: new articles matching ``topic`` alert ``channel_id`` (None: the
         owner, by DM). Limited a collection and a member (settings); refused when full."""
         topic = " ".join(topic.split())
+        if hidden := hidden_characters(topic):
+            raise InputError(
+                "a watch's topic can't hold invisible or text-direction characters"
+                f" ({', '.join(hidden[:3])}): type it as plain words"
+            )
         if not 3 <= len(topic) <= 200:
             raise InputError("a watch's topic is 3 to 200 characters")
+        if not any(c.isalnum() for c in topic):
+            raise InputError("a watch's topic needs words to watch for")
         self.indexes.require_current_model()
         cid = self._collection(collection, create=True)
         self._check_room(cid, topic, owner, channel_id)
