@@ -356,8 +356,9 @@ def watch_list(watches: list[Watch], everyone: bool) -> str:
     return _lines([head, *(watch_line(w) for w in watches)])
 
 
-def alert_embed(alert: Alert, watch: Watch) -> discord.Embed:
-    """One alert: headline (linked), source and date, the matching sentence, the watch."""
+def alert_embed(alert: Alert, watch: Watch, *, server: str | None = None) -> discord.Embed:
+    """One alert: headline (linked), source and date, the matching sentence, the watch, and
+    ``server``, the one it comes from, for a DM (a footer is plain text: the name as given)."""
     embed = discord.Embed(
         title=cut(plain(alert.title), TITLE_MAX),
         url=alert.url if alert.url and alert.url.startswith(("http://", "https://")) else None,
@@ -366,16 +367,22 @@ def alert_embed(alert: Alert, watch: Watch) -> discord.Embed:
     )
     embed.add_field(name="Source", value=cut(plain(alert.source or "unknown"), 200), inline=True)
     embed.add_field(name="Date", value=plain(alert.published_at or "no date"), inline=True)
+    where = f" in {server}" if server else ""
     embed.set_footer(
-        text=cut(f"🔔 Watch {watch.id}: {watch.topic} · /watch remove {watch.id} to stop", 2048)
+        text=cut(
+            f"🔔 Watch {watch.id}{where}: {watch.topic} · /watch remove {watch.id} to stop", 2048
+        )
     )
     return embed
 
 
-def bulk_summary(watch: Watch, alerts: list[Alert], articles: int) -> str:
-    """A bulk import's alerts for one watch, in one message."""
+def bulk_summary(
+    watch: Watch, alerts: list[Alert], articles: int, *, server: str | None = None
+) -> str:
+    """A bulk import's alerts for one watch, in one message (naming ``server`` in a DM)."""
+    where = f" in **{plain(server)}**" if server else ""
     lines = [
-        f"🔔 A bulk import added {articles} articles; {len(alerts)} match your watch "
+        f"🔔 A bulk import added {articles} articles{where}; {len(alerts)} match your watch "
         f"`{watch.id}` **{plain(watch.topic)}**:"
     ]
     for a in alerts[:10]:

@@ -93,3 +93,37 @@ def query_words(text: str) -> list[str]:
         if w:
             terms.append(w)
     return list(dict.fromkeys(terms))
+
+
+# Letters and marks that render as nothing: Hangul fillers, the combining grapheme joiner,
+# Khmer inherent vowels, the braille blank. Format characters (Cf) and controls are found by
+# their category.
+_BLANK = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0")
+# Zero-width (non-)joiners are spelling inside a word (Persian, Indic scripts, emoji sequences).
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def hidden_characters(text: str) -> list[str]:
+    """The characters of ``text`` a reader can't see or that reorder the text around them, as
+    ``U+XXXX``, each once: format characters (zero-width spaces, bidirectional controls such
+    as U+202E, the byte-order mark, soft hyphens; a joiner only outside a word), controls other
+    than spacing, and letters that render blank (U+3164). A member's text can hide behind them."""
+    found = [
+        c
+        for i, c in enumerate(text)
+        if c in _BLANK
+        or (
+            unicodedata.category(c) in ("Cf", "Cc")
+            and not c.isspace()
+            and not (c in _JOINERS and _visible(text, i - 1) and _visible(text, i + 1))
+        )
+    ]
+    return [f"U+{ord(c):04X}" for c in dict.fromkeys(found)]
+
+
+def _visible(text: str, i: int) -> bool:
+    """Whether ``text[i]`` is a letter, mark or symbol that shows (a joiner's neighbour)."""
+    if not 0 <= i < len(text) or text[i] in _BLANK:
+        return False
+    category = unicodedata.category(text[i])
+    return category[0] in "LMN" or category == "So"

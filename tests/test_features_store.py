@@ -127,10 +127,16 @@ def test_watches_their_vectors_and_alerts_once_a_pair(svc: NewsService):
     assert [w for w, _ in vectors] == [one, two]
     assert vectors[1][1].dtype == np.float32 and np.array_equal(vectors[1][1], vec[::-1])
 
-    assert ws.mark_alerted(one.id, 5, "Volcano erupts", 0.61) is True
-    assert ws.mark_alerted(one.id, 5, "Volcano erupts", 0.7) is False  # once a pair
-    assert ws.mark_alerted(two.id, 5, "Volcano erupts", 0.4) is True
-    assert ws.recent_alerts(one.id, "2000-01-01T00:00:00+00:00") == ["Volcano erupts"]
+    svc.ingest("news", [VOLCANO])
+    volcano = ws.latest_article_id(cid)
+    assert ws.mark_alerted(one.id, volcano, "Volcano erupts", 0.61) is True
+    assert ws.mark_alerted(one.id, volcano, "Volcano erupts", 0.7) is False  # once a pair
+    assert ws.mark_alerted(two.id, volcano, "Volcano erupts", 0.4) is True
+    assert ws.mark_alerted(one.id, volcano + 1, "Forgotten since", 0.6) is True
+    # what the same-story check reads: the alerted articles still stored, with their passages
+    ((article, texts, vectors),) = ws.recent_alerts(one.id, "2000-01-01T00:00:00+00:00")
+    assert article.id == volcano and article.title == VOLCANO.title
+    assert len(texts) == vectors.shape[0] == article.chunk_count and "Reykjanes" in texts[0]
     assert ws.recent_alerts(one.id, "2999-01-01T00:00:00+00:00") == []
     assert ws.remove(cid, one.id) == one
     with pytest.raises(NotFoundError):

@@ -5,6 +5,20 @@ vectors: nothing is embedded again) and picks the sentence to quote; the service
 in the store (``WatchStore``) and finds the alerts of the articles added since its last look.
 """
 
-from .match import ALERT_BAR, Alert, matching_sentence, same_story, score_passages
+from .match import (
+    ALERT_BAR,
+    Alert,
+    matching_sentence,
+    same_story,
+    same_story_as,
+    score_passages,
+)
 
-__all__ = ["ALERT_BAR", "Alert", "matching_sentence", "same_story", "score_passages"]
+__all__ = [
+    "ALERT_BAR",
+    "Alert",
+    "matching_sentence",
+    "same_story",
+    "same_story_as",
+    "score_passages",
+]

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ..alerts.match import Alert, matching_sentence, same_story, score_passages
+from ..alerts.match import Alert, Passages, matching_sentence, same_story_as, score_passages
 from ..errors import InputError, NotFoundError
 from ..search.registry import IndexRegistry
 from ..search.retrieve import Retriever
 from ..settings import CoreSettings
 from ..store import Store, Watch
+from ..text import hidden_characters
 from . import CollectionIds
 
 
@@ -39,8 +40,15 @@ class Watches:
         """A standing question: new articles matching ``topic`` alert ``channel_id`` (None: the
         owner, by DM). Limited a collection and a member (settings); refused when full."""
         topic = " ".join(topic.split())
+        if hidden := hidden_characters(topic):
+            raise InputError(
+                "a watch's topic can't hold invisible or text-direction characters"
+                f" ({', '.join(hidden[:3])}): type it as plain words"
+            )
         if not 3 <= len(topic) <= 200:
             raise InputError("a watch's topic is 3 to 200 characters")
+        if not any(c.isalnum() for c in topic):
+            raise InputError("a watch's topic needs words to watch for")
         self.indexes.require_current_model()
         cid = self._collection(collection, create=True)
         self._check_room(cid, topic, owner, channel_id)
@@ -84,11 +92,28 @@ class Watches:
             raise InputError("that watch is another member's; only they or an admin remove it")
         return self.store.watches.remove(cid, watch_id)
 
+    def forget_member(self, collection: str, owner: str) -> list[Watch]:
+        """A member no longer in the server: their personal watches there go (their alerts
+        would be DMs to someone outside it). Their channel watches stay: those alert the
+        server's own channel, and its admins may remove them."""
+        try:
+            cid = self._collection(collection)
+        except NotFoundError:
+            return []
+        removed = []
+        for watch in self.store.watches.of_collection(cid, owner):
+            if watch.channel_id is None:
+                try:
+                    removed.append(self.store.watches.remove(cid, watch.id))
+                except NotFoundError:  # removed meanwhile (another process, the member)
+                    continue
+        return removed
+
     def scan(self, collection: str, *, limit: int = 200) -> tuple[list[Alert], int]:
         """The alerts of the articles added since the last scan, and how many articles that
         was. Each (watch, article) alerts once, and not for a story the watch was alerted to in
-        the last three days by another outlet (near-duplicates are one article already; titles
-        sharing most words are one story)."""
+        the last three days by another outlet (near-duplicates are one article already; beyond
+        that the texts decide, ``same_story_as``)."""
         try:
             cid = self._collection(collection)
         except NotFoundError:
@@ -103,17 +128,20 @@ class Watches:
         watches = self.store.watches.vectors(cid)
         alerts: list[Alert] = []
         recent_since = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0).isoformat()
-        for article, texts, vectors in batch:
+        recent: dict[int, list[Passages]] = {}  # a watch's alerted articles, read once a scan
+        for item in batch:
+            article, texts, vectors = item
             for watch, topic in watches:
                 if vectors.size == 0 or vectors.shape[1] != topic.shape[0]:
                     continue
                 score, best = score_passages(topic, vectors)
                 if score < self.settings.alert_bar:
                     continue
-                if same_story(
-                    article.title, self.store.watches.recent_alerts(watch.id, recent_since)
-                ):
+                if watch.id not in recent:
+                    recent[watch.id] = self.store.watches.recent_alerts(watch.id, recent_since)
+                if same_story_as(item, recent[watch.id]):
                     continue
+                recent[watch.id].append(item)
                 if self.store.watches.mark_alerted(watch.id, article.id, article.title, score):
                     alerts.append(
                         Alert(

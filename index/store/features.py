@@ -172,8 +172,12 @@ class WatchStore(Protocol):
         passages' texts and their vectors (rows in the same order)."""
         ...
 
-    def recent_alerts(self, watch_id: int, since: str) -> list[str]:
-        """Titles of the watch's alerts at or after ``since`` (ISO time): same-story checks."""
+    def recent_alerts(
+        self, watch_id: int, since: str
+    ) -> list[tuple[Article, list[str], np.ndarray]]:
+        """The articles the watch alerted at or after ``since`` (ISO time) that are still
+        stored, oldest first, with their passages as ``articles_after``: what the same-story
+        check compares a new match with."""
         ...
 
     def mark_alerted(self, watch_id: int, article_id: int, title: str, score: float) -> bool: ...

@@ -271,12 +271,16 @@ class PgWatches:
                 (collection_id, after_id, limit),
             )
 
-    def recent_alerts(self, watch_id: int, since: str) -> list[str]:
-        rows = self._store.execute(
-            "SELECT title FROM watch_alerts WHERE watch_id = %s AND alerted_at >= %s",
-            (watch_id, since),
-        )
-        return [r[0] for r in rows]
+    def recent_alerts(
+        self, watch_id: int, since: str
+    ) -> list[tuple[Article, list[str], np.ndarray]]:
+        with self._store.snapshot() as db:
+            return articles_with_passages(
+                db,
+                "a.id IN (SELECT article_id FROM watch_alerts WHERE watch_id = %s"
+                " AND alerted_at >= %s) ORDER BY a.id",
+                (watch_id, since),
+            )
 
     def mark_alerted(self, watch_id: int, article_id: int, title: str, score: float) -> bool:
         """True for the one call (of every process) that recorded the pair; False after, and

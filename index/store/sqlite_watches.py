@@ -92,12 +92,16 @@ class SqliteWatches:
                 (collection_id, after_id, limit),
             )
 
-    def recent_alerts(self, watch_id: int, since: str) -> list[str]:
-        rows = self._store.db.execute(
-            "SELECT title FROM watch_alerts WHERE watch_id = ? AND alerted_at >= ?",
-            (watch_id, since),
-        )
-        return [r[0] for r in rows]
+    def recent_alerts(
+        self, watch_id: int, since: str
+    ) -> list[tuple[Article, list[str], np.ndarray]]:
+        with self._store.snapshot() as db:
+            return articles_with_passages(
+                db,
+                "a.id IN (SELECT article_id FROM watch_alerts WHERE watch_id = ?"
+                " AND alerted_at >= ?) ORDER BY a.id",
+                (watch_id, since),
+            )
 
     def mark_alerted(self, watch_id: int, article_id: int, title: str, score: float) -> bool:
         with self._store.transaction() as db:

@@ -1,4 +1,4 @@
-"""REST routes for who the bot is and what it posts in a channel."""
+"""REST routes for who the bot is, who is in a guild and what the bot posts in a channel."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class Rest:
             ("POST", r"/channels/(?P<channel>\d+)/typing", self._typing),
             ("POST", r"/channels/(?P<channel>\d+)/messages", self._post_message),
             ("GET", r"/users/(?P<user>\d+)", self._get_user),
+            ("GET", r"/guilds/(?P<guild>\d+)/members/(?P<user>\d+)", self._get_member),
             ("POST", r"/users/@me/channels", self._open_dm),
         ]
 
@@ -60,6 +61,14 @@ class Rest:
         found = self._world.users.get(int(user))
         if found is None:
             raise unknown("User", 10013)
+        return found.payload()
+
+    async def _get_member(self, req: Incoming, guild: str, user: str) -> Any:
+        """A member of the guild with their user; 404 Unknown Member for anyone else (one who
+        left or was banned included), as ``guild.fetch_member`` meets it."""
+        found = self._world.find_member(self._world.guild(guild), int(user))
+        if found is None:
+            raise unknown("Member", 10007)
         return found.payload()
 
     async def _open_dm(self, req: Incoming) -> Any:

@@ -6,7 +6,9 @@ Pitfalls handled here (verified against discord.py 2.7.1 / aiohttp 3.14):
   discord.py treats the body as text and login crashes. Neither ``web.json_response`` nor
   ``web.Response(text=..., headers=...)`` gives that (the text setter appends a charset even to
   an explicit header); only ``web.Response(body=bytes, headers=...)`` does.
-* Errors are 4xx, never 5xx: discord.py retries 5xx with 1-9 s sleeps, which looks like a hang.
+* Errors are 4xx, never 5xx: discord.py retries 500, 502, 504 and 524 with 1-9 s sleeps, which
+  looks like a hang. A test that wants a server error (``outage``) gets 503, which discord.py
+  raises at once (``DiscordServerError``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,15 @@ class Incoming:
     authorization: str | None
 
 
+@dataclass
+class _Outage:
+    """Requests to answer 503 instead of serving them."""
+
+    method: str
+    pattern: re.Pattern[str]
+    left: int
+
+
 class Router:
     """Answers HTTP requests from a route table; records each one in ``requests``."""
 
@@ -61,6 +72,19 @@ class Router:
         self._cdn = cdn
         self.requests: list[RecordedRequest] = []
         self._errors = errors
+        self._outages: list[_Outage] = []
+
+    def outage(self, method: str, pattern: str, times: int = 1) -> None:
+        """The next ``times`` requests ``method pattern`` (a route pattern, e.g.
+        ``/guilds/\\d+/members/\\d+``) get 503 Service Unavailable: Discord having a bad moment."""
+        self._outages.append(_Outage(method, re.compile(pattern), times))
+
+    def _in_outage(self, method: str, rel: str) -> bool:
+        for outage in self._outages:
+            if outage.method == method and outage.left > 0 and outage.pattern.fullmatch(rel):
+                outage.left -= 1
+                return True
+        return False
 
     def unhandled(self) -> list[RecordedRequest]:
         """Requests to routes the fake does not implement (answered 404)."""
@@ -94,6 +118,8 @@ class Router:
                 record.handled = False
                 raise FakeDiscordError(404, 0, "404: Not Found")
             self._check_auth(rel, incoming.authorization)
+            if self._in_outage(request.method, rel):
+                raise FakeDiscordError(503, 0, "503: Service Unavailable")
             body = await handler(incoming, **params)
             status = 204 if body is None else 200
         except FakeDiscordError as exc:

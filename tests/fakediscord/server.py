@@ -47,9 +47,10 @@ class FakeDiscord:
 
     What a test does: ``send_message``, ``send_dm`` (a member posts), ``send_interaction`` (a
     member runs a slash command or a message context menu), ``press`` (a member presses a
-    button), ``add_attachment`` (a file on the CDN), ``drop_gateway``; each
+    button), ``leave`` (a member leaves a guild or is banned), ``add_attachment`` (a file on
+    the CDN), ``outage`` (the next requests to a route get 503), ``drop_gateway``; each
     is the method of the part that does it (``Users``, ``Interactions``, ``MessageStore``,
-    ``Gateway``), bound here. What it reads: ``identify``, ``heartbeats``, ``resumes``,
+    ``Router``, ``Gateway``), bound here. What it reads: ``identify``, ``heartbeats``, ``resumes``,
     ``gateway_queries`` (the gateway), ``requests`` and ``unhandled`` (REST),
     ``registered_commands``, ``interactions``, ``channel_messages(c)`` and ``errors``
     (exceptions inside the fake: should stay empty).
@@ -90,6 +91,8 @@ class FakeDiscord:
         # what tests call and read, straight from the part that does it or records it
         self.send_message = users.send_message
         self.send_dm = users.send_dm
+        self.leave = users.leave
+        self.outage = self.router.outage
         self.send_interaction = self._interactions.send
         self.press = self._interactions.press
         self.add_attachment = self.messages.add_attachment

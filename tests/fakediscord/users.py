@@ -1,7 +1,9 @@
-"""What members do besides slash commands: post in a guild channel, DM the bot.
+"""What members do besides slash commands: post in a guild channel, DM the bot, leave a guild
+(or get banned from it).
 
 As on Discord, the gateway delivers a post only with the intents the bot asked for, and blanks
-its content without message_content.
+its content without message_content; a departure is told only with the members intent, a ban
+only with the moderation one.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from .gateway import Gateway
 from .messages import MessageStore
 from .models import (
     INTENT_DIRECT_MESSAGES,
+    INTENT_GUILD_MEMBERS,
     INTENT_GUILD_MESSAGES,
+    INTENT_GUILD_MODERATION,
     INTENT_MESSAGE_CONTENT,
     FakeMember,
     FakeUser,
@@ -91,3 +95,15 @@ class Users:
         if self._gateway.intents & INTENT_DIRECT_MESSAGES:
             await self._gateway.dispatch("MESSAGE_CREATE", event)
         return copy.deepcopy(message)
+
+    async def leave(self, *, guild_id: int, user: FakeUser, banned: bool = False) -> None:
+        """``user`` leaves the guild, or is banned from it: from now on the member lookup 404s
+        (Unknown Member). GUILD_BAN_ADD is dispatched for a ban with the moderation intent
+        (not privileged), GUILD_MEMBER_REMOVE only with the privileged members intent."""
+        self._world.remove_member(guild_id, user.id)
+        data = {"guild_id": str(guild_id), "user": user.payload()}
+        intents = self._gateway.intents
+        if banned and intents & INTENT_GUILD_MODERATION:
+            await self._gateway.dispatch("GUILD_BAN_ADD", data)
+        if intents & INTENT_GUILD_MEMBERS:
+            await self._gateway.dispatch("GUILD_MEMBER_REMOVE", data)

@@ -6,6 +6,7 @@ discord.py receive for this guild", for the gateway, REST and interactions alike
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -85,6 +86,13 @@ class World:
         if user_id == self.bot_user.id:
             return self.bot_member(guild)
         return next((m for m in guild.members if m.user.id == user_id), None)
+
+    def remove_member(self, guild_id: int, user_id: int) -> None:
+        """``user_id`` is no longer a member of the guild (the test's FakeGuild is left as it
+        was: this fake serves a copy without them)."""
+        guild = self.guild(guild_id)
+        members = [m for m in guild.members if m.user.id != user_id]
+        self.guilds[guild.id] = dataclasses.replace(guild, members=members)
 
     def dm_channel_id(self, user: FakeUser | int) -> int:
         """The DM channel between the bot and ``user`` (created on first use)."""
