@@ -351,7 +351,7 @@ MIGRATIONS: dict[int, str] = {
         WHERE failures = 0 AND last_status IS NOT NULL AND last_status NOT LIKE 'error: %';
     UPDATE feeds SET last_error = substr(last_status, 8), last_error_at = last_polled_at
         WHERE last_status LIKE 'error: %';
-    CREATE TABLE feed_notices (
+    CREATE TABLE IF NOT EXISTS feed_notices (
         collection_id INTEGER PRIMARY KEY REFERENCES collections(id) ON DELETE CASCADE,
         channel_id INTEGER NOT NULL,
         set_by TEXT,
