@@ -7,9 +7,11 @@ holds them: the bot knows both, the core (`newsbot env-example`) only its own.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import discord
 import yarl
@@ -56,9 +58,32 @@ class RedactToken(logging.Filter):
         return True
 
 
-def configure_logging(level: str, token: str) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line (``NEWSBOT_LOG_FORMAT=json``) for log aggregators: time, level,
+    logger, message and, for an exception, its traceback (already redacted by the filter)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str, token: str, style: str = "text") -> None:
+    """Log to stdout (journald and containers collect it), as text or JSON lines, with the
+    token redacted from every line."""
+    handler = logging.StreamHandler(sys.stdout)
+    if style.strip().lower() == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     handler.addFilter(RedactToken(token))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -95,13 +120,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(BotSettings)
         core = load_settings(CoreSettings)
         settings.shards()  # refuses a bad pair now
+        if settings.log_format.strip().lower() not in ("text", "json"):
+            raise NewsbotError("NEWSBOT_LOG_FORMAT must be text or json")
     except NewsbotError as exc:
         print(f"newsbot: error: {exc}", file=sys.stderr)
         return 2
     if not settings.token:
         print("No DISCORD_TOKEN set: running the terminal demo instead.\n")
         return demo()
-    configure_logging(settings.log_level, settings.token)
+    configure_logging(settings.log_level, settings.token, settings.log_format)
     point_at(settings)
     try:
         service = NewsService(core)

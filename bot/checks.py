@@ -42,6 +42,12 @@ def collection_for(guild_id: int) -> str:
     return f"guild-{guild_id}"
 
 
+def guild_of(collection: str) -> int | None:
+    """The server whose collection this is (None: a collection of the command line's)."""
+    prefix, _, rest = collection.partition("-")
+    return int(rest) if prefix == "guild" and rest.isdigit() else None
+
+
 def _slash_in_guild(interaction: discord.Interaction) -> bool:
     if interaction.guild_id is None:
         raise NotInGuild()

@@ -16,6 +16,8 @@ from index.service import NewsService
 
 from . import errors
 from .config import BotSettings
+from .health import HealthServer
+from .metrics import Metrics, shard_of
 
 log = logging.getLogger("newsbot.bot")
 
@@ -58,14 +60,31 @@ class NewsBot(commands.Bot):
         # One writer: ingests and admin writes queue here; questions never wait on it.
         self.writer = asyncio.Lock()
         self._warm_up: asyncio.Task[None] | None = None
+        # This bot's counters (GET /metrics), and the server of /healthz and /metrics when
+        # NEWSBOT_HEALTH_PORT is set.
+        self.metrics = Metrics()
+        self.health: HealthServer | None = None
 
     async def setup_hook(self) -> None:
+        if self.settings.health_port is not None:  # first: a monitor sees the bot starting
+            self.health = HealthServer(self, self.settings.health_host, self.settings.health_port)
+            await self.health.start()
         for name in COGS:
             await self.load_extension(name)
         self.tree.on_error = errors.on_app_command_error
         await self.sync_commands()
         # The model loads in the background, so the first /ask doesn't wait seconds for it.
         self._warm_up = asyncio.create_task(self._warm())
+
+    async def close(self) -> None:
+        if self.health is not None:
+            await self.health.stop()
+            self.health = None
+        await super().close()
+
+    def shard_label(self, guild_id: int | None) -> str:
+        """The metrics label of a server's events: its shard, never its name."""
+        return shard_of(guild_id, self.shard_count)
 
     async def _warm(self) -> None:
         try:

@@ -83,6 +83,23 @@ class BotSettings:
         " NEWSBOT_SHARD_COUNT).",
     )
     log_level: str = setting("NEWSBOT_LOG_LEVEL", "INFO", "Logging level: DEBUG, INFO, WARNING.")
+    log_format: str = setting(
+        "NEWSBOT_LOG_FORMAT",
+        "text",
+        "Log lines on stdout: text (for people and journald) or json (one object a line, for"
+        " log aggregators).",
+    )
+    health_port: int | None = setting(
+        "NEWSBOT_HEALTH_PORT",
+        None,
+        "Port of the health and metrics server (GET /healthz, GET /metrics); empty: off,"
+        " 0: any free port (logged).",
+    )
+    health_host: str = setting(
+        "NEWSBOT_HEALTH_HOST",
+        "127.0.0.1",
+        "Address the health server listens on (0.0.0.0 exposes it to the network).",
+    )
 
     def shards(self) -> tuple[int, list[int]] | None:
         """(shard count, the ids this process serves), or None when not sharded."""

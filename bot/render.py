@@ -13,6 +13,7 @@ article) is added around it. Embed footers render no markdown, so they take text
 from __future__ import annotations
 
 import re
+import time
 from typing import TYPE_CHECKING
 
 import discord
@@ -284,8 +285,64 @@ def address(url: str) -> str:
     return cut(plain(url), 300)
 
 
+def _span(seconds: float) -> str:
+    seconds = abs(seconds)
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return "seconds"
+
+
+def _when(stamp: float | None, now: float | None = None) -> str:
+    """A moment relative to now, in words ("3 hours ago", "in 2 hours"): plain text, like all
+    the bot writes (no Discord timestamp markup)."""
+    if stamp is None:
+        return "never"
+    delta = stamp - (time.time() if now is None else now)
+    return f"in {_span(delta)}" if delta > 0 else f"{_span(delta)} ago"
+
+
+def feed_health(feed: Feed) -> str:
+    """Under a feed in /feeds list: its last success, the articles it added, its last error."""
+    parts = [
+        f"last success {_when(feed.last_success_at)}",
+        f"{feed.articles_added} article{'s' if feed.articles_added != 1 else ''} added",
+    ]
+    if feed.last_error:
+        parts.append(f"last error {_when(feed.last_error_at)}: {cut(plain(feed.last_error), 200)}")
+    if feed.failures:
+        parts.append(f"{feed.failures} failed poll{'s' if feed.failures != 1 else ''} in a row")
+    return "\u2003" + " · ".join(parts)
+
+
 def feed_list(feeds: list[Feed]) -> str:
-    return _lines([feed_line(f) for f in feeds]) or "No feeds yet: `/feeds add url`."
+    lines = [f"{feed_line(f)}\n{feed_health(f)}" for f in feeds]
+    return _lines(lines) or "No feeds yet: `/feeds add url`."
+
+
+def feed_notice(feed: Feed, kind: str, error: str, next_poll_at: float) -> str:
+    """The one message a feed's trouble gets in the /feeds notify channel: what is wrong, and
+    what to do about it (``kind``: "failing", "paused" or "recovered")."""
+    name = f"`{feed.id}` **{cut(plain(feed.title or feed.url), 120)}** {address(feed.url)}"
+    if kind == "recovered":
+        return f"✅ Feed {name} works again: its new articles are being added."
+    reason = cut(plain(error), 300)
+    if kind == "paused":
+        return (
+            f"⏸️ I paused feed {name} after {feed.failures} failed polls in a row. "
+            f"The last error: {reason}.\n"
+            f"Check that the address still opens in a browser. If the feed moved, "
+            f"`/feeds remove {feed.id}` and `/feeds add` its new address; once it works again, "
+            f"`/feeds resume {feed.id}`."
+        )
+    return (
+        f"⚠️ Feed {name} has failed {feed.failures} polls in a row: {reason}.\n"
+        f"I keep trying, less often (next try {_when(next_poll_at)}). Check that the address "
+        f"still opens in a browser; if the feed moved, `/feeds remove {feed.id}` and "
+        f"`/feeds add` its new address, or `/feeds pause {feed.id}` to stop trying. "
+        f"I will not post about this again until it works."
+    )
 
 
 # -- feedback ---------------------------------------------------------------------------------

@@ -91,6 +91,9 @@ class NewsService:
         self.watches = Watches(self.store, self._collection, self.indexes, self.retriever, settings)
         self.digests = Digests(self.store, self._collection, settings)
         self._embedder = embedder
+        # Whether ``warm_up`` loaded the model: None until it has run (a health check says
+        # "loading"), False when it failed.
+        self.model_loaded: bool | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -105,8 +108,13 @@ class NewsService:
     def warm_up(self) -> None:
         """Load what the first question would otherwise wait for: the model (seconds) and the
         date parser's English data."""
-        self.retriever.queries.embed_one("warm up")
-        find_window("in May 2020", date.today())
+        try:
+            self.retriever.queries.embed_one("warm up")
+            find_window("in May 2020", date.today())
+        except BaseException:
+            self.model_loaded = False
+            raise
+        self.model_loaded = True
 
     def close(self) -> None:
         self.bulk.close()
@@ -293,9 +301,27 @@ class NewsService:
         return self.store.feeds.remove(self._collection(collection), feed_id)
 
     def pause_feed(self, collection: str, feed_id: int, paused: bool = True) -> Feed:
+        """Pause or resume a feed; resumed, it starts over (polled now, its failures and the
+        notice told of them forgotten: new trouble is told again)."""
         feed = self.store.feeds.get(feed_id, self._collection(collection))
-        self.store.feeds.update(feed.id, paused=int(paused), next_poll_at=0)
+        fields: dict[str, object] = {"paused": int(paused), "next_poll_at": 0}
+        if not paused:
+            fields.update(failures=0, notice=None)
+        self.store.feeds.update(feed.id, **fields)
         return self.store.feeds.get(feed.id)
+
+    def set_feed_notices(
+        self, collection: str, channel_id: int | None, *, set_by: str | None = None
+    ) -> None:
+        """Where feed trouble of this collection is told (a Discord channel; None: nowhere)."""
+        cid = self._collection(collection, create=channel_id is not None)
+        self.store.feeds.set_notice_channel(cid, channel_id, set_by=set_by)
+
+    def feed_notice_channel(self, collection: str) -> int | None:
+        try:
+            return self.store.feeds.notice_channel(self._collection(collection))
+        except NotFoundError:
+            return None
 
     # -- administration ----------------------------------------------------------------------
     def sources(self, collection: str, *, limit: int = 50, offset: int = 0) -> list[Article]:

@@ -124,6 +124,18 @@ class CoreSettings:
     feed_interval_minutes: int = setting(
         "NEWSBOT_FEED_INTERVAL", 30, "Minutes between two polls of a feed (5 at least)."
     )
+    feed_notice_after: int = setting(
+        "NEWSBOT_FEED_NOTICE_AFTER",
+        3,
+        "Failed polls in a row after which a feed's trouble is posted in its server's"
+        " /feeds notify channel (once, until it works again).",
+    )
+    feed_pause_after: int = setting(
+        "NEWSBOT_FEED_PAUSE_AFTER",
+        40,
+        "Failed polls in a row after which the bot pauses a feed and says so (40: about nine"
+        " days of retries backed off up to 6 h; 0: never).",
+    )
     recent_days: int = setting(
         "NEWSBOT_RECENT_DAYS", 14, "How many days before a question's date count as recent."
     )

@@ -59,6 +59,7 @@ class Admin(commands.Cog):
             except BusyError:  # its public "Rebuilding…" goes; the reason is told privately
                 await interaction.delete_original_response()
                 raise
+            self.bot.metrics.rebuilds.labels(self.bot.shard_label(guild_id)).inc()
             vectors = sum(counts.values())
             await interaction.edit_original_response(
                 content=f"✅ Index rebuilt: {vectors} passages in "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import time
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -77,6 +78,14 @@ class Ask(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.ask_menu.name, type=self.ask_menu.type)
 
+    def _count(self, guild_id: int | None, answer: Answer, started: float) -> None:
+        """A question answered or refused, and how long it took (GET /metrics)."""
+        self.bot.metrics.question(
+            self.bot.shard_label(guild_id),
+            answered=answer.found,
+            seconds=time.perf_counter() - started,
+        )
+
     async def _answer(
         self, interaction: discord.Interaction[NewsBot], question: str, filters: Filters
     ) -> None:
@@ -95,7 +104,9 @@ class Ask(commands.Cog):
             )
             return answer, answer_id
 
+        started = time.perf_counter()
         answer, answer_id = await asyncio.to_thread(ask)
+        self._count(interaction.guild_id, answer, started)
         message = await interaction.followup.send(
             embed=render.answer_embed(answer), view=vote_view(answer_id), wait=True
         )
@@ -191,7 +202,9 @@ class Ask(commands.Cog):
             return answer, answer_id, continued.inherited
 
         async with message.channel.typing():
+            started = time.perf_counter()
             answer, answer_id, inherited = await asyncio.to_thread(ask)
+            self._count(message.guild.id, answer, started)
         sent = await message.reply(
             embed=render.continued_embed(answer, earlier.question, inherited),
             view=vote_view(answer_id),

@@ -15,7 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from .. import render
-from ..checks import admin_only, collection_for
+from ..checks import admin_only, collection_for, guild_of
 from ..errors import UserError
 
 if TYPE_CHECKING:
@@ -145,6 +145,8 @@ class Digests(
                 schedule.channel_id
             )
             await channel.send(embed=embed)  # type: ignore[union-attr]
+            shard = self.bot.shard_label(guild_of(schedule.collection))
+            self.bot.metrics.digests.labels(shard).inc()
         except discord.HTTPException as exc:
             log.warning("could not post the digest of %s: %s", schedule.collection, exc)
 

@@ -13,13 +13,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from index.errors import InputError
-from index.feeds import FeedPoller
+from index.feeds import FeedPoller, PollReport
 from index.ingest import web
 from index.ingest.fetch import fetch
 
-from ..checks import admin_only, collection_for
+from ..checks import admin_only, collection_for, guild_of
 from ..errors import UserError
-from ..render import address, feed_line, feed_list
+from ..render import address, feed_line, feed_list, feed_notice
 
 if TYPE_CHECKING:
     from ..client import NewsBot
@@ -36,7 +36,9 @@ class Feeds(
         self.stop = asyncio.Event()
         self.task: asyncio.Task | None = None
         self.first_polls: set[asyncio.Task] = set()
-        self.poller = FeedPoller(bot.service, lock=bot.writer, owned=bot.owned_collections)
+        self.poller = FeedPoller(
+            bot.service, lock=bot.writer, owned=bot.owned_collections, on_report=self.polled
+        )
         super().__init__()
 
     async def cog_load(self) -> None:
@@ -80,6 +82,56 @@ class Feeds(
             self.first_polls.add(task)
             task.add_done_callback(self.first_polls.discard)
 
+    @app_commands.command(name="notify", description="Where to tell admins a feed is failing")
+    @app_commands.describe(channel="The channel for feed trouble; leave it out to stop")
+    async def notify(
+        self, interaction: discord.Interaction[NewsBot], channel: discord.TextChannel | None = None
+    ) -> None:
+        collection = collection_for(interaction.guild_id)
+        if channel is None:
+            await asyncio.to_thread(self.bot.service.set_feed_notices, collection, None)
+            await interaction.response.send_message(
+                "Feed trouble is no longer posted; `/feeds list` still shows it.", ephemeral=True
+            )
+            return
+        await asyncio.to_thread(
+            self.bot.service.set_feed_notices,
+            collection,
+            channel.id,
+            set_by=f"{interaction.user} ({interaction.user.id})",
+        )
+        await interaction.response.send_message(
+            f"A feed that fails {self.bot.service.settings.feed_notice_after} polls in a row,"
+            f" or that I pause, will be posted in {channel.mention} (once, until it works again).",
+            ephemeral=True,
+        )
+
+    # -- what each poll tells --------------------------------------------------------------------
+    async def polled(self, report: PollReport) -> None:
+        """Every poll of this process: counted (GET /metrics), and its trouble told once in the
+        server's /feeds notify channel."""
+        shard = self.bot.shard_label(guild_of(report.collection))
+        self.bot.metrics.feed_poll(shard, report)
+        kind = report.notice(self.bot.service.settings.feed_notice_after)
+        if kind is None:
+            return
+        service = self.bot.service
+        channel_id = await asyncio.to_thread(service.feed_notice_channel, report.collection)
+        if channel_id is None:
+            return  # told when a channel is set and it fails again; /feeds list shows it
+        feed = await asyncio.to_thread(service.store.feeds.get, report.feed_id)
+        error = report.status.removeprefix("error: ")
+        text = feed_notice(feed, kind, feed.last_error or error, report.next_poll_at)
+        try:
+            channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
+            await channel.send(text)  # type: ignore[union-attr]
+        except discord.HTTPException as exc:  # the channel is gone or closed to the bot
+            log.warning("could not post a notice of feed %s: %s", feed.id, exc)
+            return
+        self.bot.metrics.feed_notices.labels(shard).inc()
+        told = None if kind == "recovered" else kind
+        await asyncio.to_thread(service.store.feeds.update, feed.id, notice=told)
+
     @app_commands.command(name="list", description="The feeds this server follows")
     async def list(self, interaction: discord.Interaction[NewsBot]) -> None:
         feeds = await asyncio.to_thread(
@@ -117,6 +169,8 @@ class Feeds(
         feed = await asyncio.to_thread(
             self.bot.service.pause_feed, collection_for(interaction.guild_id), feed_id, paused
         )
+        if not paused:
+            self.poller.wake()  # due now: polled now, not at the end of the poller's wait
         await interaction.response.send_message(feed_line(feed), ephemeral=True)
 
 

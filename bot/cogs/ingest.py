@@ -97,7 +97,9 @@ class Ingest(commands.Cog):
 
         documents = await asyncio.get_running_loop().run_in_executor(self.extractor, extract)
         if all(isinstance(d, Failed) for d in documents):
-            return IngestReport(failed=[d for d in documents if isinstance(d, Failed)])
+            report = IngestReport(failed=[d for d in documents if isinstance(d, Failed)])
+            self.bot.metrics.ingest(self.bot.shard_label(guild_id), "member", report)
+            return report
         async with self.bot.writer:
             report = await asyncio.to_thread(
                 service.ingest,
@@ -105,6 +107,7 @@ class Ingest(commands.Cog):
                 documents,
                 added_by=f"{author} ({author.id})",
             )
+        self.bot.metrics.ingest(self.bot.shard_label(guild_id), "member", report)
         if report.added:
             self.bot.dispatch("newsbot_ingested", guild_id)  # watches look at once
         return report

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from ..errors import Interrupted, NewsbotError, from_sqlite
 from ..settings import CoreSettings, env_example, load_settings
 from .args import build_parser, today
-from .commands import COMMANDS, SAMPLE_ARTICLE, SAMPLE_QUESTION
+from .commands import BEFORE_THE_STORE, COMMANDS, SAMPLE_ARTICLE, SAMPLE_QUESTION
 from .output import answer_json, feed_line, format_answer, hit_json
 
 if TYPE_CHECKING:
@@ -88,6 +88,9 @@ def _run(args: argparse.Namespace, factory: ServiceFactory) -> int:
     if args.command == "env-example":
         print(env_example(CoreSettings), end="")
         return 0
+    if args.command in BEFORE_THE_STORE:
+        settings = load_settings(CoreSettings, data_dir=args.data_dir)
+        return BEFORE_THE_STORE[args.command](settings, args)
     args.all_collections = args.collection is None and args.command in ("rebuild", "feedback")
     if args.collection is None:
         args.collection = "default"

@@ -178,6 +178,17 @@ def _add_upkeep(add: AddParser) -> None:
         help="copy this SQLite store into an empty PostgreSQL database, vectors included; verified",
     )
     p.add_argument("--to", required=True, metavar="postgresql://…", help="the target database")
+    p = add(
+        "backup",
+        help="write the store (every collection; not the derived indexes) to one file, while"
+        " others keep writing",
+    )
+    p.add_argument("file", type=Path, metavar="FILE", help="the backup file (.tar; .tar.gz: gzip)")
+    p = add(
+        "restore",
+        help="fill an empty data folder (or the empty NEWSBOT_DATABASE_URL database) from a backup",
+    )
+    p.add_argument("file", type=Path, metavar="FILE")
 
 
 def _add_feeds(add: AddParser) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import NewsbotError
 from ..search.retrieve import Filters
+from ..settings import CoreSettings
 from .args import query_filters, today
 from .batch import run_batch
 from .output import (
@@ -306,6 +307,57 @@ def cmd_copy_store(service: NewsService, args: argparse.Namespace) -> int:
     return 0
 
 
+def _counted(counts: dict[str, int]) -> str:
+    """The counts people look for first, in words."""
+    what = [
+        (counts.get(table, 0), word)
+        for table, word in (
+            ("collections", "collections"),
+            ("articles", "articles"),
+            ("chunks", "chunks"),
+            ("feeds", "feeds"),
+            ("watches", "watches"),
+            ("answers", "answers"),
+        )
+    ]
+    return ", ".join(f"{n} {word}" for n, word in what)
+
+
+def cmd_backup(service: NewsService, args: argparse.Namespace) -> int:
+    from ..store.backup import backup
+
+    def step(what: str) -> None:
+        if not args.quiet:
+            print(what, file=sys.stderr)
+
+    manifest = backup(service.store, args.file, step)
+    print(
+        f"backed up {manifest.source} (schema {manifest.schema}): {_counted(manifest.counts)}"
+        f" to {args.file} ({args.file.stat().st_size:,} bytes; its manifest holds every"
+        " table's rows and checksums)"
+    )
+    print("the search indexes are not in it: they are rebuilt from the stored vectors")
+    return 0
+
+
+def cmd_restore(settings: CoreSettings, args: argparse.Namespace) -> int:
+    """Runs before any store is opened: opening one would make the empty database it fills."""
+    from ..store.backup import restore
+
+    def step(what: str) -> None:
+        if not args.quiet:
+            print(what, file=sys.stderr)
+
+    done = restore(args.file, settings.data_dir, settings.database_url, step)
+    m = done.manifest
+    print(
+        f"restored {args.file} (schema {m.schema}, made {m.created_at} from {m.source}) into"
+        f" {done.target}: {_counted(done.counts)}; every table's rows match the backup"
+    )
+    print("the search indexes are rebuilt on first use (`newsbot rebuild` does it now)")
+    return 0
+
+
 COMMANDS: dict[str, Command] = {
     "ingest": cmd_ingest,
     "ask": cmd_ask,
@@ -319,4 +371,9 @@ COMMANDS: dict[str, Command] = {
     "feeds": cmd_feeds,
     "feedback": cmd_feedback,
     "copy-store": cmd_copy_store,
+    "backup": cmd_backup,
+}
+# Commands that must run before the store is opened (on the settings alone).
+BEFORE_THE_STORE: dict[str, Callable[[CoreSettings, argparse.Namespace], int]] = {
+    "restore": cmd_restore,
 }

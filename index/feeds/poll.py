@@ -44,6 +44,23 @@ class PollReport:
     next_poll_at: float = 0.0
     errors: list[str] = field(default_factory=list)  # one user-safe line per failed entry
     waiting: int = 0  # changed or new entries left for the next poll (over max_entries)
+    collection: str = ""  # the feed's collection
+    failures: int = 0  # failed polls in a row, this one included
+    paused: bool = False  # this poll's failure made the bot pause the feed
+    told: str | None = None  # the notice its trouble had been told before this poll
+
+    def notice(self, notice_after: int) -> str | None:
+        """What this poll calls for telling admins, unless already told: "paused" (the bot
+        paused the feed), "failing" (``notice_after`` failed polls in a row), "recovered" (a
+        feed whose trouble was told works again), or None."""
+        if self.paused:
+            return None if self.told == "paused" else "paused"
+        if self.status.startswith("error"):
+            failing = notice_after > 0 and self.failures >= notice_after
+            return "failing" if failing and self.told is None else None
+        if self.status in ("ok", "not modified") and self.told is not None:
+            return "recovered"
+        return None
 
     def summary(self) -> str:
         """A short line for ``feeds.last_status`` and logs."""
@@ -91,8 +108,17 @@ class FeedPoller:
         max_backoff: int = 6 * 3600,
         lock: asyncio.Lock | None = None,
         owned: Callable[[], Sequence[int] | None] | None = None,
+        pause_after: int | None = None,
+        on_report: Callable[[PollReport], Awaitable[None]] | None = None,
     ) -> None:
         self.feeds: FeedStateStore = feeds if feeds is not None else service.store.feeds
+        # Failed polls in a row after which the feed is paused (0: never).
+        self.pause_after = max(
+            0, service.settings.feed_pause_after if pause_after is None else pause_after
+        )
+        # Told of every poll's outcome (the bot: metrics and notices to admins).
+        self.on_report = on_report
+        self._wake: asyncio.Event | None = None
         # The collections whose feeds this process polls (a bot serving some shards), or all.
         self.owned = owned or (lambda: None)
         self.clock = clock
@@ -118,12 +144,19 @@ class FeedPoller:
             return PollReport(feed.id, feed.url, "paused", next_poll_at=feed.next_poll_at)
         now = self.clock()
         try:
-            return await self._poll(feed, now)
+            report = await self._poll(feed, now)
         except NewsbotError as exc:  # fetch refusals, not a feed, a store that cannot be used
-            return await self._failed(feed, now, str(exc))
+            report = await self._failed(feed, now, str(exc))
         except Exception:
             log.exception("polling feed %s (%s) failed", feed.id, feed.url)
-            return await self._failed(feed, now, "internal error (see the log)")
+            report = await self._failed(feed, now, "internal error (see the log)")
+        report.collection, report.told = feed.collection, feed.notice
+        if self.on_report is not None:
+            try:
+                await self.on_report(report)
+            except Exception:  # telling about a poll never fails the poll
+                log.exception("reporting the poll of feed %s failed", feed.id)
+        return report
 
     async def _poll(self, feed: Feed, now: float) -> PollReport:
         result = await self.fetcher(
@@ -146,8 +179,12 @@ class FeedPoller:
         fields: dict[str, object] = {
             "failures": 0,
             "last_polled_at": now,
+            "last_success_at": now,
             "last_status": report.summary()[:300],
+            "notice": None,
         }
+        if report.new:
+            fields["articles_added"] = feed.articles_added + report.new
         if title and title != feed.title:
             fields["title"] = title
         if waiting or retry_later:
@@ -173,15 +210,31 @@ class FeedPoller:
             failures=0,
             next_poll_at=report.next_poll_at,
             last_polled_at=now,
+            last_success_at=now,
             last_status=report.status,
+            notice=None,
         )
         return report
 
     async def _failed(self, feed: Feed, now: float, message: str) -> PollReport:
         failures = feed.failures + 1
         delay = min(self.max_backoff, self._interval(feed) * 2 ** min(failures, 30))
-        report = PollReport(feed.id, feed.url, f"error: {message}", next_poll_at=now + delay)
-        log.info("feed %s (%s): %s; next try in %d s", feed.id, feed.url, message, delay)
+        report = PollReport(
+            feed.id, feed.url, f"error: {message}", next_poll_at=now + delay, failures=failures
+        )
+        fields: dict[str, object] = {}
+        if self.pause_after and failures >= self.pause_after:
+            report.paused = True
+            fields["paused"] = 1
+            log.warning(
+                "feed %s (%s): %s; paused after %d failed polls in a row",
+                feed.id,
+                feed.url,
+                message,
+                failures,
+            )
+        else:
+            log.info("feed %s (%s): %s; next try in %d s", feed.id, feed.url, message, delay)
         await asyncio.to_thread(
             self.feeds.update,
             feed.id,
@@ -189,6 +242,9 @@ class FeedPoller:
             next_poll_at=report.next_poll_at,
             last_polled_at=now,
             last_status=report.status[:300],
+            last_error=message[:300],
+            last_error_at=now,
+            **fields,
         )
         return report
 
@@ -230,6 +286,7 @@ class FeedPoller:
         """Poll due feeds until ``stop`` is set, sleeping until the next feed is due (at most
         ``idle_max`` seconds at a time). Setting ``stop`` interrupts a poll in progress."""
         idle_max = max(0.001, idle_max)
+        wake = self._wake = asyncio.Event()
         while not stop.is_set():
             await _until_stopped(stop, self.poll_due())
             if stop.is_set():
@@ -243,9 +300,19 @@ class FeedPoller:
             if due is not None:
                 # At least a second between rounds, so a feed stuck "due" cannot spin the loop.
                 delay = min(idle_max, max(1.0, due - self.clock()))
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await stop.wait()
+            waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+            try:
+                await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
+            wake.clear()
+
+    def wake(self) -> None:
+        """Look at the schedule now rather than at the end of the current wait (a feed just
+        resumed is due at once)."""
+        if self._wake is not None:
+            self._wake.set()
 
 
 async def _until_stopped(stop: asyncio.Event, work: Awaitable[object]) -> None:

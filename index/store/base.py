@@ -117,9 +117,14 @@ class Feed:
     next_poll_at: float
     last_polled_at: float | None
     last_status: str | None
-    failures: int
+    failures: int  # failed polls in a row (0 after a success)
     paused: bool
     added_by: str | None
+    last_success_at: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+    articles_added: int = 0  # new articles its entries became, ever
+    notice: str | None = None  # what its current failures were told: "failing", "paused"
 
     @property
     def state(self) -> str:
@@ -143,6 +148,11 @@ FEED_FIELDS = frozenset(
         "last_status",
         "failures",
         "paused",
+        "last_success_at",
+        "last_error",
+        "last_error_at",
+        "articles_added",
+        "notice",
     }
 )
 
@@ -348,6 +358,16 @@ class FeedStateStore(Protocol):
         self, feed_id: int, guid: str, article_id: int | None, stamp: str | None
     ) -> None:
         """Remember an entry (replacing what was remembered)."""
+        ...
+
+    def notice_channel(self, collection_id: int) -> int | None:
+        """The channel feed trouble is posted in (``/feeds notify``), or None."""
+        ...
+
+    def set_notice_channel(
+        self, collection_id: int, channel_id: int | None, *, set_by: str | None = None
+    ) -> None:
+        """Post feed trouble in this channel from now on (None: nowhere)."""
         ...
 
 

@@ -60,6 +60,11 @@ TABLES: dict[str, tuple[str, ...]] = {
         "paused",
         "added_by",
         "added_at",
+        "last_success_at",
+        "last_error",
+        "last_error_at",
+        "articles_added",
+        "notice",
     ),
     "feed_entries": ("feed_id", "guid", "article_id", "content_hash", "seen_at"),
     "article_versions": (
@@ -89,6 +94,8 @@ TABLES: dict[str, tuple[str, ...]] = {
     "watches": ("id", "collection_id", "topic", "vector", "owner", "channel_id", "created_at"),
     "watch_alerts": ("watch_id", "article_id", "title", "score", "alerted_at"),
     "digests": ("collection_id", "channel_id", "hour", "timezone", "last_day"),
+    # schema 6 (pg_migrations/004_feed_trouble.sql): where feed trouble is told
+    "feed_notices": ("collection_id", "channel_id", "set_by", "set_at"),
 }
 SEQUENCES = ("collections", "articles", "chunks", "feeds", "article_sources", "answers", "watches")
 BATCH = 5000

@@ -22,13 +22,14 @@ FEED_LEASE = 600.0
 
 _FEED_COLUMNS = (
     "f.id, c.name, f.url, f.title, f.etag, f.last_modified, f.interval_seconds, f.next_poll_at,"
-    " f.last_polled_at, f.last_status, f.failures, f.paused, f.added_by"
+    " f.last_polled_at, f.last_status, f.failures, f.paused, f.added_by, f.last_success_at,"
+    " f.last_error, f.last_error_at, f.articles_added, f.notice"
 )
 _FEED_SELECT = f"SELECT {_FEED_COLUMNS} FROM feeds f JOIN collections c ON c.id = f.collection_id"
 
 
 def _feed(row: tuple) -> Feed:
-    return Feed(int(row[0]), *row[1:11], bool(row[11]), row[12])
+    return Feed(int(row[0]), *row[1:11], bool(row[11]), *row[12:])
 
 
 class PgFeeds:
@@ -136,4 +137,25 @@ class PgFeeds:
                    article_id = EXCLUDED.article_id, content_hash = EXCLUDED.content_hash,
                    seen_at = EXCLUDED.seen_at""",
                 (feed_id, guid, article_id, stamp, now_iso()),
+            )
+
+    def notice_channel(self, collection_id: int) -> int | None:
+        row = self._store.one(
+            "SELECT channel_id FROM feed_notices WHERE collection_id = %s", (collection_id,)
+        )
+        return None if row is None else int(row[0])
+
+    def set_notice_channel(
+        self, collection_id: int, channel_id: int | None, *, set_by: str | None = None
+    ) -> None:
+        with self._store.transaction() as db:
+            if channel_id is None:
+                db.execute("DELETE FROM feed_notices WHERE collection_id = %s", (collection_id,))
+                return
+            db.execute(
+                """INSERT INTO feed_notices (collection_id, channel_id, set_by, set_at)
+                   VALUES (%s, %s, %s, %s) ON CONFLICT (collection_id) DO UPDATE SET
+                   channel_id = EXCLUDED.channel_id, set_by = EXCLUDED.set_by,
+                   set_at = EXCLUDED.set_at""",
+                (collection_id, int(channel_id), set_by, now_iso()),
             )

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 
 from ..errors import StoreError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # The first version that rewrites whole tables (the chunks' vectors too): an existing store
 # is told why its first start takes a while.
 REWRITES = 5
@@ -333,6 +333,29 @@ MIGRATIONS: dict[int, str] = {
     INSERT INTO sqlite_sequence (name, seq) SELECT 'watches', COALESCE(MAX(id), 0) FROM watches;
     INSERT INTO sqlite_sequence (name, seq) SELECT 'answers', COALESCE(MAX(id), 0) FROM (
         SELECT MAX(id) AS id FROM answers UNION ALL SELECT MAX(answer_id) FROM answer_votes
+    );
+    """,
+    # Feed trouble told to admins: each feed's last success, last error and the articles it
+    # added (stores from before count them from their versions), which notice its current run
+    # of failures was told (none, "failing", "paused": told once, kept across restarts); and
+    # a server's channel for those notices (/feeds notify).
+    6: """
+    ALTER TABLE feeds ADD COLUMN last_success_at REAL;
+    ALTER TABLE feeds ADD COLUMN last_error TEXT;
+    ALTER TABLE feeds ADD COLUMN last_error_at REAL;
+    ALTER TABLE feeds ADD COLUMN articles_added INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN notice TEXT;
+    UPDATE feeds SET articles_added = (
+        SELECT COUNT(*) FROM article_versions v WHERE v.feed_id = feeds.id AND v.version = 1);
+    UPDATE feeds SET last_success_at = last_polled_at
+        WHERE failures = 0 AND last_status IS NOT NULL AND last_status NOT LIKE 'error: %';
+    UPDATE feeds SET last_error = substr(last_status, 8), last_error_at = last_polled_at
+        WHERE last_status LIKE 'error: %';
+    CREATE TABLE IF NOT EXISTS feed_notices (
+        collection_id INTEGER PRIMARY KEY REFERENCES collections(id) ON DELETE CASCADE,
+        channel_id INTEGER NOT NULL,
+        set_by TEXT,
+        set_at TEXT NOT NULL
     );
     """,
 }

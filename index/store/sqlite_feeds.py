@@ -16,13 +16,14 @@ if TYPE_CHECKING:
 
 _COLUMNS = (
     "f.id, c.name, f.url, f.title, f.etag, f.last_modified, f.interval_seconds, f.next_poll_at,"
-    " f.last_polled_at, f.last_status, f.failures, f.paused, f.added_by"
+    " f.last_polled_at, f.last_status, f.failures, f.paused, f.added_by, f.last_success_at,"
+    " f.last_error, f.last_error_at, f.articles_added, f.notice"
 )
 _SELECT = f"SELECT {_COLUMNS} FROM feeds f JOIN collections c ON c.id = f.collection_id"
 
 
 def _feed(row: sqlite3.Row) -> Feed:
-    return Feed(*row[:11], bool(row[11]), row[12])
+    return Feed(*row[:11], bool(row[11]), *row[12:])
 
 
 class SqliteFeeds:
@@ -117,4 +118,23 @@ class SqliteFeeds:
                 """INSERT OR REPLACE INTO feed_entries (feed_id, guid, article_id, content_hash,
                        seen_at) VALUES (?, ?, ?, ?, ?)""",
                 (feed_id, guid, article_id, stamp, now_iso()),
+            )
+
+    def notice_channel(self, collection_id: int) -> int | None:
+        row = self._store.db.execute(
+            "SELECT channel_id FROM feed_notices WHERE collection_id = ?", (collection_id,)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def set_notice_channel(
+        self, collection_id: int, channel_id: int | None, *, set_by: str | None = None
+    ) -> None:
+        with self._store.transaction() as db:
+            if channel_id is None:
+                db.execute("DELETE FROM feed_notices WHERE collection_id = ?", (collection_id,))
+                return
+            db.execute(
+                """INSERT OR REPLACE INTO feed_notices (collection_id, channel_id, set_by, set_at)
+                   VALUES (?, ?, ?, ?)""",
+                (collection_id, int(channel_id), set_by, now_iso()),
             )

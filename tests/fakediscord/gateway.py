@@ -72,6 +72,7 @@ class Gateway:
         self._shard_conns: dict[int, _Conn] = {}  # shard id -> its live session's socket
         self._sessions: dict[str, int] = {}  # session id -> shard id
         self._seq = 0
+        self.refusing = False  # an outage: new connections are turned away (``go_down``)
 
     @property
     def _session_conn(self) -> _Conn | None:
@@ -92,6 +93,8 @@ class Gateway:
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """Serve one websocket until the client or the fake closes it."""
+        if self.refusing:
+            return web.Response(status=503, text="gateway down")  # type: ignore[return-value]
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
         conn = _Conn(ws)
@@ -144,6 +147,20 @@ class Gateway:
         conn = self._shard_conns.pop(0, None)
         if conn is not None:
             await asyncio.wait_for(conn.ws.close(code=code), 5)
+
+    async def go_down(self) -> None:
+        """An outage: every socket closes (4000) and reconnections are refused until ``come_up``
+        (discord.py keeps retrying, backing off)."""
+        self.refusing = True
+        for conn in list(self._conns):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.ws.close(code=4000), 5)
+        self._shard_conns.clear()
+        self._signal.notify()
+
+    def come_up(self) -> None:
+        """The outage is over: the client's next retry connects (and RESUMEs)."""
+        self.refusing = False
 
     async def _send(self, conn: _Conn, payload: dict[str, Any]) -> None:
         async with conn.lock:

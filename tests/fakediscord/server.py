@@ -48,7 +48,8 @@ class FakeDiscord:
     What a test does: ``send_message``, ``send_dm`` (a member posts), ``send_interaction`` (a
     member runs a slash command or a message context menu), ``press`` (a member presses a
     button), ``leave`` (a member leaves a guild or is banned), ``add_attachment`` (a file on
-    the CDN), ``outage`` (the next requests to a route get 503), ``drop_gateway``; each
+    the CDN), ``outage`` (the next requests to a route get 503), ``drop_gateway``,
+    ``gateway_down`` and ``gateway_up`` (an outage: reconnections refused until it ends); each
     is the method of the part that does it (``Users``, ``Interactions``, ``MessageStore``,
     ``Router``, ``Gateway``), bound here. What it reads: ``identify``, ``heartbeats``, ``resumes``,
     ``gateway_queries`` (the gateway), ``requests`` and ``unhandled`` (REST),
@@ -98,6 +99,8 @@ class FakeDiscord:
         self.add_attachment = self.messages.add_attachment
         self.dm_channel_id = self.world.dm_channel_id
         self.drop_gateway = self.gateway.drop
+        self.gateway_down = self.gateway.go_down
+        self.gateway_up = self.gateway.come_up
         self.heartbeats = self.gateway.heartbeats
         self.resumes = self.gateway.resumes
         self.gateway_queries = self.gateway.gateway_queries
