@@ -1,7 +1,6 @@
 """Retrieval and answer quality on the shared eval set, against an already ingested data dir.
 
   python -m bench.quality --data-dir DIR [--mode dated|today|month|undated] [--param name=value ...]
-  python -m bench.quality --data-dir DIR --calibrate-stale 0,0.3
   python -m bench.quality --data-dir DIR --database-url postgresql://…  (the store on PostgreSQL)
 
 Scores retrieval with ../shared/eval/score.py (imported, not copied), then reports how often the
@@ -91,6 +90,7 @@ def evaluate(
     today = today or date.today().isoformat()
     run: dict[str, list[dict]] = {}
     in_scores, answered, contains, phrase_total = [], 0, 0, 0
+    first = anywhere = ceiling = 0
     for q in queries:
         question, filters = asked(q, mode, today)
         hits = service.search(collection, question, top_k=top_k, filters=filters)
@@ -100,21 +100,30 @@ def evaluate(
             answers_out.append({"id": q["id"], "mode": mode, **answer_json(answer)})
         in_scores.append(answer.best_score)
         answered += answer.found
+        gold = norm(q.get("answer") or "\0")
+        said = " ".join(s.text for s in answer.sentences) if answer.found else ""
+        first += bool(answer.sentences) and gold in norm(answer.sentences[0].text)
+        anywhere += gold in norm(said)
+        ceiling += any(gold in norm(h.text) for h in hits)
         if is_phrase_answer(q.get("answer", "")):
             phrase_total += 1
-            if answer.found and norm(q["answer"]) in norm(
-                " ".join(s.text for s in answer.sentences)
-            ):
-                contains += 1
+            contains += gold in norm(said)
     off_scores, abstained, marked = off_period(
         service, collection, offperiod, mode, today, answers_out
     )
     result = scorer.score(queries, run)
     off_answered = len(offperiod) - abstained
+    n = len(queries)
     result.update(
         {
             "mode": mode,
-            "answered_in_period": round(answered / len(queries), 4),
+            "answered_in_period": round(answered / n, 4),
+            # The quiz answer's words (case-blind) in what a member reads first, in the whole
+            # answer, and in any of the top-10 passages (the ceiling of an extractive answer).
+            "gold_first_sentence": round(first / n, 4),
+            "gold_anywhere": round(anywhere / n, 4),
+            "ceiling_top10": round(ceiling / n, 4),
+            "first_over_ceiling": round(first / ceiling, 4) if ceiling else None,
             "gold_in_answer": round(contains / max(phrase_total, 1), 4),
             "phrase_questions": phrase_total,
             "abstained_off_period": round(abstained / max(len(offperiod), 1), 4),
@@ -161,51 +170,6 @@ def calibrate(in_scores: list[float], off_scores: list[float], answer_share: flo
     return float(np.quantile(np.asarray(in_scores), 1 - answer_share))
 
 
-def stale_match(service: NewsService, q: dict, mode: str, today: str, weight: float) -> float:
-    """The best (similarity + weight × question words held) over the passages an answer would
-    weigh against the stricter bar for old news: older than the recent days, time not asked."""
-    from index.search.answer import coverage
-    from index.text import content_terms
-
-    question, filters = asked(q, mode, today)
-    found = service.find("default", question, top_k=6, filters=filters, per_article=3, widen=False)
-    if found.window is not None:
-        return 0.0  # a named time is judged by the other bars
-    terms = content_terms(found.words)
-    old = [h for h in found.hits if service.is_recent(h.published_at, filters.as_of) is False]
-    return max((h.similarity + weight * coverage(terms, h) for h in old), default=0.0)
-
-
-def calibrate_stale(
-    service: NewsService,
-    queries: list[dict],
-    offperiod: list[dict],
-    weights: list[float],
-    refusals: tuple[float, ...] = (0.80, 0.85, 0.90),
-) -> list[dict]:
-    """For each coverage weight: the bar refusing each share of the off-period questions asked
-    on their dates, and what it does to them asked today and to the dev questions asked today
-    (whose evidence is old by then: an archive's questions)."""
-    today = date.today().isoformat()
-    out = []
-    for w in weights:
-        neg = np.asarray([stale_match(service, q, "dated", today, w) for q in offperiod])
-        neg_today = np.asarray([stale_match(service, q, "today", today, w) for q in offperiod])
-        pos = np.asarray([stale_match(service, q, "today", today, w) for q in queries])
-        for refuse in refusals:
-            bar = float(np.quantile(neg, refuse))
-            out.append(
-                {
-                    "weight": w,
-                    "refuse_off_period_dated": refuse,
-                    "bar": round(bar, 3),
-                    "off_period_today_refused": round(float(np.mean(neg_today < bar)), 3),
-                    "dev_today_answered": round(float(np.mean(pos >= bar)), 3),
-                }
-            )
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, required=True)
@@ -219,11 +183,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mode", choices=MODES, default="dated", help="how questions are asked")
     ap.add_argument("--param", action="append", default=[], help="RetrievalParams name=value")
     ap.add_argument("--limit", type=int, default=0)
-    ap.add_argument(
-        "--calibrate-stale",
-        metavar="WEIGHTS",
-        help="comma-separated coverage weights: print the stale bar at 80/85/90 %% refusal",
-    )
     a = ap.parse_args(argv)
     params = RetrievalParams()
     types = {f.name: f.type for f in fields(RetrievalParams)}
@@ -235,12 +194,6 @@ def main(argv: list[str] | None = None) -> int:
     if a.limit:
         queries, offperiod = queries[: a.limit], offperiod[: a.limit]
     settings = load_settings(CoreSettings, data_dir=a.data_dir, database_url=a.database_url)
-    if a.calibrate_stale:
-        weights = [float(w) for w in a.calibrate_stale.split(",")]
-        with NewsService(settings, params=params) as service:
-            for row in calibrate_stale(service, queries, offperiod, weights):
-                print(json.dumps(row))
-        return 0
     with NewsService(settings, params=params) as service:
         result = evaluate(
             service,

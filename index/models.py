@@ -118,6 +118,8 @@ class AnswerSentence:
     headline: bool = False  # the cited article's headline, quoted, rather than a body sentence
     published_at: str | None = None  # the date of the article it comes from
     dated: bool = False  # not from the last days: shown with its date, so "Wednesday" reads right
+    # Background to a newer lead on the same story: said as "Earlier, on 2 March 2023: …".
+    earlier: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,7 @@ class Answer:
     outside_window: bool = False
     stale: bool = False  # the newest evidence is older than the recent days, and not asked for
     evidence_date: str | None = None  # the newest cited article's date
+    confidence: float = 0.0  # how sure the answer model is that the news answers the question
 
     @property
     def lead(self) -> str:
@@ -162,6 +165,9 @@ class Answer:
         for s in self.sentences:
             marks = "".join(f"[{n}]" for n in s.citations)
             text = f"“{s.text}”" if s.headline else s.text
+            if s.earlier and s.published_at:
+                text = f"Earlier, on {long_date(s.published_at)}: {text}"
+                last = (s.citations, s.published_at)
             said = self.stale and s.published_at == self.evidence_date
             if s.dated and s.published_at and not said and last != (s.citations, s.published_at):
                 marks += f" ({short_date(s.published_at)})"

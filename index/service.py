@@ -29,7 +29,6 @@ from .search.answer import (
     Answerer,
     AnswerPolicy,
     check_question,
-    coverage,
     days_between,
     understand,
 )
@@ -47,7 +46,6 @@ __all__ = [
     "NewsService",
     "Progress",
     "ProgressFn",
-    "coverage",
     "days_between",
 ]
 

@@ -93,19 +93,15 @@ class CoreSettings:
     )
     min_answer_score: float = setting(
         "NEWSBOT_MIN_ANSWER_SCORE",
-        0.49,
-        "Similarity a passage needs to be cited when the question has no date (README).",
+        0.3,
+        "Least similarity (cosine) a passage needs to be quoted in an answer at all.",
     )
-    min_answer_score_recent: float = setting(
-        "NEWSBOT_MIN_ANSWER_SCORE_RECENT",
-        0.42,
-        "Same, for passages from the 14 days before the question's date.",
-    )
-    min_answer_score_stale: float = setting(
-        "NEWSBOT_MIN_ANSWER_SCORE_STALE",
-        0.74,
-        "Same, for older passages (similarity + 0.3 × the share of the question's words they"
-        " hold), unless the question asked for their time: old news must match clearly.",
+    answer_confidence: float | None = setting(
+        "NEWSBOT_ANSWER_CONFIDENCE",
+        None,
+        "How sure (0-1) the answer model must be that the news answers a question; below it the"
+        " answer is 'nothing relevant'. Empty: the operating point fitted with the model"
+        " (README, 'Saying nothing relevant').",
     )
     fetch_allow: str = setting(
         "NEWSBOT_FETCH_ALLOW",

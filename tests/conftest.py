@@ -76,6 +76,7 @@ def settings(tmp_path: Path, database_url: str) -> CoreSettings:
         chunk_tokens=60,
         chunk_overlap_tokens=15,
         min_answer_score=0.1,
+        answer_confidence=0.0,
         database_url=database_url,
     )
 

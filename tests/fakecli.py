@@ -43,7 +43,11 @@ def _service(args):
     from helpers import make_service
 
     settings = load_settings(
-        CoreSettings, data_dir=args.data_dir, chunk_tokens=60, min_answer_score=0.1
+        CoreSettings,
+        data_dir=args.data_dir,
+        chunk_tokens=60,
+        min_answer_score=0.1,
+        answer_confidence=0.0,
     )
     delay = float(os.environ.get("FAKE_EMBED_DELAY", "0") or 0)
     return make_service(settings, SlowFakeEmbedder(delay) if delay else None)

@@ -21,6 +21,7 @@ from bot.client import NewsBot
 from bot_helpers import ingest_file, running_bot, slash
 from fakediscord import MANAGE_GUILD, FakeDiscord, FakeGuild, FakeMember, FakeUser
 from helpers import (
+    FAKE_EMBEDDER_BARS,
     REPO,
     SAMPLE,
     SAMPLE_QUESTION,
@@ -65,7 +66,7 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[NewsService]:
-    with make_service(tmp_path / "data", chunk_tokens=60, min_answer_score=0.1) as svc:
+    with make_service(tmp_path / "data", chunk_tokens=60, **FAKE_EMBEDDER_BARS) as svc:
         yield svc
 
 
@@ -214,7 +215,7 @@ class BusyEmbedder(FakeEmbedder):
 async def busy_service(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[NewsService]:
     """A service embedding with BusyEmbedder (its ingests hold the GIL), the bot running on it."""
     data = tmp_path / "data"
-    with make_service(data, BusyEmbedder(), chunk_tokens=60, min_answer_score=0.1) as service:
+    with make_service(data, BusyEmbedder(), chunk_tokens=60, **FAKE_EMBEDDER_BARS) as service:
         async with running_bot(fake, service):
             yield service
 
@@ -347,7 +348,7 @@ async def test_slash_ingest_url_from_an_allow_listed_site(fake, tmp_path):
 
     async with local_site({"/story": story}) as base:
         data = tmp_path / "web"
-        with make_service(data, fetch_allow="127.0.0.1", min_answer_score=0.1) as svc:
+        with make_service(data, fetch_allow="127.0.0.1", **FAKE_EMBEDDER_BARS) as svc:
             async with running_bot(fake, svc):
                 interaction = await slash(fake, GUILD_A, MEMBER_A, "ingest", url=f"{base}/story")
                 final = await interaction.wait_final(timeout=20)

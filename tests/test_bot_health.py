@@ -19,7 +19,7 @@ import pytest
 from bot.client import NewsBot
 from bot_helpers import ingest_file, running_bot, slash
 from fakediscord import MANAGE_GUILD, FakeDiscord, FakeGuild, FakeMember, FakeUser
-from helpers import REPO, eventually, make_service
+from helpers import FAKE_EMBEDDER_BARS, REPO, eventually, make_service
 from index.service import NewsService
 
 pytestmark = pytest.mark.timeout(120)
@@ -47,7 +47,7 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[NewsService]:
-    with make_service(tmp_path / "data", chunk_tokens=60, min_answer_score=0.1) as svc:
+    with make_service(tmp_path / "data", chunk_tokens=60, **FAKE_EMBEDDER_BARS) as svc:
         yield svc
 
 

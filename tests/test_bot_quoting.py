@@ -322,7 +322,9 @@ async def test_a_bulk_import_summary_shows_stored_text_as_text(fake, service):
         await eventually(lambda: dms(fake, BOB))
         (summary,) = dms(fake, BOB)
         seen = only_text(summary, own=set(urls))
-        assert seen.startswith("🔔 A bulk import added 5 articles in **Quoting**;") and topic in seen
+        assert (
+            seen.startswith("🔔 A bulk import added 5 articles in **Quoting**;") and topic in seen
+        )
         assert "Brest harbour shut, (the official notice)(http://evil.example/1)" in seen
         assert "[Reuters](http://evil.example/src) @everyone" in seen
     mentions_allowed_nowhere(fake)

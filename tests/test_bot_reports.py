@@ -105,7 +105,12 @@ async def site() -> AsyncIterator[Site]:
 @pytest.fixture
 def service(tmp_path: Path):
     svc = NewsService(
-        CoreSettings(data_dir=tmp_path / "data", fetch_allow="127.0.0.1", min_answer_score=0.1),
+        CoreSettings(
+            data_dir=tmp_path / "data",
+            fetch_allow="127.0.0.1",
+            min_answer_score=0.1,
+            answer_confidence=0.0,
+        ),
         FakeEmbedder(),
     )
     yield svc

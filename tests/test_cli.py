@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from helpers import make_service
+from helpers import FAKE_EMBEDDER_BARS, make_service
 from index import cli
 from index.search.embed import FakeEmbedder
 from index.service import NewsService
@@ -19,7 +19,7 @@ def run(tmp_path, monkeypatch, capsys):
 
     def factory(args) -> NewsService:
         data = args.data_dir or tmp_path / "data"
-        return make_service(data, embedder, min_answer_score=0.1, chunk_tokens=60)
+        return make_service(data, embedder, **FAKE_EMBEDDER_BARS, chunk_tokens=60)
 
     def invoke(*argv: str) -> tuple[int, str, str]:
         code = cli.main(["--data-dir", str(tmp_path / "data"), "-q", *argv], service=factory)

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from fakecli import REPO, articles
-from helpers import make_service
+from helpers import FAKE_EMBEDDER_BARS, make_service
 from index import cli
 from index.service import NewsService
 
@@ -35,7 +35,7 @@ def run(data: Path, monkeypatch, capsys):
     """``run(*argv)`` → (exit code, stdout, stderr) of one command on the data folder."""
 
     def factory(args) -> NewsService:
-        return make_service(args.data_dir, min_answer_score=0.1, chunk_tokens=60)
+        return make_service(args.data_dir, **FAKE_EMBEDDER_BARS, chunk_tokens=60)
 
     def invoke(*argv: str) -> tuple[int, str, str]:
         try:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from helpers import make_service
+from helpers import FAKE_EMBEDDER_BARS, make_service
 from index import cli
 from index.search.embed import FakeEmbedder
 from index.service import NewsService
@@ -62,7 +62,7 @@ def run(tmp_path, monkeypatch, capsys):
             embedder,
             fetch_allow="127.0.0.1",
             fetch_timeout=5,
-            min_answer_score=0.1,
+            **FAKE_EMBEDDER_BARS,
         )
 
     def invoke(*argv: str) -> tuple[int, str, str]:
@@ -274,7 +274,7 @@ async def slow_bot(tmp_path) -> AsyncIterator[tuple]:
         members=[FakeMember(alice, permissions=0xC00), FakeMember(bob, permissions=0xC00)],
     )
     service = make_service(
-        tmp_path / "data", kind=SlowPageService, chunk_tokens=60, min_answer_score=0.1
+        tmp_path / "data", kind=SlowPageService, chunk_tokens=60, **FAKE_EMBEDDER_BARS
     )
     try:
         async with FakeDiscord(guilds=[guild], heartbeat_interval_ms=100) as fake:

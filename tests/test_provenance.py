@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
-from helpers import make_service
+from helpers import FAKE_EMBEDDER_BARS, make_service
 from index import cli
 from index.search.embed import FakeEmbedder
 from index.service import NewsService
@@ -169,7 +169,7 @@ def run(tmp_path, monkeypatch, capsys):
             embedder,
             fetch_allow="127.0.0.0/8",
             fetch_timeout=5,
-            min_answer_score=0.1,
+            **FAKE_EMBEDDER_BARS,
         )
 
     def invoke(*argv: str) -> tuple[int, str, str]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from aiohttp import web
 
-from helpers import make_service
+from helpers import FAKE_EMBEDDER_BARS, make_service
 from index.service import NewsService
 from local_site import serving_in_thread
 
@@ -88,7 +88,7 @@ def site() -> Iterator[str]:
 
 def web_service(tmp_path, allow: str) -> NewsService:
     data = tmp_path / "data"
-    return make_service(data, fetch_allow=allow, fetch_timeout=5, min_answer_score=0.1)
+    return make_service(data, fetch_allow=allow, fetch_timeout=5, **FAKE_EMBEDDER_BARS)
 
 
 def test_a_link_is_fetched_extracted_and_stored_under_its_canonical_url(site, tmp_path):

@@ -1,31 +1,27 @@
-"""What an answer may cite on the day a question is asked, and how it marks old news.
+"""A question on the day it is asked → the evidence for it → a cited answer that says how old
+its news is.
 
-A question is about the news of its days: a passage from the days before it needs a lower
-similarity to be cited than an older one, and an answer from old news says how old it is.
-Pure: the thresholds come from the settings, the passages and the composed answer come in.
+A question is about the news of its days: it searches the time it names, and its answer marks
+what is old. Whether the evidence answers the question at all is the answer model's call
+(``answer_model.py``), fitted on dev questions against off-period ones with the age of the
+evidence among its features, so an old article that answers squarely is given with its date
+and an unrelated one is refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date
 
 from ..errors import InputError
-from ..models import Answer, Found, Hit
+from ..models import Answer, Found
 from ..settings import CoreSettings
 from ..store import Store
-from ..text import content_terms
-from .compose import compose
+from .answer_model import AnswerModel, load_model
+from .compose import ANSWER_HITS, compose
 from .retrieve import Filters, Retriever
 from .when import Window, find_window, without_phrase
-
-# The stricter bar for old news, when the question did not ask for its time, is on the
-# similarity plus this share of the question's content words the passage (with its title)
-# holds. Calibrated on the dev set (README, "Saying nothing relevant"): it tells an old story on
-# the question's very subject from one merely near it better than similarity alone.
-COVERAGE_WEIGHT = 0.3
-
 
 # A question's time window is searched alone unless nothing in it reaches this similarity: then
 # the window holds nothing on the subject, and all news is searched (measured on the dev set:
@@ -81,19 +77,19 @@ def also_run_by(
     return answer
 
 
-def coverage(terms: Sequence[str], hit: Hit) -> float:
-    """The share of the question's content words the passage (with its title) holds."""
-    if not terms:
-        return 0.0
-    held = set(content_terms(f"{hit.title}\n{hit.text}"))
-    return sum(1 for t in terms if t in held) / len(terms)
-
-
 class AnswerPolicy:
-    """The bars passages must clear and the dating of answers, from the settings."""
+    """How answers are decided and dated, from the settings and the fitted answer model."""
 
-    def __init__(self, settings: CoreSettings) -> None:
+    def __init__(self, settings: CoreSettings, model: AnswerModel | None = None) -> None:
         self.settings = settings
+        self._model = model
+
+    @property
+    def model(self) -> AnswerModel:
+        """Read on the first answer (collecting evidence to fit a new one needs none)."""
+        if self._model is None:
+            self._model = load_model()
+        return self._model
 
     def is_recent(self, published_at: str | None, as_of: str | None) -> bool | None:
         """Is the article from the last days before the question? None when either is undated."""
@@ -104,40 +100,26 @@ class AnswerPolicy:
 
     def about_now(self, window: Window, as_of: str | None) -> bool:
         """Does the window reach into the last days before the question ("this week",
-        "yesterday", "this month")? Old news is no answer to it."""
+        "yesterday", "this month")? Old news is no answer to it in a collection that has
+        news from those days."""
         asked = date.fromisoformat(as_of) if as_of else date.today()
         return window.until is None or (asked - window.until).days <= self.settings.recent_days
-
-    def bar(
-        self,
-        hit: Hit,
-        as_of: str | None,
-        window: Window | None = None,
-        terms: Sequence[str] = (),
-    ) -> float:
-        """The similarity a passage needs to be cited: a question is about the news of its
-        days, so an older passage must match it better than one from the days before —
-        unless the question asked for that time ("in 2023"). The stricter bar counts the
-        question's words the passage holds as well (``COVERAGE_WEIGHT``): an old story about
-        the same subject is "clear" when it also names what the question names."""
-        s = self.settings
-        recent = self.is_recent(hit.published_at, as_of)
-        if recent is None:  # an undated question, or an undated article
-            return s.min_answer_score
-        if recent:
-            return s.min_answer_score_recent
-        if window is not None:
-            return s.min_answer_score
-        return s.min_answer_score_stale - COVERAGE_WEIGHT * coverage(terms, hit)
 
     def answer(
         self, question: str, found: Found, texts: Mapping[int, str], as_of: str | None
     ) -> Answer:
-        """The composed answer to what was found: passages under their bars, old news dated."""
+        """The composed answer to what was found, old news dated."""
         asked_for = None if found.outside_window else found.window
-        terms = content_terms(found.words)
-        bars = [self.bar(h, as_of, asked_for, terms) for h in found.hits]
-        answer = compose(found.words, found.hits, texts, min_score=bars)
+        answer = compose(
+            found.words,
+            found.hits,
+            texts,
+            model=self.model,
+            as_of=as_of,
+            window=asked_for is not None,
+            threshold=self.settings.answer_confidence,
+            min_similarity=self.settings.min_answer_score,
+        )
         answer = replace(
             answer, question=question, window=found.window, outside_window=found.outside_window
         )
@@ -201,37 +183,56 @@ class Answerer:
         return Found(hits, window, window is not None, words)
 
     def ask(self, collection_id: int | None, question: str, filters: Filters) -> Answer:
-        """An answer whose every sentence is cited, or "nothing relevant". Asked with ``as_of``
-        (the day it is asked), old evidence must match better than the last days' news, and an
-        answer from it says how old it is. A question naming a time is answered from that
-        time's news. When nothing there answers it and the time is not the last weeks (a
-        month or year ago, where the date may be the story's subject rather than when it ran),
-        from all news, with a lead saying nothing in that time matched; a question about the
-        last weeks with no news from them is told so. ``collection_id`` None: a collection
-        that does not exist yet, where nothing is found."""
-        found = self._find(collection_id, question, filters, widen=False)
+        """An answer whose every sentence is cited, or "nothing relevant". A question naming a
+        time is answered from that time's news. When nothing there answers it, all news is
+        searched — unless the time is the last weeks and the collection has news from them
+        (then it is told there is nothing from that time) — with a lead saying nothing in that
+        time matched. A collection whose news ends long before the day asked (an archive)
+        answers like a live one, saying how old its news is. ``collection_id`` None: a
+        collection that does not exist yet, where nothing is found."""
+        if collection_id is None:
+            return Answer(question=question, found=False)
+        found = self.evidence(collection_id, question, filters, widen=False)
         answer = self._compose(question, found, filters.as_of)
         window = found.window
         if (
             not answer.found
             and window is not None
-            and not self.policy.about_now(window, filters.as_of)
+            and self._may_widen(collection_id, window, filters)
         ):
-            wider = self._find(collection_id, question, filters, widen=True)
+            wider = self.evidence(collection_id, question, filters, widen=True)
             fallback = self._compose(question, wider, filters.as_of)
             answer = fallback if fallback.found else replace(answer, outside_window=True)
         return also_run_by(answer, self.store.articles.other_sources)
 
-    def _find(
-        self, collection_id: int | None, question: str, filters: Filters, *, widen: bool
+    def evidence(
+        self, collection_id: int, question: str, filters: Filters, *, widen: bool
     ) -> Found:
         """What an answer weighs: several passages of one article may each hold part of the
         answer, so a looser cap than search's, which spreads its ten results over ten stories."""
-        if collection_id is None:
-            return Found([], None, False, question)
         return self.find(
-            collection_id, question, top_k=6, filters=filters, per_article=3, widen=widen
+            collection_id,
+            question,
+            top_k=ANSWER_HITS,
+            filters=filters,
+            per_article=3,
+            widen=widen,
         )
+
+    def _may_widen(self, collection_id: int, window: Window, filters: Filters) -> bool:
+        """May a question whose time held no answer be answered from all news? Yes, unless it
+        asked about the last weeks of a collection that has news from them."""
+        return not self.policy.about_now(window, filters.as_of) or self.is_archive(
+            collection_id, filters.as_of
+        )
+
+    def is_archive(self, collection_id: int, as_of: str | None) -> bool:
+        """Does the collection hold nothing from the days before ``as_of`` (its news ends long
+        before the day asked)?"""
+        newest = self.store.collections.newest_date(collection_id)
+        asked = as_of or date.today().isoformat()
+        age = days_between(newest, asked) if newest else None
+        return age is None or age > self.policy.settings.recent_days
 
     def _compose(self, question: str, found: Found, as_of: str | None) -> Answer:
         texts = {h.article_id: self.store.articles.text(h.article_id) for h in found.hits}
