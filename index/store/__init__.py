@@ -1,26 +1,16 @@
 """The truth of a data folder, behind an interface (``base.py``: the core protocols and their
-contract; ``features.py``: the parts of answers kept, watches and digests) that SQLite implements
-(``sqlite.py``, ``schema.py`` and one module a part, the embedded default) and PostgreSQL
-implements beside it (``postgres.py`` with one module a part, ``pg_migrations/``), shared by
-several processes when ``NEWSBOT_DATABASE_URL`` names it."""
+contract) whose parts are written once for both databases (``sql.py``, ``articles.py``,
+``chunks.py``, ``feeds.py``, ``features.py``): SQLite (``sqlite.py``, ``schema.py``, the embedded
+default) and PostgreSQL (``postgres.py``, ``pg_migrations/``), shared by several processes when
+``NEWSBOT_DATABASE_URL`` names it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .base import (
-    FEED_FIELDS,
-    ArticleStore,
-    ArticleVersion,
-    ChunkStore,
-    ChunkText,
-    CollectionStore,
-    Feed,
-    FeedStateStore,
-    NewArticle,
-    Store,
-    StoredRef,
-)
+from .articles import ArticleStore, CollectionStore
+from .base import FEED_FIELDS, ArticleVersion, ChunkText, Feed, NewArticle, Store, StoredRef
+from .chunks import ChunkStore
 from .features import (
     AnswerRecord,
     CitedRef,
@@ -30,6 +20,7 @@ from .features import (
     Watch,
     WatchStore,
 )
+from .feeds import FeedStateStore
 
 __all__ = [
     "FEED_FIELDS",

@@ -484,7 +484,7 @@ def _restore_postgres(
     store = PostgresStore(url)  # brings an older schema up to date
     try:
         problems = store.integrity_problems()
-        counts = {t: int(store.one(f'SELECT COUNT(*) FROM "{t}"')[0]) for t in manifest.counts}
+        counts = {t: int(store.value(f'SELECT COUNT(*) FROM "{t}"')) for t in manifest.counts}
     finally:
         store.close()
     if problems:
