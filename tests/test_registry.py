@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 from test_service import STRIKE, VOLCANO
 
+from fake_embedder import FakeEmbedder
 from helpers import make_service
-
 from index.models import Document
-from index.search.embed import FakeEmbedder
 from index.search.registry import Change
 from index.service import NewsService
 from index.settings import CoreSettings

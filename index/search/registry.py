@@ -56,14 +56,11 @@ class _Health:
 def follow_vectors(index: VectorIndex, changes: Changes, store: Store) -> None:
     """Removed and re-embedded rows out, added and re-embedded rows in with their stored
     vectors (read now: a row removed since is in neither)."""
-    removed = [cid for cid, op in changes if op in ("r", "v")]
+    index.remove([cid for cid, op in changes if op in ("r", "v")])
     added = list(dict.fromkeys(cid for cid, op in changes if op in ("a", "v")))
     vectors = store.chunks.vectors(added) if added else {}
-    if removed:
-        index.remove(removed)
     present = [cid for cid in added if cid in vectors]
     if present:
-        index.remove(present)  # re-embedded rows held already
         index.add(
             np.asarray(present, dtype=np.int64),
             np.stack([vectors[cid] for cid in present]).astype(np.float32),

@@ -11,36 +11,22 @@ from pathlib import Path
 from .articles import ArticleStore, CollectionStore
 from .base import FEED_FIELDS, ArticleVersion, ChunkText, Feed, NewArticle, Store, StoredRef
 from .chunks import ChunkStore
-from .features import (
-    AnswerRecord,
-    CitedRef,
-    DigestSchedule,
-    DigestStore,
-    FeedbackStore,
-    Watch,
-    WatchStore,
-)
 from .feeds import FeedStateStore
+from .sql import Passages
 
 __all__ = [
     "FEED_FIELDS",
-    "AnswerRecord",
     "ArticleStore",
     "ArticleVersion",
     "ChunkStore",
     "ChunkText",
-    "CitedRef",
     "CollectionStore",
-    "DigestSchedule",
-    "DigestStore",
     "Feed",
     "FeedStateStore",
-    "FeedbackStore",
     "NewArticle",
+    "Passages",
     "Store",
     "StoredRef",
-    "Watch",
-    "WatchStore",
     "is_postgres",
     "open_store",
 ]

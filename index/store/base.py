@@ -52,9 +52,11 @@ import numpy as np
 from ..models import ChunkSpan
 
 if TYPE_CHECKING:
+    from ..features.digests import DigestStore
+    from ..features.feedback import FeedbackStore
+    from ..features.watches import WatchStore
     from .articles import ArticleStore, CollectionStore
     from .chunks import ChunkStore
-    from .features import DigestStore, FeedbackStore, WatchStore
     from .feeds import FeedStateStore
 
 

@@ -49,7 +49,7 @@ ARTICLE_SELECT = (
     " JOIN collections c ON c.id = a.collection_id"
 )
 
-Passages = list[tuple[Article, list[str], np.ndarray]]
+Passages = tuple[Article, list[str], np.ndarray]  # an article, its passages' texts and vectors
 
 
 class SqlStore:
@@ -64,9 +64,11 @@ class SqlStore:
     SKIP_LOCKED: ClassVar[str] = ""  # rows claimed, skipping those another transaction holds
 
     def _parts(self) -> None:
+        from ..features.digests import DigestStore
+        from ..features.feedback import FeedbackStore
+        from ..features.watches import WatchStore
         from .articles import ArticleStore, CollectionStore
         from .chunks import ChunkStore
-        from .features import DigestStore, FeedbackStore, WatchStore
         from .feeds import FeedStateStore
 
         self.collections = CollectionStore(self)
@@ -165,7 +167,7 @@ class SqlStore:
         except StoreError as exc:
             return [str(exc)]
 
-    def with_passages(self, where: str, params: Sequence[Any]) -> Passages:
+    def with_passages(self, where: str, params: Sequence[Any]) -> list[Passages]:
         """The articles ``where`` picks (a condition on ``a``, the articles, with its ``ORDER BY``
         and ``LIMIT``), each with its passages' texts and stored vectors, in passage order: what
         the alert scan and the digest read, from one snapshot."""
