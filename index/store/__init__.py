@@ -1,7 +1,7 @@
-"""The truth of a data folder, behind an interface (``base.py``: the core protocols and their
-contract) whose parts are written once for both databases (``sql.py``, ``articles.py``,
-``chunks.py``, ``feeds.py``, ``features.py``): SQLite (``sqlite.py``, ``schema.py``, the embedded
-default) and PostgreSQL (``postgres.py``, ``pg_migrations/``), shared by several processes when
+"""The truth of a data folder (``Store``; ``base.py``: its contract and records) whose parts are
+written once for both databases (``sql.py``, ``articles.py``, ``chunks.py``, ``feeds.py``, and
+each feature's in ``index.features``): SQLite (``sqlite.py``, ``schema.py``, the embedded default)
+and PostgreSQL (``postgres.py``, ``pg_migrations/``), shared by several processes when
 ``NEWSBOT_DATABASE_URL`` names it."""
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from .articles import ArticleStore, CollectionStore
-from .base import FEED_FIELDS, ArticleVersion, ChunkText, Feed, NewArticle, Store, StoredRef
+from .base import FEED_FIELDS, ArticleVersion, ChunkText, Feed, NewArticle, StoredRef
 from .chunks import ChunkStore
 from .feeds import FeedStateStore
 from .sql import Passages
+from .sql import SqlStore as Store
 
 __all__ = [
     "FEED_FIELDS",

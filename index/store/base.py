@@ -1,7 +1,8 @@
 """The store interface: what the ingest pipeline, the index registry, the retriever and the feed
-poller may ask of the truth of a data folder. Its parts are written once (``articles.py``,
-``chunks.py``, ``feeds.py``, ``features.py``) over SQLite (``sqlite.py``) or PostgreSQL (shared
-by several bot processes, ``postgres.py``).
+poller may ask of the truth of a data folder (``sql.SqlStore``, exported as ``Store``), and the
+records it keeps. Its parts are written once (``articles.py``, ``chunks.py``, ``feeds.py``, and
+each feature's in ``index.features``) over SQLite (``sqlite.py``) or PostgreSQL (shared by
+several bot processes, ``postgres.py``).
 
 The contract every backend keeps:
 
@@ -41,23 +42,12 @@ place name them. Text hashes, canonical URLs and MinHash band keys are computed 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from ..models import ChunkSpan
-
-if TYPE_CHECKING:
-    from ..features.digests import DigestStore
-    from ..features.feedback import FeedbackStore
-    from ..features.watches import WatchStore
-    from .articles import ArticleStore, CollectionStore
-    from .chunks import ChunkStore
-    from .feeds import FeedStateStore
 
 
 @dataclass(frozen=True)
@@ -147,66 +137,5 @@ class Feed:
         return f"every {self.interval_seconds // 60} min"
 
 
-# What ``FeedStateStore.update`` may change.
-FEED_FIELDS = frozenset(
-    {
-        "title",
-        "etag",
-        "last_modified",
-        "interval_seconds",
-        "next_poll_at",
-        "last_polled_at",
-        "last_status",
-        "failures",
-        "paused",
-        "last_success_at",
-        "last_error",
-        "last_error_at",
-        "articles_added",
-        "notice",
-    }
-)
-
-
-class Store(Protocol):
-    """A data folder's truth: its parts (one implementation each, for both databases), sharing
-    transactions and one write lock; and the statement calls of ``sql.SqlStore``."""
-
-    name: str  # how messages name the store ("newsbot.sqlite3")
-    collections: CollectionStore
-    articles: ArticleStore
-    chunks: ChunkStore
-    feeds: FeedStateStore
-    feedback: FeedbackStore
-    watches: WatchStore
-    digests: DigestStore
-    write_lock: threading.RLock
-
-    def transaction(self) -> AbstractContextManager[object]:
-        """One atomic unit of writes holding the write lock (see the module docstring)."""
-        ...
-
-    def snapshot(self) -> AbstractContextManager[object]:
-        """Reads that all see one state; inside an open transaction, that transaction."""
-        ...
-
-    def exclusive(self, what: str) -> AbstractContextManager[None]:
-        """Work only one process sharing the store may do at a time (a rebuild): ``BusyError``
-        while another process holds it. SQLite: nothing (its processes each refuse a second
-        rebuild of their own); PostgreSQL: a session advisory lock."""
-        ...
-
-    def get_meta(self, key: str) -> str | None: ...
-
-    def set_meta(self, key: str, value: str) -> None: ...
-
-    def integrity_problems(self) -> list[str]:
-        """Empty when the store is sound and every article holds exactly its chunks (and the
-        full-text index every chunk); a damaged store is one problem saying what to do."""
-        ...
-
-    def size_bytes(self) -> tuple[int, int]:
-        """Bytes the store takes, and of those, recent writes not yet merged (a log)."""
-        ...
-
-    def close(self) -> None: ...
+# What ``FeedStateStore.update`` may change: everything of a feed but what names it.
+FEED_FIELDS = frozenset(f.name for f in fields(Feed)) - {"id", "collection", "url", "added_by"}

@@ -158,19 +158,12 @@ def _last_used(table: str) -> str:
 def tables(src, db) -> dict[str, list[str]]:
     """Every table of the target that the source holds too, each after the tables it refers to,
     with the columns both hold (chunks gain their collection: PostgreSQL repeats it)."""
-    from .backup import _pg_tables_in_order
+    from .backup import pg_columns, pg_tables_in_order
 
     out = {}
-    for table in _pg_tables_in_order(db):
+    for table in pg_tables_in_order(db):
         mine = [r[1] for r in src.execute(f'PRAGMA table_info("{table}")')]
-        theirs = {
-            r[0]
-            for r in db.execute(
-                "SELECT column_name FROM information_schema.columns"
-                " WHERE table_schema = current_schema() AND table_name = %s",
-                (table,),
-            )
-        }
+        theirs = set(pg_columns(db, table))
         if mine and table not in NOT_COPIED:
             out[table] = [c for c in mine if c in theirs] + ["collection_id"] * (table == "chunks")
     return out

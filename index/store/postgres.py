@@ -70,6 +70,14 @@ MIGRATIONS = migrations()
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
+def migrate(conn: psycopg.Connection, version: int, target: int) -> None:
+    """Run the migrations after ``version`` up to ``target``, recording each, in the caller's
+    transaction."""
+    for n in range(version + 1, target + 1):
+        conn.execute(MIGRATIONS[n])
+        conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (n,))
+
+
 def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     parts = urlsplit(url)
@@ -272,29 +280,15 @@ class PostgresStore(SqlStore):
 
     # -- schema --------------------------------------------------------------------------------
     def _migrate(self) -> None:
-        with self.pool.connection() as conn:
-            try:
-                conn.execute("BEGIN")
-                conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_MIGRATE,))
-                conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-                row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-                version = row[0] or 0
-                if version > SCHEMA_VERSION:
-                    raise StoreError(
-                        f"{self.name} has schema {version}, newer than this newsbot"
-                        f" ({SCHEMA_VERSION})"
-                    )
-                for target in range(version + 1, SCHEMA_VERSION + 1):
-                    conn.execute(MIGRATIONS[target])
-                    conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (target,))
-                conn.execute("COMMIT")
-            except BaseException:
-                with suppress(psycopg.Error):
-                    conn.execute("ROLLBACK")
-                raise
-
-    def schema_version(self) -> int:
-        return int(self.value("SELECT MAX(version) FROM schema_version"))
+        with self._held("BEGIN", writing=True) as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_MIGRATE,))
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            version = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.name} has schema {version}, newer than this newsbot ({SCHEMA_VERSION})"
+                )
+            migrate(conn, version, SCHEMA_VERSION)
 
     # -- health --------------------------------------------------------------------------------
     def size_bytes(self) -> tuple[int, int]:

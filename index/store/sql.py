@@ -17,12 +17,20 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ..errors import NotFoundError, StoreError
+from ..errors import StoreError
 from ..models import Article
+
+if TYPE_CHECKING:
+    from ..features.digests import DigestStore
+    from ..features.feedback import FeedbackStore
+    from ..features.watches import WatchStore
+    from .articles import ArticleStore, CollectionStore
+    from .chunks import ChunkStore
+    from .feeds import FeedStateStore
 
 
 def now_iso() -> str:
@@ -53,10 +61,18 @@ Passages = tuple[Article, list[str], np.ndarray]  # an article, its passages' te
 
 
 class SqlStore:
-    """The parts of a store over one database, and the statement calls they use."""
+    """A data folder's truth (``base.py``: the contract): its parts, one implementation each for
+    both databases, sharing transactions and one write lock; and the statement calls they use."""
 
-    name: str
+    name: str  # how messages name the store ("newsbot.sqlite3")
     write_lock: threading.RLock
+    collections: CollectionStore
+    articles: ArticleStore
+    chunks: ChunkStore
+    feeds: FeedStateStore
+    feedback: FeedbackStore
+    watches: WatchStore
+    digests: DigestStore
     # The dialect's pieces of SQL.
     CHUNKS_OF: ClassVar[str]  # FROM … WHERE: a collection's chunks ``ch`` (the id a parameter)
     ROW_ORDER: ClassVar[str]  # a table's insertion order
@@ -116,9 +132,24 @@ class SqlStore:
         """Inside a transaction: hold another of the store's locks until it ends."""
 
     def transaction(self) -> AbstractContextManager[Any]:
+        """One atomic unit of writes holding the write lock (``base.py``)."""
         raise NotImplementedError
 
     def snapshot(self) -> AbstractContextManager[Any]:
+        """Reads that all see one state; inside an open transaction, that transaction."""
+        raise NotImplementedError
+
+    def exclusive(self, what: str) -> AbstractContextManager[None]:
+        """Work only one process sharing the store may do at a time (a rebuild): ``BusyError``
+        while another process holds it. SQLite: nothing (its processes each refuse a second
+        rebuild of their own); PostgreSQL: a session advisory lock."""
+        raise NotImplementedError
+
+    def size_bytes(self) -> tuple[int, int]:
+        """Bytes the store takes, and of those, recent writes not yet merged (a log)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
         raise NotImplementedError
 
     def _damaged(self) -> str | None:
@@ -187,10 +218,3 @@ class SqlStore:
                     vecs[article_id].append(vector_of(blob))
         empty = np.zeros((0, 0), dtype=np.float32)
         return [(a, texts[a.id], np.vstack(vecs[a.id]) if vecs[a.id] else empty) for a in articles]
-
-
-def found(row: tuple | None, what: str) -> tuple:
-    """A row that must be there: ``NotFoundError`` naming ``what`` otherwise."""
-    if row is None:
-        raise NotFoundError(what)
-    return row

@@ -196,25 +196,20 @@ class SqliteStore(SqlStore):
         """Reads that all see one state of the database (a WAL read transaction), however
         other processes write meanwhile; inside a transaction already open, that one. A read
         that fails is a ``StoreError`` saying why (``DamagedStoreError`` for a damaged file)."""
-        try:
-            with self._read() as db:
-                yield db
-        except sqlite3.DatabaseError as exc:
-            raise (from_sqlite(exc, self.name) or StoreError(str(exc))) from exc
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
         db = self.db
         if db.in_transaction:
             yield db
             return
-        db.execute("BEGIN")
         try:
-            yield db
-        finally:
-            if db.in_transaction:
-                with suppress(sqlite3.Error):
-                    db.execute("COMMIT")
+            db.execute("BEGIN")
+            try:
+                yield db
+            finally:
+                if db.in_transaction:
+                    with suppress(sqlite3.Error):
+                        db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise (from_sqlite(exc, self.name) or StoreError(str(exc))) from exc
 
     @contextmanager
     def exclusive(self, what: str) -> Iterator[None]:
