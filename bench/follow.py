@@ -70,18 +70,15 @@ def worker(code: Path, data: Path, chunks: int, rounds: int) -> dict:
     with NewsService(_settings(data), _embedder(code)) as bot:
         for _ in range(3):  # the bot has answered before: its index is in memory
             bot.ask(COLLECTION, QUESTION)
+        cid = bot.store.collections.id_of(COLLECTION)
         normal, after, ingest = [], [], []
         for n in range(rounds):
             t = time.perf_counter()
             bot.ask(COLLECTION, QUESTION)  # nothing written since the last ask
             normal.append(time.perf_counter() - t)
             article = data.parent / f"news-{n}.txt"
-            article.write_text(
-                f"Harbour council decision {n}\n\n"
-                + " ".join(
-                    f"The council met on day {n} and spoke of ferries {i}." for i in range(30)
-                )
-            )
+            article.write_text(_news(n))
+            version = bot.store.collections.version(cid)
             t = time.perf_counter()
             subprocess.run(
                 [
@@ -105,6 +102,8 @@ def worker(code: Path, data: Path, chunks: int, rounds: int) -> dict:
                 env=dict(os.environ, PYTHONPATH=str(code)),
             )
             ingest.append(time.perf_counter() - t)
+            if bot.store.collections.version(cid) == version:
+                raise RuntimeError(f"the other process added nothing: {article.read_text()[:80]}")
             t = time.perf_counter()
             bot.ask(COLLECTION, QUESTION)
             after.append(time.perf_counter() - t)
@@ -118,6 +117,19 @@ def worker(code: Path, data: Path, chunks: int, rounds: int) -> dict:
         "ratio": round(statistics.median(after) / statistics.median(normal), 2),
         "other_process_ingest_p50_s": round(statistics.median(ingest), 2),
     }
+
+
+def _news(n: int) -> str:
+    """A new article each round, unlike the others (a near-duplicate would be merged, not
+    added), and about none of the question's words."""
+    import random
+
+    rng = random.Random(n)
+    vocabulary = [f"harbour{i}" for i in range(2000)]
+    body = " ".join(
+        " ".join(rng.choice(vocabulary) for _ in range(12)).capitalize() + "." for _ in range(30)
+    )
+    return f"Harbour report {n}\n\n{body}"
 
 
 def _ms(values: list[float]) -> float:
