@@ -23,10 +23,9 @@ from bot import render
 from bot_helpers import running_bot
 from fakediscord import MANAGE_GUILD, FakeDiscord, FakeGuild, FakeMember, FakeUser
 from helpers import FAKE_EMBEDDER_BARS, eventually, local_site, make_service
-from index.alerts import Alert
+from index.features.watches import Alert, Watch
 from index.models import Document, IngestResult
 from index.service import IngestReport
-from index.store import Watch
 
 pytestmark = [pytest.mark.timeout(90)]
 
@@ -322,7 +321,9 @@ async def test_a_bulk_import_summary_shows_stored_text_as_text(fake, service):
         await eventually(lambda: dms(fake, BOB))
         (summary,) = dms(fake, BOB)
         seen = only_text(summary, own=set(urls))
-        assert seen.startswith("🔔 A bulk import added 5 articles in **Quoting**;") and topic in seen
+        assert (
+            seen.startswith("🔔 A bulk import added 5 articles in **Quoting**;") and topic in seen
+        )
         assert "Brest harbour shut, (the official notice)(http://evil.example/1)" in seen
         assert "[Reuters](http://evil.example/src) @everyone" in seen
     mentions_allowed_nowhere(fake)
