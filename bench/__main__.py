@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from bench import follow
 from bench.baselines import BM25Baseline, DenseBaseline, corpus_windows
 from bench.load import sweep
 from bench.quality import EVAL, MODES, evaluate, load_scorer, read_jsonl
@@ -104,6 +105,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true", help="200 articles, 60 questions (smoke)")
     ap.add_argument("--fresh", action="store_true", help="re-ingest the kept full-corpus store")
     ap.add_argument("--skip-scale", action="store_true", help="skip the 1 M-chunk run")
+    ap.add_argument("--follow-before", help="bench.follow: also measure this revision's code")
     ap.add_argument("--scale-from", type=Path, help="report this bench.scale JSON instead")
     ap.add_argument(
         "--render",
@@ -360,6 +362,11 @@ def main(argv: list[str] | None = None) -> int:
     samples = speed(service, data, result, torch_model, a.quick)
     if (scaled := scale(a, out)) is not None:
         result["scale"] = scaled
+    stage("an ask right after another process's write (bench.follow, separate processes)")
+    result["follow"] = follow.run(
+        chunks=5_000 if a.quick else 100_000, rounds=3 if a.quick else 7, before=a.follow_before
+    )
+    (out / "follow.json").write_text(json.dumps(result["follow"], indent=2) + "\n")
     result["charts"] = charts(result, out, samples)
     (out / "latest.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "latest.md").write_text(markdown(result))

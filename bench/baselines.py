@@ -14,7 +14,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from index.store.sqlite_chunks import fts_match
+from index.store.sqlite import fts_match
 from index.text import query_words
 
 

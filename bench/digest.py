@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from index.search.digest import build_digest
+from index.features.digests import build_digest
 from index.store import open_store
 
 

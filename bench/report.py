@@ -58,6 +58,23 @@ def charts(result: dict, out: Path, samples: dict) -> list[str]:
     return files
 
 
+def follow_markdown(follow: dict) -> list[str]:
+    """bench.follow: an ask right after another process's write, against a normal ask."""
+    lines = [
+        "## An ask right after another process's write (bench.follow)",
+        "",
+        "| code | chunks | ask p50 | right after a write p50 (max) | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for name, run in follow.items():
+        lines.append(
+            f"| {run.get('code', name)} | {run['chunks']:,} | {run['ask_p50_ms']} ms"
+            f" | {run['ask_after_write_p50_ms']} ({run['ask_after_write_max_ms']}) ms"
+            f" | {run['ratio']}× |"
+        )
+    return lines
+
+
 def scale_markdown(scale: dict) -> list[str]:
     """The 1 M-chunk run (bench.scale) as a table: exact flat vs the IVF index newsbot uses."""
     lines = [
@@ -104,6 +121,8 @@ def markdown(r: dict) -> str:
     ]
     if r.get("scale"):
         lines += ["", *scale_markdown(r["scale"])]
+    if r.get("follow"):
+        lines += ["", *follow_markdown(r["follow"])]
     lines += ["", "Charts: " + ", ".join(f"`{f}`" for f in r.get("charts", []))]
     return "\n".join(lines) + "\n"
 

@@ -29,7 +29,7 @@ def _new_chunks(service: NewsService, collection: str, after: int) -> tuple[list
     for rows in service.store.chunks.iter_texts(cid):
         fresh = [r for r in rows if r.id > after]
         ids += [r.id for r in fresh]
-        texts += service.indexes.embedded_texts(fresh)  # what the ingest embedded
+        texts += service.pipeline.embedded_texts(fresh)  # what the ingest embedded
     return ids, texts
 
 

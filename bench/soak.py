@@ -29,6 +29,8 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the fake embedder
+
 if TYPE_CHECKING:
     from index.search.retrieve import Filters
 
@@ -78,8 +80,8 @@ def question(title: str) -> tuple[str, Filters]:
 
 # -- the command line with the fake embedder ----------------------------------------------------
 def cli_main() -> int:
+    from fake_embedder import FakeEmbedder
     from index import cli
-    from index.search.embed import FakeEmbedder
     from index.service import NewsService
     from index.settings import CoreSettings, load_settings
 
@@ -95,7 +97,7 @@ def cli_main() -> int:
 # -- one worker ------------------------------------------------------------------------------
 class Worker:
     def __init__(self, number: int, data: Path, work: Path, until: float, cli_share: float):
-        from index.search.embed import FakeEmbedder
+        from fake_embedder import FakeEmbedder
         from index.service import NewsService
         from index.settings import CoreSettings
 
@@ -254,7 +256,7 @@ def verify(data: Path, events: list[dict]) -> dict:
     """Exactly once: every article reported added and not forgotten is stored, under its id,
     once; nothing else is stored; check finds nothing. An article is its (id, title): SQLite
     hands the id of a forgotten newest article to the next one."""
-    from index.search.embed import FakeEmbedder
+    from fake_embedder import FakeEmbedder
     from index.service import NewsService
     from index.settings import CoreSettings
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.alerts.match import ALERT_BAR, score_passages
+from index.features.watches import ALERT_BAR, score_passages
 
 EVAL = Path("/work/shared/eval/realtimeqa-2023q4")
 WEEK = 7

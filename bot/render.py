@@ -22,11 +22,12 @@ from index.models import Answer, Article, Citation, Found
 from index.search.when import Window
 
 if TYPE_CHECKING:
-    from index.alerts import Alert
+    from index.features.digests import Digest
+    from index.features.feedback import AnswerRecord
+    from index.features.watches import Alert, Watch
     from index.models import IngestResult
-    from index.search.digest import Digest
     from index.service import IngestReport
-    from index.store import AnswerRecord, Feed, Watch
+    from index.store import Feed
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096

@@ -69,13 +69,7 @@ class NewsService:
         )
         self.store = open_store(settings.data_dir, settings.database_url)
         self.bulk = BackgroundLane(settings.ingest_nice)
-        self.indexes = IndexRegistry(
-            self.store,
-            embedder,
-            settings.data_dir,
-            bulk=self.bulk,
-            chunk_tokens=settings.chunk_tokens,
-        )
+        self.indexes = IndexRegistry(self.store, embedder, settings.data_dir)
         self.pipeline = IngestPipeline(self.store, embedder, self.indexes, self.bulk, settings)
         params = params or RetrievalParams(recency_days=float(settings.recent_days))
         self.retriever = Retriever(
@@ -302,7 +296,7 @@ class NewsService:
         """Pause or resume a feed; resumed, it starts over (polled now, its failures and the
         notice told of them forgotten: new trouble is told again)."""
         feed = self.store.feeds.get(feed_id, self._collection(collection))
-        fields: dict[str, object] = {"paused": int(paused), "next_poll_at": 0}
+        fields: dict[str, object] = {"paused": paused, "next_poll_at": 0}
         if not paused:
             fields.update(failures=0, notice=None)
         self.store.feeds.update(feed.id, **fields)
@@ -354,7 +348,7 @@ class NewsService:
             if collection
             else self.store.collections.all()
         )
-        return self.indexes.rebuild(targets, progress)
+        return self.indexes.rebuild(targets, progress, self.pipeline.reembed)
 
     def stats(self, collection: str) -> dict[str, object]:
         try:

@@ -15,8 +15,9 @@ import pg_cluster
 import pytest
 
 import helpers
+from fake_embedder import FakeEmbedder
 from helpers import make_service
-from index.search.embed import Embedder, FakeEmbedder, make_embedder
+from index.search.embed import Embedder, make_embedder
 from index.service import NewsService
 from index.settings import CoreSettings
 

@@ -22,8 +22,8 @@ sys.path.insert(0, str(REPO))  # this checkout's code, not an installed copy
 
 import numpy as np  # noqa: E402
 
+from fake_embedder import FakeEmbedder  # noqa: E402
 from index import cli  # noqa: E402
-from index.search.embed import FakeEmbedder  # noqa: E402
 from index.settings import CoreSettings, load_settings  # noqa: E402
 
 

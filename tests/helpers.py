@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from index.search.embed import Embedder, FakeEmbedder
+from fake_embedder import FakeEmbedder
+from index.search.embed import Embedder
 from index.service import NewsService
 from index.settings import CoreSettings
 from local_site import serving

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from bot.client import NewsBot
 from bot_helpers import ingest_file, running_bot, slash
+from fake_embedder import FakeEmbedder
 from fakediscord import MANAGE_GUILD, FakeDiscord, FakeGuild, FakeMember, FakeUser
 from helpers import (
     FAKE_EMBEDDER_BARS,
@@ -30,7 +31,6 @@ from helpers import (
     local_site,
     make_service,
 )
-from index.search.embed import FakeEmbedder
 from index.service import NewsService
 
 pytestmark = pytest.mark.timeout(60)

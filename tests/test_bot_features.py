@@ -253,7 +253,9 @@ def test_a_schema_3_store_migrates_to_4_and_keeps_its_articles(tmp_path):
     con = sqlite3.connect(path)
     con.executescript(
         "DROP TABLE answer_votes; DROP TABLE answers; DROP TABLE watch_alerts;"
-        " DROP TABLE watches; DROP TABLE digests; PRAGMA user_version = 3;"
+        " DROP TABLE watches; DROP TABLE digests; DROP TABLE chunk_log;"
+        " DROP INDEX article_sources_once; ALTER TABLE collections DROP COLUMN logged_from;"
+        " PRAGMA user_version = 3;"
     )
     con.close()
     with make_service(tmp_path / "data") as svc:
@@ -304,7 +306,7 @@ async def test_a_follow_up_after_a_restart_still_continues_the_answer(fake, serv
 
 
 def test_the_alert_bar_setting_is_the_calibrated_one():
-    from index.alerts.match import ALERT_BAR
+    from index.features.watches import ALERT_BAR
     from index.settings import CoreSettings
 
     assert CoreSettings().alert_bar == ALERT_BAR

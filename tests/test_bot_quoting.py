@@ -23,10 +23,9 @@ from bot import render
 from bot_helpers import running_bot
 from fakediscord import MANAGE_GUILD, FakeDiscord, FakeGuild, FakeMember, FakeUser
 from helpers import FAKE_EMBEDDER_BARS, eventually, local_site, make_service
-from index.alerts import Alert
+from index.features.watches import Alert, Watch
 from index.models import Document, IngestResult
 from index.service import IngestReport
-from index.store import Watch
 
 pytestmark = [pytest.mark.timeout(90)]
 

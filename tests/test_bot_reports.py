@@ -22,12 +22,12 @@ from bot.client import NewsBot
 from bot.cogs.ingest import UPLOAD_TYPES, check_attachment
 from bot.config import BotSettings
 from bot.errors import NotAdmin, NotInGuild, sentence
+from fake_embedder import FakeEmbedder
 from fakediscord import MANAGE_GUILD, FakeDiscord, FakeGuild, FakeMember, FakeUser
 from index.errors import BusyError
 from index.ingest.sources import SUPPORTED, Failed
 from index.ingest.web import NOT_A_WEB_ADDRESS
 from index.models import IngestResult
-from index.search.embed import FakeEmbedder
 from index.service import IngestReport, NewsService
 from index.settings import CoreSettings
 from index.store.base import Feed

@@ -14,8 +14,8 @@ import pytest
 from bot_helpers import running_bot
 from fakediscord import MANAGE_GUILD, FakeDiscord, FakeGuild, FakeMember, FakeUser
 from helpers import FAKE_EMBEDDER_BARS, eventually, make_service
-from index.alerts.match import matching_sentence, same_story
 from index.errors import InputError
+from index.features.watches import matching_sentence, same_story
 from index.models import Document
 from index.search.embed import Embedder
 from index.service import NewsService

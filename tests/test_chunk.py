@@ -1,7 +1,7 @@
 import itertools
 
+from fake_embedder import FakeEmbedder
 from index.ingest.chunk import chunk_text, embedding_prefix, sentence_spans
-from index.search.embed import FakeEmbedder
 
 count = FakeEmbedder().count_tokens
 

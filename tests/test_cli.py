@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from fake_embedder import FakeEmbedder
 from helpers import FAKE_EMBEDDER_BARS, make_service
 from index import cli
-from index.search.embed import FakeEmbedder
 from index.service import NewsService
 from index.settings import CoreSettings
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from fake_embedder import FakeEmbedder
 from helpers import FAKE_EMBEDDER_BARS, make_service
 from index import cli
-from index.search.embed import FakeEmbedder
 from index.service import NewsService
 
 STORM = {

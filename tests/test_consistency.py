@@ -227,16 +227,24 @@ def test_a_full_disk_keeps_reads_working_and_says_what_was_stored(
         " run the same ingest again to add them (what is stored is skipped)\n"
     )
     code, out, _ = steps["check"]
-    assert code == 0 and out.splitlines()[-1] == "ok"
-    assert "warning: collection default: the index could not be saved (No space left" in out
+    # The index saved before the disk filled follows the chunk log to the stored state: nothing
+    # to rebuild, so nothing to save (a rebuilt one would answer from memory, with a warning).
+    assert code == 0 and out.splitlines() == ["ok"]
     code, out, _ = steps["stats"]
     stats = json.loads(out)
     assert code == 0 and stats["articles"] == stored
     assert stats["indexed_vectors"] == stats["chunks"] > 0
     code, out, _ = steps["ask"]
     assert code == 0 and json.loads(out)["found"]
-    code, out, _ = steps["forget"]
-    assert code == 0 and out.startswith("forgot #3 ")
+    # forget works unless SQLite lacks room even for that (README): then it says so, and the
+    # article stays (which of the two depends on the few KB the failed ingest left free).
+    code, out, err = steps["forget"]
+    assert (code == 0 and out.startswith("forgot #3 ")) or (
+        code == 1
+        and err
+        == "newsbot: error: the disk holding newsbot.sqlite3 is full; free some space."
+        " this change was not stored\n"
+    ), steps["forget"]
     code, out, _ = steps["check after forget"]
     assert code == 0 and out.splitlines()[-1] == "ok"
     assert not [f for f in steps["files"] if f.endswith("tmp")], steps["files"]
@@ -271,6 +279,11 @@ def test_check_while_another_process_writes_finds_nothing(data: Path) -> None:
                     "INSERT INTO chunks_fts (rowid, title, text) VALUES (?, 't', 'x')", (chunk,)
                 )
                 con.execute("UPDATE collections SET version = version + 1 WHERE id = ?", (cid,))
+                con.execute(
+                    "INSERT INTO chunk_log (collection_id, version, chunk_id, op)"
+                    " SELECT id, version, ?, 'a' FROM collections WHERE id = ?",
+                    (chunk, cid),
+                )
                 con.execute("COMMIT")
                 written.append(article)
                 time.sleep(0.0005)

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from test_service import STRIKE, VOLCANO
 
+from fake_embedder import FakeEmbedder
 from fakecli import run, start
 from helpers import make_service
 from index import cli
-from index.search.embed import FakeEmbedder
 
 
 class Counting(FakeEmbedder):
@@ -88,7 +88,7 @@ def test_copy_store_wants_a_postgresql_url(tmp_path, url, capsys):
 
 
 def test_copy_store_moves_answers_votes_watches_alerts_and_digests(tmp_path, pg_database):
-    from index.store import CitedRef
+    from index.features.feedback import CitedRef
     from index.store.copy import copy_sqlite_to_postgres
     from index.store.postgres import PostgresStore
 

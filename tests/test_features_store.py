@@ -14,9 +14,9 @@ from test_service import STRIKE, VOLCANO
 
 from helpers import FAKE_EMBEDDER_BARS, make_service
 from index.errors import NotFoundError
+from index.features.feedback import CitedRef
 from index.service import NewsService
 from index.settings import CoreSettings
-from index.store import CitedRef
 
 pytestmark = pytest.mark.backends
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from aiohttp import web
 from helpers import make_service
 from index.feeds import FeedPoller, NotAFeedError, html_to_text, parse_feed
 from index.service import IngestReport, NewsService
+from index.store import open_store
 from local_site import serving
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.backends]
@@ -504,7 +506,7 @@ async def test_changed_entry_is_ingested_again(site: Site, news) -> None:
 async def test_paused_feed_is_never_polled(site: Site, news) -> None:
     clock = Clock()
     feed = add_feed(news, site.url("/rss.xml"))
-    news.store.feeds.update(feed.id, paused=1)
+    news.store.feeds.update(feed.id, paused=True)
     p = poller(news, clock)
     assert await p.poll_due() == []
     report = await p.poll_feed(feed)
@@ -571,3 +573,26 @@ async def test_run_stop_interrupts_a_slow_poll(site: Site, news) -> None:
     stop.set()
     async with asyncio.timeout(1):
         await task
+
+
+def test_a_due_feed_is_handed_to_one_store_only(tmp_path, database_url) -> None:
+    """Two processes polling one store (here: two stores on it) each get a due feed once: it
+    is leased to the first until its poll records the next time."""
+    a, b = (open_store(tmp_path / "data", database_url) for _ in range(2))
+    try:
+        cid = a.collections.id_of("c", create=True)
+        feeds = [
+            a.feeds.add(cid, f"https://x.test/{i}", added_by=None, interval_seconds=600)
+            for i in range(6)
+        ]
+        now = time.time()
+        got = [a.feeds.due(now, 4), b.feeds.due(now, 4), a.feeds.due(now, 4)]
+        ids = [f.id for batch in got for f in batch]
+        assert sorted(ids) == sorted(f.id for f in feeds)  # each once
+        assert len(got[0]) == 4 and len(got[1]) == 2 and got[2] == []
+        a.feeds.update(feeds[0].id, next_poll_at=0)  # its poll put it due again
+        assert [f.id for f in b.feeds.due(now, 10)] == [feeds[0].id]
+        assert b.feeds.due(now, 10, collections=[cid + 1]) == []  # another shard's servers
+    finally:
+        a.close()
+        b.close()

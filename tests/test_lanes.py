@@ -9,7 +9,8 @@ import threading
 import numpy as np
 import pytest
 
-from index.search.embed import BackgroundLane, FakeEmbedder, QueryBatcher
+from fake_embedder import FakeEmbedder
+from index.search.embed import BackgroundLane, QueryBatcher
 
 
 class RecordingEmbedder(FakeEmbedder):

@@ -1,4 +1,4 @@
-"""The BM25 index derived per process (``index.store.lexical``, PostgreSQL's lexical side) ranks
+"""The BM25 index derived per process (``index.search.lexical``, PostgreSQL's lexical side) ranks
 as SQLite's FTS5 ``bm25()`` does, and follows added and removed rows without a rebuild."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from index.store.lexical import LexicalIndex, tokens
+from index.search.lexical import LexicalIndex, tokens
 
 ROWS = [
     (1, "Volcano erupts in Iceland", "A volcano erupted on the Reykjanes peninsula, lava flows."),

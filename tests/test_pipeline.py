@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from fake_embedder import FakeEmbedder
 from index.errors import InputError
 from index.ingest.chunk import embedded_text, fit_prefix
 from index.ingest.pipeline import IngestReport, Progress, kept, without_nul
 from index.models import Document, IngestResult
-from index.search.embed import FakeEmbedder
 from index.service import NewsService
 
 pytestmark = pytest.mark.backends

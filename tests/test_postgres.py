@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -56,7 +55,7 @@ def test_vectors_round_trip_as_little_endian_float32(two):
     assert np.array_equal(np.stack([got[i] for i in ids]), art.vectors)
     (vid, vecs), *_ = list(a.chunks.iter_vectors(cid))
     assert vid.tolist() == ids and vecs.dtype == np.float32
-    raw = a.one("SELECT vector FROM chunks WHERE id = %s", (ids[0],))[0]
+    raw = a.value("SELECT vector FROM chunks WHERE id = ?", (ids[0],))
     assert bytes(raw) == art.vectors[0].astype("<f4").tobytes()
 
 
@@ -109,22 +108,6 @@ def test_writers_of_one_collection_wait_for_each_other_not_for_other_collections
     assert a.collections.counts(one) == (1, 3)  # the second found it stored: once
 
 
-def test_a_due_feed_is_handed_to_one_store_only(two):
-    a, b = two
-    cid = a.collections.id_of("c", create=True)
-    feeds = [
-        a.feeds.add(cid, f"https://x.test/{i}", added_by=None, interval_seconds=600)
-        for i in range(6)
-    ]
-    now = time.time()
-    got = [a.feeds.due(now, 4), b.feeds.due(now, 4), a.feeds.due(now, 4)]
-    ids = [f.id for batch in got for f in batch]
-    assert sorted(ids) == sorted(f.id for f in feeds)  # each once
-    assert len(got[0]) == 4 and len(got[1]) == 2 and got[2] == []
-    a.feeds.update(feeds[0].id, next_poll_at=0)  # its poll put it due again
-    assert [f.id for f in b.feeds.due(now, 10)] == [feeds[0].id]
-
-
 def test_a_rebuild_anywhere_refuses_a_second(two):
     a, b = two
     with (
@@ -135,37 +118,6 @@ def test_a_rebuild_anywhere_refuses_a_second(two):
         pass
     with b.exclusive("rebuild"):
         pass
-
-
-def test_indexes_follow_another_process_without_a_rebuild(tmp_path, pg_database):
-    one = make_service(tmp_path / "one", database_url=pg_database)
-    two = make_service(tmp_path / "two", database_url=pg_database)
-    try:
-        one.ingest("news", [VOLCANO])
-        assert two.search("news", "volcano lava Grindavik")  # builds both of two's indexes
-        lexical = two.store.chunks.lexical_cache
-        assert lexical.builds == 1
-        one.ingest("news", [STRIKE])
-        one.forget("news", 1)
-        hits = two.search("news", "auto workers strike wages")
-        assert hits and hits[0].title == STRIKE.title
-        assert two.indexes.caught_up == 1 and lexical.builds == 1  # followed, not rebuilt
-        cid = two.store.collections.id_of("news")
-        assert sorted(two.vector_index("news").ids().tolist()) == sorted(
-            two.store.chunks.ids(cid).tolist()
-        )
-        assert two.check() == [] and one.check() == []
-        # a write of two's own after one's: it catches up inside its transaction, then follows
-        one.ingest(
-            "news", [replace(VOLCANO, url="https://example.com/v2", text=VOLCANO.text + " More.")]
-        )
-        two.ingest(
-            "news", [replace(STRIKE, url="https://example.com/s2", text=STRIKE.text + " More.")]
-        )
-        assert two.check() == [] and lexical.builds == 1
-    finally:
-        one.close()
-        two.close()
 
 
 # -- the feature parts (answers and votes, watches, digests) across processes ------------------
@@ -241,7 +193,7 @@ def test_a_member_has_one_vote_whichever_process_counts_it(two):
     assert got.up + got.down == 1  # one vote, the last one
     race([lambda: a.feedback.vote(answer, "bob", -1), lambda: b.feedback.vote(answer, "carol", -1)])
     assert a.feedback.get(answer).down == got.down + 2
-    assert a.one("SELECT COUNT(*) FROM answer_votes")[0] == 3
+    assert a.value("SELECT COUNT(*) FROM answer_votes") == 3
 
 
 def test_an_answer_voted_in_one_process_is_not_pruned_by_another(two):
@@ -287,10 +239,10 @@ def test_two_processes_scanning_one_article_alert_once(two):
         )
     ]
     assert new.count(True) == 10 and new.count(False) == 10  # one of each pair
-    assert b.one("SELECT COUNT(*) FROM watch_alerts WHERE watch_id = %s", (watch.id,))[0] == 10
+    assert b.value("SELECT COUNT(*) FROM watch_alerts WHERE watch_id = ?", (watch.id,)) == 10
     b.watches.remove(cid, watch.id)  # another process removes the watch mid-scan
     assert a.watches.mark_alerted(watch.id, 11, "t11", 0.6) is False
-    assert a.one("SELECT COUNT(*) FROM watch_alerts")[0] == 0
+    assert a.value("SELECT COUNT(*) FROM watch_alerts") == 0
 
 
 def test_the_alert_scan_continues_where_another_process_left_it(tmp_path, pg_database):

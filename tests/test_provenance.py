@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
+from fake_embedder import FakeEmbedder
 from helpers import FAKE_EMBEDDER_BARS, make_service
 from index import cli
-from index.search.embed import FakeEmbedder
 from index.service import NewsService
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.backends]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from test_service import STRIKE, VOLCANO
 
+from fake_embedder import FakeEmbedder
+from helpers import make_service
 from index.models import Document
-from index.search.embed import FakeEmbedder
 from index.search.registry import Change
 from index.service import NewsService
 from index.settings import CoreSettings
@@ -88,7 +93,7 @@ def test_re_embedding_reads_back_exactly_the_text_the_ingest_embedded(tmp_path) 
         )
         cid = service.store.collections.id_of("default")
         rows = [r for batch in service.store.chunks.iter_texts(cid) for r in batch]
-        assert service.indexes.embedded_texts(rows) == embedder.texts
+        assert service.pipeline.embedded_texts(rows) == embedder.texts
         assert any(
             t.startswith("word word") and len(t.split("\n")[0]) == 120 for t in embedder.texts
         )
@@ -116,3 +121,62 @@ def test_a_new_model_re_embeds_everything_and_records_itself(tmp_path) -> None:
         assert service.store.get_meta("embedding_model") == "fake-other"
         cid = service.store.collections.id_of("default")
         assert counts == {"default": len(stored_ids(service, cid))} and other.texts
+
+
+def test_indexes_follow_another_process_without_a_rebuild(tmp_path, database_url, caplog) -> None:
+    """Two processes on one store (SQLite: one data folder; PostgreSQL: one database, a folder of
+    derived indexes each). What one writes, the other's FAISS index (and, on PostgreSQL, its
+    BM25 index) follows from the chunk log, without rebuilding: SQLite rebuilt after every
+    outside write."""
+    one = make_service(tmp_path / "one")
+    two = make_service(tmp_path / ("two" if database_url else "one"))
+    caplog.set_level(logging.INFO, logger="index.search.registry")
+    try:
+        one.ingest("news", [VOLCANO])
+        assert two.search("news", "volcano lava Grindavik")  # builds two's indexes
+        caplog.clear()
+        one.ingest("news", [STRIKE])
+        one.forget("news", 1)
+        hits = two.search("news", "auto workers strike wages")
+        assert hits and hits[0].title == STRIKE.title
+        cid = two.store.collections.id_of("news")
+        assert sorted(two.vector_index("news").ids().tolist()) == sorted(
+            two.store.chunks.ids(cid).tolist()
+        )
+        assert two.check() == [] and one.check() == []
+        # a write of two's own after one's: it catches up inside its transaction, then follows
+        one.ingest(
+            "news", [replace(VOLCANO, url="https://example.com/v2", text=VOLCANO.text + " More.")]
+        )
+        two.ingest(
+            "news", [replace(STRIKE, url="https://example.com/s2", text=STRIKE.text + " More.")]
+        )
+        assert two.check() == [] and one.check() == []
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
+    finally:
+        one.close()
+        two.close()
+
+
+def test_an_index_the_log_no_longer_reaches_is_rebuilt(tmp_path, caplog, monkeypatch) -> None:
+    """The chunk log keeps the last ``LOG_KEPT`` versions of a collection; a process further
+    behind (here: a saved index file) rebuilds from the stored vectors."""
+    from index.store import articles
+
+    monkeypatch.setattr(articles, "LOG_KEPT", 3)
+    monkeypatch.setattr(articles, "LOG_PRUNE_EVERY", 1)
+    saved = tmp_path / "data" / "faiss" / "collection-1.faiss"
+    with make_service(tmp_path / "data") as svc:
+        svc.ingest("news", [VOLCANO])
+        old = saved.read_bytes()  # the index of a process left at this version
+        for n in range(4):
+            svc.ingest(
+                "news", [replace(STRIKE, url=f"https://e.com/{n}", text=f"{n} {STRIKE.text}")]
+            )
+    saved.write_bytes(old)
+    caplog.set_level(logging.INFO, logger="index.search.registry")
+    with make_service(tmp_path / "data") as svc:
+        cid = svc.store.collections.id_of("news")
+        assert svc.store.collections.changes_since(cid, 1) is None
+        assert svc.vector_index("news").count == len(svc.store.chunks.ids(cid))
+        assert [r for r in caplog.records if " built" in r.getMessage()]

@@ -8,10 +8,10 @@ from dataclasses import replace
 
 import pytest
 
+from fake_embedder import FakeEmbedder
 from helpers import make_service
 from index.errors import BusyError, NotFoundError, StoreError
 from index.models import Document
-from index.search.embed import FakeEmbedder
 from index.search.retrieve import Filters
 from index.service import NewsService
 

@@ -19,7 +19,7 @@ from ..checks import admin_only, collection_for, guild_of
 from ..errors import UserError
 
 if TYPE_CHECKING:
-    from index.store import DigestSchedule
+    from index.features.digests import DigestSchedule
 
     from ..client import NewsBot
 

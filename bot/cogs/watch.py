@@ -32,8 +32,7 @@ from ..checks import collection_for, is_admin_member
 from ..errors import NotAdmin, NotInGuild
 
 if TYPE_CHECKING:
-    from index.alerts import Alert
-    from index.store import Watch
+    from index.features.watches import Alert, Watch
 
     from ..client import NewsBot
 

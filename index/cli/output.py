@@ -7,8 +7,9 @@ import sys
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
+from ..features.feedback import AnswerRecord
 from ..models import Answer, Article, Hit
-from ..store import AnswerRecord, Feed
+from ..store import Feed
 
 if TYPE_CHECKING:
     from ..feeds import PollReport

@@ -1,12 +1,11 @@
-"""What members do with answers beyond reading them, each behind a small facade that
-``NewsService`` exposes as an attribute: ``feedback`` (answers kept, votes, follow-ups),
-``watches`` (standing questions and their alerts) and ``digests`` (daily digest schedules and
-building).
+"""What members do with answers beyond reading them, a module a feature holding all of it: what
+the store keeps of it (its store part, over the store's statement calls, on both databases), its
+own logic, and the small facade ``NewsService`` exposes as an attribute: ``feedback`` (answers
+kept, votes, follow-ups), ``watches`` (standing questions, how an article matches one, the alert
+scan) and ``digests`` (daily digest schedules, the day due, building one).
 
-Like the service, each is names, checks and delegation: the work is done by the stages they
-call (``index.search.followup``, ``index.alerts.match``, ``index.search.digest``) and the
-store's feature parts (``index.store.features``). Each takes what it uses in its constructor,
-among them the service's collection-name resolver (``CollectionIds``).
+Each facade is names, checks and delegation, and takes what it uses in its constructor, among
+them the service's collection-name resolver (``CollectionIds``).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ write only from the state the write started from (``IndexRegistry.follow``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 
@@ -22,9 +22,10 @@ from ..models import ChunkSpan, Document, IngestResult
 from ..search.embed import BackgroundLane, Embedder
 from ..search.registry import Change, IndexRegistry
 from ..settings import CoreSettings
-from ..store import NewArticle, Store
+from ..store import ChunkText, NewArticle, Store
 from .chunk import chunk_text, embedded_text, fit_prefix
 from .dedup import Duplicates, Fingerprint, Match, fingerprint
+from .reembed import StepFn, embedded_texts, reembed
 from .sources import Failed
 
 # Chunks gathered across articles before one model call: big enough for full batches (short
@@ -139,6 +140,14 @@ class IngestPipeline:
         self.bulk = bulk
         self.settings = settings
         self.duplicates = Duplicates(store.articles)
+
+    def reembed(self, progress: StepFn | None = None) -> None:
+        """Every stored chunk embedded again by this model (``reembed.py``)."""
+        reembed(self.store, self.embedder, self.bulk, self.settings.chunk_tokens, progress)
+
+    def embedded_texts(self, rows: Sequence[ChunkText]) -> list[str]:
+        """The embedded text of stored chunks, made as this pipeline made it."""
+        return embedded_texts(rows, self.embedder, self.settings.chunk_tokens)
 
     def run(
         self,

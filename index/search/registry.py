@@ -1,12 +1,15 @@
-"""Each collection's FAISS index: loaded, built from stored vectors, followed, saved, rebuilt.
+"""The derived indexes of a data folder, each collection's: its FAISS index (``vectors.py``), and
+its BM25 index (``lexical.py``) for a store without full-text search of its own (PostgreSQL).
 
-The store is the truth and an index is derived from it, labelled with the collection version it
-holds. An index that does not match (another process wrote since, a damaged file, another model)
-is rebuilt from the stored vectors, never re-embedded; re-embedding happens only when the
-configured model differs from the stored vectors' (``reembed``). A write changes an index in
-memory only when the index held exactly the state the write started from (``follow``). Saving
-never fails a committed write: an index that cannot be saved answers from memory, and the next
-start rebuilds it.
+The store is the truth and an index is derived from it: built from one snapshot of the store and
+labelled with the collection version it holds. An index behind the store (another process wrote
+since) follows the store's chunk log — removed rows out, new and re-embedded rows in, read from
+the store — instead of being rebuilt; only an index the log no longer reaches, a damaged file or
+another model means a rebuild from the stored vectors (never re-embedding: that happens only when
+the configured model differs from the stored vectors', ``index.ingest.reembed``). A write of this
+process changes its FAISS index in memory only when the index held exactly the state the write
+started from (``follow``). Saving never fails a committed write: an index that cannot be saved
+answers from memory, and the next start rebuilds it.
 """
 
 from __future__ import annotations
@@ -21,14 +24,15 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BusyError, StoreError
-from ..ingest.chunk import embedded_text, fit_prefix
-from ..store import ChunkText, Store
-from .embed import BackgroundLane, Embedder
+from ..store import Store
+from .embed import Embedder
+from .lexical import LexicalIndex
 from .vectors import DAMAGED, VectorIndex, sweep_temp_files
 
 log = logging.getLogger(__name__)
 
 StepFn = Callable[[str, int, int], None]  # (what, done, total)
+Changes = list[tuple[int, str]]  # (chunk id, op) from the chunk log: "a", "r", "v"
 
 
 @dataclass
@@ -49,27 +53,53 @@ class _Health:
     unsaved: dict[int, str] = field(default_factory=dict)
 
 
-class IndexRegistry:
-    """The vector indexes of a data folder, one a collection, kept in step with the store."""
+def follow_vectors(index: VectorIndex, changes: Changes, store: Store) -> None:
+    """Removed and re-embedded rows out, added and re-embedded rows in with their stored
+    vectors (read now: a row removed since is in neither)."""
+    index.remove([cid for cid, op in changes if op in ("r", "v")])
+    added = list(dict.fromkeys(cid for cid, op in changes if op in ("a", "v")))
+    vectors = store.chunks.vectors(added) if added else {}
+    present = [cid for cid in added if cid in vectors]
+    if present:
+        index.add(
+            np.asarray(present, dtype=np.int64),
+            np.stack([vectors[cid] for cid in present]).astype(np.float32),
+        )
 
-    def __init__(
-        self,
-        store: Store,
-        embedder: Embedder,
-        data_dir: Path,
-        *,
-        bulk: BackgroundLane,
-        chunk_tokens: int,
-    ) -> None:
+
+def follow_texts(index: LexicalIndex, changes: Changes, store: Store) -> None:
+    """Removed rows out, added rows in with their stored texts, in the log's order (a vector
+    re-embedded leaves the text as it was)."""
+    pending: list[int] = []
+
+    def flush() -> None:
+        index.add(sorted((r.id, r.title, r.text) for r in store.chunks.texts(pending)))
+        pending.clear()
+
+    for chunk_id, op in changes:
+        if op == "r":
+            if pending:
+                flush()
+            index.remove([chunk_id])
+        elif op == "a":
+            pending.append(chunk_id)
+    if pending:
+        flush()
+
+
+class IndexRegistry:
+    """The derived indexes of a data folder, one of each kind a collection, kept in step with
+    the store."""
+
+    def __init__(self, store: Store, embedder: Embedder, data_dir: Path) -> None:
         self.store = store
         self.embedder = embedder
         self.data_dir = data_dir
-        self.bulk = bulk
-        self.chunk_tokens = chunk_tokens  # for the embedded text re-embedding rebuilds
         self._indexes: dict[int, VectorIndex] = {}
+        self._lexical: dict[int, LexicalIndex] = {}
+        self._lexical_lock = threading.Lock()  # lexical builds do not hold up writers
         self._health = _Health()
         self._rebuilding = threading.Lock()
-        self.caught_up = 0  # indexes moved forward from the store's chunk log (no rebuild)
         stored = store.get_meta("embedding_model")
         if stored is None:
             self._record_model()
@@ -94,6 +124,26 @@ class IndexRegistry:
         self.store.set_meta("embedding_dim", str(self.embedder.dim))
         self.stored_model = self.embedder.name
 
+    def _catch_up(
+        self, collection_id: int, index: VectorIndex | LexicalIndex, version: int | None = None
+    ) -> bool:
+        """Move an index forward by what was done since its version, from the store's chunk log,
+        instead of rebuilding it. False when the log does not reach back that far (pruned)."""
+        if version is not None and index.version == version:
+            return True
+        moved = self.store.collections.changes_since(collection_id, index.version)
+        if moved is None:
+            return False
+        now, changes = moved
+        if changes:
+            if isinstance(index, VectorIndex):
+                follow_vectors(index, changes, self.store)
+            else:
+                follow_texts(index, changes, self.store)
+        log.debug("collection %s: index followed the log to version %d", collection_id, now)
+        index.version = now
+        return True
+
     # -- one collection's index ----------------------------------------------------------------
     def path(self, collection_id: int) -> Path:
         return self.data_dir / "faiss" / f"collection-{collection_id}.faiss"
@@ -109,14 +159,14 @@ class IndexRegistry:
         with self.store.write_lock:
             version = self.store.collections.version(collection_id)
             index = self._indexes.get(collection_id)
-            if index is not None and index.version == version:
-                return index
-            if index is not None and self._catch_up(collection_id, index):
+            if index is not None and self._catch_up(collection_id, index, version):
                 return index
             path = self.path(collection_id)
-            index, why = VectorIndex.open(
-                path, dim=self.embedder.dim, model=self.embedder.name, version=version
-            )
+            index, why = VectorIndex.open(path, dim=self.embedder.dim, model=self.embedder.name)
+            if index is not None and (
+                index.version > version or not self._catch_up(collection_id, index, version)
+            ):
+                index = None  # a file of another state than the store's, the log not reaching it
             if index is None:
                 if why.startswith(DAMAGED):
                     damage = (
@@ -126,42 +176,8 @@ class IndexRegistry:
                     log.warning("%s", damage)
                 index = self.build(collection_id)
                 self.save(collection_id, index)
-            log.info(
-                "collection %s: index of %d vectors in memory (version %d)",
-                collection_id,
-                index.count,
-                index.version,
-            )
             self._indexes[collection_id] = index
             return index
-
-    def _catch_up(self, collection_id: int, index: VectorIndex) -> bool:
-        """Move an index in memory forward by what other processes did since its version, from
-        the store's chunk log (a store that keeps one: PostgreSQL), instead of rebuilding it:
-        removed rows out, added and re-embedded rows in with their stored vectors. False when
-        the log cannot say (no log, or one that does not reach back). Under ``write_lock``."""
-        since = getattr(self.store.collections, "changes_since", None)
-        if since is None:
-            return False
-        moved = since(collection_id, index.version)
-        if moved is None:
-            return False
-        version, changes = moved
-        removed = [cid for cid, op in changes if op in ("r", "v")]
-        added = list(dict.fromkeys(cid for cid, op in changes if op in ("a", "v")))
-        vectors = self.store.chunks.vectors(added) if added else {}
-        if removed:
-            index.remove(removed)
-        present = [cid for cid in added if cid in vectors]
-        if present:
-            index.remove(present)  # re-embedded rows held already
-            index.add(
-                np.asarray(present, dtype=np.int64),
-                np.stack([vectors[cid] for cid in present]).astype(np.float32),
-            )
-        index.version = version
-        self.caught_up += 1
-        return True
 
     def build(
         self, collection_id: int, progress: Callable[[int, int], None] | None = None
@@ -191,6 +207,12 @@ class IndexRegistry:
                 batches(), dim=self.embedder.dim, model=self.embedder.name, total=total
             )
         index.version = version
+        log.info(
+            "collection %s: index of %d vectors built from the store (version %d)",
+            collection_id,
+            index.count,
+            version,
+        )
         return index
 
     def save(self, collection_id: int, index: VectorIndex) -> bool:
@@ -232,7 +254,7 @@ class IndexRegistry:
             with self.store.transaction():
                 start = self.store.collections.version(collection_id)
                 if index.version != start:  # another process wrote since: follow its log
-                    self._catch_up(collection_id, index)
+                    self._catch_up(collection_id, index, start)
                 yield changes
                 end = self.store.collections.version(collection_id)
             followed = (changes or index.version == start) and self.follow(
@@ -260,23 +282,35 @@ class IndexRegistry:
 
     # -- every collection ------------------------------------------------------------------------
     def rebuild(
-        self, targets: Sequence[tuple[int, str]], progress: StepFn | None
+        self,
+        targets: Sequence[tuple[int, str]],
+        progress: StepFn | None,
+        reembed: Callable[[StepFn | None], None] | None = None,
     ) -> dict[str, int]:
-        """Rebuild the targets' indexes from stored vectors (re-embedding every collection first
-        when the model changed); ``BusyError`` while another rebuild runs."""
+        """Rebuild the targets' indexes from stored vectors (when the model changed, ``reembed``
+        embeds every collection again first); ``BusyError`` while another rebuild runs."""
         if not self._rebuilding.acquire(blocking=False):
             raise BusyError("a rebuild is already running; try again when it has finished")
         try:
             with self.store.exclusive("rebuild"):  # and in no other process of a shared store
-                return self._rebuild(targets, progress)
+                return self._rebuild(targets, progress, reembed)
         finally:
             self._rebuilding.release()
 
     def _rebuild(
-        self, targets: Sequence[tuple[int, str]], progress: StepFn | None
+        self,
+        targets: Sequence[tuple[int, str]],
+        progress: StepFn | None,
+        reembed: Callable[[StepFn | None], None] | None,
     ) -> dict[str, int]:
         if self.model_changed:
-            self.reembed(progress)
+            if reembed is None:
+                self.require_current_model()
+            else:
+                reembed(progress)
+            self._record_model()
+            self._indexes.clear()
+            self.forget_lexical()
         counts = {}
         for cid, name in targets:
 
@@ -294,23 +328,58 @@ class IndexRegistry:
             counts[name] = fresh.count
         return counts
 
-    def reembed(self, progress: StepFn | None) -> None:
-        """New model: every stored chunk is embedded again, its text read back from the store."""
-        for cid, name in self.store.collections.all():
-            total = self.store.chunks.count(cid)
-            done = 0
-            for rows in self.store.chunks.iter_texts(cid):
-                vectors = self.bulk.embed(self.embedder, self.embedded_texts(rows))
-                self.store.chunks.replace_vectors(cid, [r.id for r in rows], vectors)
-                done += len(rows)
-                if progress:
-                    progress(f"re-embed {name}", done, total)
-        self._record_model()
-        self._indexes.clear()
+    # -- BM25, for a store without full-text search of its own ---------------------------------
+    def lexical(
+        self,
+        collection_id: int,
+        words: Sequence[str],
+        limit: int,
+        *,
+        source: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        as_of: str | None = None,
+        title_weight: float = 2.0,
+    ) -> list[tuple[int, float]]:
+        """BM25 over chunk text and article title (FTS5's formula): the store's own full-text
+        index when it has one (SQLite), else this process's index derived from the stored texts,
+        its filters applied as allowed ids."""
+        filters = {"source": source, "since": since, "until": until, "as_of": as_of}
+        found = self.store.chunks.lexical(
+            collection_id, words, limit, title_weight=title_weight, **filters
+        )
+        if found is not None or not words:
+            return found or []
+        index = self.lexical_index(collection_id)
+        allowed = self.store.chunks.ids(collection_id, **filters) if any(filters.values()) else None
+        return index.search(words, limit, title_weight=title_weight, allowed=allowed)
 
-    def embedded_texts(self, rows: Sequence[ChunkText]) -> list[str]:
-        """The embedded text of stored chunks, made as the ingest made it."""
-        return embedded_texts(rows, self.embedder, self.chunk_tokens)
+    def lexical_index(self, collection_id: int) -> LexicalIndex:
+        """The collection's derived BM25 index: built from one snapshot of the stored texts on
+        first use, then moved forward by the chunk log."""
+        with self._lexical_lock:
+            index = self._lexical.get(collection_id)
+            if index is not None and self._catch_up(collection_id, index):
+                return index
+            with self.store.snapshot():
+                index = LexicalIndex(self.store.collections.version(collection_id))
+                for rows in self.store.chunks.iter_texts(collection_id, batch=5000):
+                    index.add((r.id, r.title, r.text) for r in rows)
+            log.info(
+                "collection %s: BM25 index of %d passages built (version %d)",
+                collection_id,
+                index.count,
+                index.version,
+            )
+            self._lexical[collection_id] = index
+            return index
+
+    def forget_lexical(self, collection_id: int | None = None) -> None:
+        with self._lexical_lock:
+            if collection_id is None:
+                self._lexical.clear()
+            else:
+                self._lexical.pop(collection_id, None)
 
     # -- health ----------------------------------------------------------------------------------
     def problems(self, collection_id: int, name: str) -> list[str]:
@@ -346,18 +415,3 @@ class IndexRegistry:
         """What `check` reports without failing: an index answering from memory, unsaved."""
         names = dict(self.store.collections.all())
         return [f"collection {names.get(c, c)}: {w}" for c, w in self._health.unsaved.items()]
-
-
-def embedded_texts(rows: Sequence[ChunkText], embedder: Embedder, chunk_tokens: int) -> list[str]:
-    """What the model reads for stored chunks: each article's prefix fitted as the ingest
-    fitted it (``chunk.fit_prefix``), counted once an article."""
-    prefixes: dict[tuple[str, str | None, str | None], str] = {}
-    texts = []
-    for row in rows:
-        key = (row.title, row.source, row.published_at)
-        if key not in prefixes:
-            prefixes[key], _ = fit_prefix(
-                *key, embedder.count_tokens, embedder.max_tokens, chunk_tokens
-            )
-        texts.append(embedded_text(prefixes[key], row.text))
-    return texts

@@ -7,6 +7,7 @@ ranking, so a filtered question never comes back empty just because the top 50 w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date
@@ -51,9 +52,23 @@ class RetrievalParams:
 
 
 class Indexes(Protocol):
-    """Where the retriever gets a collection's current vector index (``IndexRegistry``)."""
+    """Where the retriever gets a collection's current vector index and its BM25 ranking
+    (``IndexRegistry``)."""
 
     def index_for(self, collection_id: int) -> VectorIndex: ...
+
+    def lexical(
+        self,
+        collection_id: int,
+        words: Sequence[str],
+        limit: int,
+        *,
+        source: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        as_of: str | None = None,
+        title_weight: float = 2.0,
+    ) -> list[tuple[int, float]]: ...
 
 
 class Retriever:
@@ -101,13 +116,13 @@ class Retriever:
         cap = per_article or p.per_article
         dated = bool(recent and p.recency_weight > 0)
         pool = p.dated_candidates if dated else p.candidates
-        # BM25 runs in the store while the model embeds the question (both release the GIL); on
-        # 2 busy cores they still share CPU, so the BM25 query itself is kept cheap (see
+        # BM25 runs while the model embeds the question (both release the GIL); on 2 busy
+        # cores they still share CPU, so the BM25 query itself is kept cheap (see
         # ChunkStore.lexical).
         words = query_words(query)
         lexical_job = (
             _POOL.submit(
-                self.store.chunks.lexical,
+                self.indexes.lexical,
                 collection_id,
                 words,
                 pool,

@@ -95,12 +95,12 @@ def write_index_file(path: Path, write: Callable[[str], Manifest]) -> None:
 
 
 def read_index_file(
-    path: Path, *, dim: int, model: str, version: int
+    path: Path, *, dim: int, model: str, version: int | None = None
 ) -> tuple[faiss.Index | None, Manifest | None, str]:
-    """The saved faiss index and its manifest when they match this model and collection
-    version and the file's checksum, else None and why not: ``MISSING``, ``STALE`` (…), or
-    ``DAMAGED`` (…) when the bytes are not what was saved. Reads one open file throughout, so
-    a save renamed over it meanwhile cannot mix two saves."""
+    """The saved faiss index and its manifest when they match this model, the collection
+    version (when given) and the file's checksum, else None and why not: ``MISSING``, ``STALE``
+    (…), or ``DAMAGED`` (…) when the bytes are not what was saved. Reads one open file
+    throughout, so a save renamed over it meanwhile cannot mix two saves."""
     try:
         f = path.open("rb")
     except FileNotFoundError:
@@ -113,7 +113,7 @@ def read_index_file(
             return None, None, why
         if (manifest.model, manifest.dim) != (model, dim):
             return None, None, f"{STALE} (made with {manifest.model})"
-        if manifest.version != version:
+        if version is not None and manifest.version != version:
             return None, None, f"{STALE} (collection version {manifest.version}, not {version})"
         if _crc(f, manifest.size) != (manifest.size, manifest.crc32):
             return None, None, f"{DAMAGED} (its checksum does not match)"

@@ -315,13 +315,13 @@ class VectorIndex:
         *,
         dim: int,
         model: str,
-        version: int,
+        version: int | None = None,
         approx_threshold: int = APPROX_THRESHOLD,
     ) -> tuple[VectorIndex | None, str]:
-        """The saved index if it matches this model and collection version and its checksums,
-        else None and why not: ``MISSING``, ``STALE`` (…), or ``DAMAGED`` (…) when the bytes
-        are not what was saved. Loads whichever kind was saved: the kind is re-chosen only on
-        a rebuild."""
+        """The saved index if it matches this model, the collection version (when given: else
+        labelled with its own) and its checksums, else None and why not: ``MISSING``, ``STALE``
+        (…), or ``DAMAGED`` (…) when the bytes are not what was saved. Loads whichever kind was
+        saved: the kind is re-chosen only on a rebuild."""
         index, manifest, why = read_index_file(path, dim=dim, model=model, version=version)
         if index is None or manifest is None:
             return None, why
@@ -340,7 +340,7 @@ class VectorIndex:
             return None, f"{DAMAGED} (its ids do not match their checksum)"
         out = cls(dim, model, approx_threshold=approx_threshold)
         out._index = index
-        out.version = version
+        out.version = manifest.version
         return out, ""
 
     @classmethod

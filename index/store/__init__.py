@@ -1,55 +1,33 @@
-"""The truth of a data folder, behind an interface (``base.py``: the core protocols and their
-contract; ``features.py``: the parts of answers kept, watches and digests) that SQLite implements
-(``sqlite.py``, ``schema.py`` and one module a part, the embedded default) and PostgreSQL
-implements beside it (``postgres.py`` with one module a part, ``pg_migrations/``), shared by
-several processes when ``NEWSBOT_DATABASE_URL`` names it."""
+"""The truth of a data folder (``Store``; ``base.py``: its contract and records) whose parts are
+written once for both databases (``sql.py``, ``articles.py``, ``chunks.py``, ``feeds.py``, and
+each feature's in ``index.features``): SQLite (``sqlite.py``, ``schema.py``, the embedded default)
+and PostgreSQL (``postgres.py``, ``pg_migrations/``), shared by several processes when
+``NEWSBOT_DATABASE_URL`` names it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .base import (
-    FEED_FIELDS,
-    ArticleStore,
-    ArticleVersion,
-    ChunkStore,
-    ChunkText,
-    CollectionStore,
-    Feed,
-    FeedStateStore,
-    NewArticle,
-    Store,
-    StoredRef,
-)
-from .features import (
-    AnswerRecord,
-    CitedRef,
-    DigestSchedule,
-    DigestStore,
-    FeedbackStore,
-    Watch,
-    WatchStore,
-)
+from .articles import ArticleStore, CollectionStore
+from .base import FEED_FIELDS, ArticleVersion, ChunkText, Feed, NewArticle, StoredRef
+from .chunks import ChunkStore
+from .feeds import FeedStateStore
+from .sql import Passages
+from .sql import SqlStore as Store
 
 __all__ = [
     "FEED_FIELDS",
-    "AnswerRecord",
     "ArticleStore",
     "ArticleVersion",
     "ChunkStore",
     "ChunkText",
-    "CitedRef",
     "CollectionStore",
-    "DigestSchedule",
-    "DigestStore",
     "Feed",
     "FeedStateStore",
-    "FeedbackStore",
     "NewArticle",
+    "Passages",
     "Store",
     "StoredRef",
-    "Watch",
-    "WatchStore",
     "is_postgres",
     "open_store",
 ]

@@ -176,16 +176,8 @@ def _postgres_payload(store: Any, work: Path, progress: Progress | None) -> Mani
     tables: list[dict[str, Any]] = []
     with store.snapshot() as conn:  # REPEATABLE READ: every table from one state
         schema = int(conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
-        for name in _pg_tables_in_order(conn):
-            columns = [
-                r[0]
-                for r in conn.execute(
-                    """SELECT column_name FROM information_schema.columns
-                       WHERE table_schema = current_schema() AND table_name = %s
-                       ORDER BY ordinal_position""",
-                    (name,),
-                )
-            ]
+        for name in pg_tables_in_order(conn):
+            columns = pg_columns(conn, name)
             if progress:
                 progress(f"copying {name}")
             member = f"tables/{name}.copy"
@@ -225,7 +217,19 @@ def _postgres_payload(store: Any, work: Path, progress: Progress | None) -> Mani
     )
 
 
-def _pg_tables_in_order(conn: Any) -> list[str]:
+def pg_columns(conn: Any, table: str) -> list[str]:
+    """A PostgreSQL table's columns, in order."""
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema ="
+            " current_schema() AND table_name = %s ORDER BY ordinal_position",
+            (table,),
+        )
+    ]
+
+
+def pg_tables_in_order(conn: Any) -> list[str]:
     """Every newsbot table but the schema's own record, each after the tables it refers to
     (restore loads them in this order)."""
     names = sorted(
@@ -420,7 +424,7 @@ def _restore_postgres(
 ) -> Restored:
     import psycopg
 
-    from .postgres import LOCK_MIGRATE, MIGRATIONS, SCHEMA_VERSION, PostgresStore, safe_url
+    from .postgres import LOCK_MIGRATE, SCHEMA_VERSION, PostgresStore, migrate, safe_url
 
     name = safe_url(url)
     if manifest.schema > SCHEMA_VERSION:
@@ -460,9 +464,7 @@ def _restore_postgres(
                     )
             else:
                 conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-                for target in range(1, manifest.schema + 1):
-                    conn.execute(MIGRATIONS[target])
-                    conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (target,))
+                migrate(conn, 0, manifest.schema)
             for member, data in _members(tar, manifest, path):
                 table = member.removeprefix("tables/").removesuffix(".copy")
                 if table not in columns:
@@ -484,7 +486,7 @@ def _restore_postgres(
     store = PostgresStore(url)  # brings an older schema up to date
     try:
         problems = store.integrity_problems()
-        counts = {t: int(store.one(f'SELECT COUNT(*) FROM "{t}"')[0]) for t in manifest.counts}
+        counts = {t: int(store.value(f'SELECT COUNT(*) FROM "{t}"')) for t in manifest.counts}
     finally:
         store.close()
     if problems:

@@ -20,83 +20,9 @@ from dataclasses import dataclass, field
 from ..errors import Interrupted, StoreError
 from .schema import COUNTED
 
-# Table: columns copied, in order (the PostgreSQL names; chunks gain their collection).
-TABLES: dict[str, tuple[str, ...]] = {
-    "meta": ("key", "value"),
-    "collections": ("id", "name", "version", "created_at"),
-    "articles": (
-        "id",
-        "collection_id",
-        "title",
-        "source",
-        "published_at",
-        "url",
-        "canonical_url",
-        "author",
-        "text",
-        "content_hash",
-        "chunk_count",
-        "added_by",
-        "added_at",
-        "guid",
-        "version",
-    ),
-    "chunks": ("id", "article_id", "ordinal", "start", "end", "text", "vector"),
-    "article_sources": ("article_id", "source", "url", "title", "published_at", "added_at"),
-    "article_minhash": ("article_id", "signature"),
-    "minhash_bands": ("collection_id", "band", "bucket", "article_id"),
-    "feeds": (
-        "id",
-        "collection_id",
-        "url",
-        "title",
-        "etag",
-        "last_modified",
-        "interval_seconds",
-        "next_poll_at",
-        "last_polled_at",
-        "last_status",
-        "failures",
-        "paused",
-        "added_by",
-        "added_at",
-        "last_success_at",
-        "last_error",
-        "last_error_at",
-        "articles_added",
-        "notice",
-    ),
-    "feed_entries": ("feed_id", "guid", "article_id", "content_hash", "seen_at"),
-    "article_versions": (
-        "article_id",
-        "version",
-        "content_hash",
-        "added_by",
-        "added_at",
-        "fetched_url",
-        "feed_id",
-    ),
-    # schema 4 (pg_migrations/002_features.sql): answers and votes, watches, digests
-    "answers": (
-        "id",
-        "collection_id",
-        "question",
-        "citations",
-        "asked_by",
-        "channel_id",
-        "message_id",
-        "since",
-        "until",
-        "as_of",
-        "asked_at",
-    ),
-    "answer_votes": ("answer_id", "voter", "value", "voted_at"),
-    "watches": ("id", "collection_id", "topic", "vector", "owner", "channel_id", "created_at"),
-    "watch_alerts": ("watch_id", "article_id", "title", "score", "alerted_at"),
-    "digests": ("collection_id", "channel_id", "hour", "timezone", "last_day"),
-    # schema 6 (pg_migrations/004_feed_trouble.sql): where feed trouble is told
-    "feed_notices": ("collection_id", "channel_id", "set_by", "set_at"),
-}
+# Derived from what they record: not copied (PostgreSQL's log starts at the copied versions).
+NOT_COPIED = ("chunk_log",)
+
 SEQUENCES = ("collections", "articles", "chunks", "feeds", "article_sources", "answers", "watches")
 BATCH = 5000
 
@@ -130,14 +56,14 @@ def copy_sqlite_to_postgres(
             src = source.db
             src.execute("BEGIN")  # one snapshot of the source throughout
             try:
-                if target.one("SELECT COUNT(*) FROM collections")[0]:
+                if target.value("SELECT COUNT(*) FROM collections"):
                     phase = "checking"
                     report = _verify_existing(src, target)
                     phase = "verified"
                     return report
                 phase = "copying"
                 with target.transaction() as db:
-                    for table, columns in TABLES.items():
+                    for table, columns in tables(src, db).items():
                         n = _copy_table(src, db, table, columns, progress)
                         if progress:
                             progress(table, n)
@@ -229,25 +155,33 @@ def _last_used(table: str) -> str:
     return f"(SELECT last_value - (NOT is_called)::int FROM {table}_id_seq)"
 
 
-def _copy_table(src, db, table: str, columns: tuple[str, ...], progress) -> int:
+def tables(src, db) -> dict[str, list[str]]:
+    """Every table of the target that the source holds too, each after the tables it refers to,
+    with the columns both hold (chunks gain their collection: PostgreSQL repeats it)."""
+    from .backup import pg_columns, pg_tables_in_order
+
+    out = {}
+    for table in pg_tables_in_order(db):
+        mine = [r[1] for r in src.execute(f'PRAGMA table_info("{table}")')]
+        theirs = set(pg_columns(db, table))
+        if mine and table not in NOT_COPIED:
+            out[table] = [c for c in mine if c in theirs] + ["collection_id"] * (table == "chunks")
+    return out
+
+
+def _copy_table(src, db, table: str, columns: list[str], progress) -> int:
     names = ", ".join(f'"{c}"' for c in columns)
+    select = ", ".join(f't."{c}"' for c in columns)
     if table == "chunks":
+        select = select.replace('t."collection_id"', "a.collection_id")
         rows = src.execute(
-            "SELECT ch.id, ch.article_id, ch.ordinal, ch.start, ch.end, ch.text, ch.vector,"
-            " a.collection_id FROM chunks ch JOIN articles a ON a.id = ch.article_id"
-            " ORDER BY ch.id"
+            f"SELECT {select} FROM chunks t JOIN articles a ON a.id = t.article_id ORDER BY t.id"
         )
-        names += ", collection_id"
     else:
-        select = ", ".join(f'"{c}"' for c in columns)
-        order = "rowid"
-        rows = src.execute(f"SELECT {select} FROM {table} ORDER BY {order}")
+        rows = src.execute(f"SELECT {select} FROM {table} t ORDER BY t.rowid")
     n = 0
     with db.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
         for row in rows:
-            row = tuple(row)
-            if table == "feeds":
-                row = (*row[:11], bool(row[11]), *row[12:])
             copy.write_row(row)
             n += 1
     return n
@@ -285,9 +219,11 @@ def compare(src, target) -> tuple[CopyReport, list[str]]:
     differs."""
     report = CopyReport()
     problems = []
-    for table in TABLES:
+    with target.snapshot() as conn:
+        names = list(tables(src, conn))
+    for table in names:
         a = src.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-        b = target.one(f"SELECT COUNT(*) FROM {table}")[0]
+        b = target.value(f"SELECT COUNT(*) FROM {table}")
         report.counts[table] = b
         if a != b:
             problems.append(f"{table}: {a} rows in SQLite, {b} in PostgreSQL")
@@ -307,7 +243,7 @@ def verify(src, target) -> CopyReport:
     report, problems = compare(src, target)
     used = _counters(src)
     for table in COUNTED:
-        last = target.one(f"SELECT {_last_used(table)}")[0]
+        last = target.value(f"SELECT {_last_used(table)}")
         if last < used.get(table, 0):
             problems.append(f"{table}: new ids would start at {last + 1}, not past {used[table]}")
     if problems:

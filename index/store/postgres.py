@@ -1,10 +1,8 @@
 """PostgreSQL, the shared source of truth for several newsbot processes (``NEWSBOT_DATABASE_URL``).
 
-Implements ``index.store.base.Store`` like ``sqlite.py``, from four parts (collections and
-articles in ``postgres_articles``, ``postgres_chunks``, ``postgres_feeds``) and the three feature
-parts (``postgres_features``: answers and votes, watches, digests)
-sharing this object's connections and transactions. psycopg 3 with a connection pool; a thread
-in a transaction or snapshot keeps one connection for it, other reads borrow one per call.
+Implements ``index.store.base.Store`` like ``sqlite.py``, with the parts both backends share
+(``sql.py``). psycopg 3 with a connection pool; a thread in a transaction or snapshot keeps one
+connection for it, other reads borrow one per call.
 
 - **Writers serialize per collection**: the first thing a write does to a collection (reading its
   version inside a transaction, or writing to it) takes a transaction-scoped advisory lock on it
@@ -18,22 +16,27 @@ in a transaction or snapshot keeps one connection for it, other reads borrow one
 - **Schema**: numbered files in ``pg_migrations/``, run once each under an advisory lock, so
   several processes starting together migrate once.
 - **Cluster-wide exclusive work** (a rebuild) takes a session advisory lock (``exclusive``).
+- **Row locks** (``FOR KEY SHARE``) keep an answer or a watch from being deleted while a vote
+  or an alert on it commits; a channel's answers are recorded and pruned under its advisory lock.
 
-Vectors are little-endian float32 ``bytea``; BM25 is derived per process (``lexical.py``),
-like the FAISS indexes, since PostgreSQL's own ranking is not BM25 (README).
+Vectors are little-endian float32 ``bytea``; chunks repeat their article's collection. BM25 is
+derived per process (``index.search.lexical``), like the FAISS indexes, since PostgreSQL's own
+ranking is not BM25 (README).
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import BusyError, DiskFullError, StoreError
+from .sql import SqlStore, vector_bytes
 
 try:
     import psycopg
@@ -48,7 +51,6 @@ except ImportError as exc:  # pragma: no cover - the optional extra is missing
 LOCK_MIGRATE = 7001
 LOCK_COLLECTION = 7002
 LOCK_EXCLUSIVE = 7003
-LOCK_ANSWERS = 7004  # a channel's kept answers: recording (and pruning) them, votes on them
 
 POOL_SIZE = 8
 CONNECT_TIMEOUT = 30.0
@@ -68,6 +70,14 @@ MIGRATIONS = migrations()
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
+def migrate(conn: psycopg.Connection, version: int, target: int) -> None:
+    """Run the migrations after ``version`` up to ``target``, recording each, in the caller's
+    transaction."""
+    for n in range(version + 1, target + 1):
+        conn.execute(MIGRATIONS[n])
+        conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (n,))
+
+
 def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     parts = urlsplit(url)
@@ -75,8 +85,19 @@ def safe_url(url: str) -> str:
     return f"postgresql://{host}{':' + str(parts.port) if parts.port else ''}{parts.path}"
 
 
-class PostgresStore:
+@lru_cache(maxsize=512)
+def _pg(sql: str) -> str:
+    """A statement with ``?`` placeholders as psycopg takes it."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PostgresStore(SqlStore):
     """One PostgreSQL database, shared by every process pointed at it."""
+
+    CHUNKS_OF = "FROM chunks ch WHERE ch.collection_id = ?"
+    ROW_ORDER = "id"
+    KEY_SHARE = " FOR KEY SHARE"
+    SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
         self.url = url
@@ -98,18 +119,7 @@ class PostgresStore:
         except Exception as exc:
             raise StoreError(f"cannot connect to the database {self.name}: {exc}") from None
         self._migrate()
-        from .postgres_articles import PgArticles, PgCollections
-        from .postgres_chunks import PgChunks
-        from .postgres_features import PgDigests, PgFeedback, PgWatches
-        from .postgres_feeds import PgFeeds
-
-        self.collections = PgCollections(self)
-        self.articles = PgArticles(self)
-        self.chunks = PgChunks(self)
-        self.feeds = PgFeeds(self)
-        self.feedback = PgFeedback(self)
-        self.watches = PgWatches(self)
-        self.digests = PgDigests(self)
+        self._parts()
 
     # -- connections ---------------------------------------------------------------------------
     def _check(self, conn: psycopg.Connection) -> None:
@@ -137,24 +147,59 @@ class PostgresStore:
         except psycopg.Error as exc:
             raise _known(exc, self.name) from exc
 
-    def execute(self, sql: str, params: Any = None) -> list[tuple]:
-        """Run one statement; its rows (empty for one that returns none)."""
+    def _execute(self, sql: str, params: Sequence[Any]) -> tuple[list[tuple], int]:
         with self.conn() as conn:
             try:
-                cur = conn.execute(sql, params)
-                return cur.fetchall() if cur.description else []
+                cur = conn.execute(_pg(sql) if params else sql, params or None)
+                return (cur.fetchall() if cur.description else []), cur.rowcount
             except psycopg.Error as exc:
                 if getattr(self._local, "conn", None) is None:
                     raise _known(exc, self.name) from exc
                 raise
 
-    def one(self, sql: str, params: Any = None) -> tuple | None:
-        rows = self.execute(sql, params)
-        return rows[0] if rows else None
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self._execute(sql, params)[0]
 
-    @property
-    def in_transaction(self) -> bool:
-        return getattr(self._local, "writing", False)
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._execute(sql, params)[1]
+
+    def run_many(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
+        with self.conn() as conn, conn.cursor() as cur:
+            cur.executemany(_pg(sql), list(params))
+
+    def in_(self, column: str, ids: Sequence[int]) -> tuple[str, list]:
+        return f"{column} = ANY(?)", [[int(i) for i in ids]]
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
+        names = ", ".join(f'"{c}"' for c in columns)
+        with (
+            self.conn() as conn,
+            conn.cursor() as cur,
+            cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+
+    def insert_chunks(self, collection_id: int, article_id: int, art: Any) -> list[int]:
+        """Ids taken from the sequence at once, the rows sent by ``COPY``."""
+        if not art.chunks:
+            return []
+        ids = [
+            int(r[0])
+            for r in self.rows(
+                "SELECT nextval('chunks_id_seq') FROM generate_series(1, ?) ORDER BY 1",
+                (len(art.chunks),),
+            )
+        ]
+        self.insert_rows(
+            "chunks",
+            ("id", "article_id", "collection_id", "ordinal", "start", "end", "text", "vector"),
+            (
+                (cid, article_id, collection_id, s.ordinal, s.start, s.end, s.text, vector_bytes(v))
+                for cid, s, v in zip(ids, art.chunks, art.vectors, strict=True)
+            ),
+        )
+        return ids
 
     def close(self) -> None:
         with suppress(Exception):
@@ -172,35 +217,8 @@ class PostgresStore:
                 return
             if getattr(self._local, "conn", None) is not None:
                 raise RuntimeError("a write inside a read snapshot")
-            try:
-                with self.pool.connection() as conn:
-                    conn.execute("BEGIN")
-                    self._local.conn, self._local.writing = conn, True
-                    self._local.locked = set()
-                    try:
-                        yield conn
-                        conn.execute("COMMIT")
-                    except BaseException:
-                        with suppress(psycopg.Error):
-                            conn.execute("ROLLBACK")
-                        raise
-                    finally:
-                        self._local.conn, self._local.writing = None, False
-                        self._local.locked = set()
-            except psycopg.Error as exc:
-                raise _known(exc, self.name) from exc
-
-    def lock(self, collection_id: int) -> None:
-        """Inside a transaction: hold the collection's write lock until it ends (every process)."""
-        if not getattr(self._local, "writing", False):
-            return
-        locked: set[int] = self._local.locked
-        if collection_id in locked:
-            return
-        self._local.conn.execute(
-            "SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_COLLECTION, int(collection_id))
-        )
-        locked.add(collection_id)
+            with self._held("BEGIN", writing=True) as conn:
+                yield conn
 
     @contextmanager
     def snapshot(self) -> Iterator[psycopg.Connection]:
@@ -209,18 +227,41 @@ class PostgresStore:
         if held is not None:
             yield held
             return
+        with self._held("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", writing=False) as conn:
+            yield conn
+
+    @contextmanager
+    def _held(self, begin: str, *, writing: bool) -> Iterator[psycopg.Connection]:
+        """One connection for this thread from ``begin`` to COMMIT (ROLLBACK on any exception)."""
         try:
             with self.pool.connection() as conn:
-                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                self._local.conn = conn
+                conn.execute(begin)
+                self._local.conn, self._local.writing, self._local.locked = conn, writing, set()
                 try:
                     yield conn
-                finally:
-                    self._local.conn = None
+                except BaseException:
                     with suppress(psycopg.Error):
-                        conn.execute("COMMIT")
+                        conn.execute("ROLLBACK")
+                    raise
+                finally:
+                    self._local.conn, self._local.writing, self._local.locked = None, False, set()
+                conn.execute("COMMIT")
         except psycopg.Error as exc:
             raise _known(exc, self.name) from exc
+
+    def lock(self, collection_id: int) -> None:
+        """Inside a transaction: hold the collection's write lock until it ends (every process)."""
+        if not getattr(self._local, "writing", False):
+            return
+        locked: set[int] = self._local.locked
+        if collection_id in locked:
+            return
+        self.lock_key(LOCK_COLLECTION, int(collection_id))
+        locked.add(collection_id)
+
+    def lock_key(self, kind: int, key: int) -> None:
+        if getattr(self._local, "writing", False):
+            self._local.conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (kind, key))
 
     @contextmanager
     def exclusive(self, what: str) -> Iterator[None]:
@@ -239,67 +280,29 @@ class PostgresStore:
 
     # -- schema --------------------------------------------------------------------------------
     def _migrate(self) -> None:
-        with self.pool.connection() as conn:
-            try:
-                conn.execute("BEGIN")
-                conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_MIGRATE,))
-                conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-                row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-                version = row[0] or 0
-                if version > SCHEMA_VERSION:
-                    raise StoreError(
-                        f"{self.name} has schema {version}, newer than this newsbot"
-                        f" ({SCHEMA_VERSION})"
-                    )
-                for target in range(version + 1, SCHEMA_VERSION + 1):
-                    conn.execute(MIGRATIONS[target])
-                    conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (target,))
-                conn.execute("COMMIT")
-            except BaseException:
-                with suppress(psycopg.Error):
-                    conn.execute("ROLLBACK")
-                raise
+        with self._held("BEGIN", writing=True) as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_MIGRATE,))
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            version = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.name} has schema {version}, newer than this newsbot ({SCHEMA_VERSION})"
+                )
+            migrate(conn, version, SCHEMA_VERSION)
 
-    def schema_version(self) -> int:
-        return int(self.one("SELECT MAX(version) FROM schema_version")[0])
-
-    # -- meta and health -----------------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        row = self.one("SELECT value FROM meta WHERE key = %s", (key,))
-        return row[0] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO meta (key, value) VALUES (%s, %s)"
-                " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                (key, value),
-            )
-
+    # -- health --------------------------------------------------------------------------------
     def size_bytes(self) -> tuple[int, int]:
         """Bytes of the database; PostgreSQL's WAL is the server's, not counted here."""
-        row = self.one("SELECT pg_database_size(current_database())")
-        return int(row[0]), 0
+        return int(self.value("SELECT pg_database_size(current_database())")), 0
 
-    def integrity_problems(self) -> list[str]:
-        """Empty when every article holds exactly its chunks (from one snapshot)."""
-        try:
-            with self.snapshot() as db:
-                rows = db.execute(
-                    """SELECT a.id, a.chunk_count, COUNT(ch.id) FROM articles a
-                       LEFT JOIN chunks ch ON ch.article_id = a.id GROUP BY a.id
-                       HAVING COUNT(ch.id) != a.chunk_count"""
-                ).fetchall()
-                stray = db.execute(
-                    """SELECT COUNT(*) FROM chunks ch JOIN articles a ON a.id = ch.article_id
-                       WHERE a.collection_id != ch.collection_id"""
-                ).fetchone()[0]
-        except StoreError as exc:
-            return [str(exc)]
-        problems = [f"article {r[0]} has {r[2]} of its {r[1]} chunks" for r in rows]
-        if stray:
-            problems.append(f"{stray} chunks are filed under another collection than their article")
-        return problems
+    def _checks(self) -> list[str]:
+        stray = self.value(
+            """SELECT COUNT(*) FROM chunks ch JOIN articles a ON a.id = ch.article_id
+               WHERE a.collection_id != ch.collection_id"""
+        )
+        return [f"{stray} chunks are filed under another collection than their article"] * bool(
+            stray
+        )
 
 
 def _known(exc: BaseException, name: str) -> StoreError:

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 
 from ..errors import StoreError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # The first version that rewrites whole tables (the chunks' vectors too): an existing store
 # is told why its first start takes a while.
 REWRITES = 5
@@ -357,6 +357,23 @@ MIGRATIONS: dict[int, str] = {
         set_by TEXT,
         set_at TEXT NOT NULL
     );
+    """,
+    # Derived indexes follow other processes' writes instead of rebuilding (PostgreSQL's
+    # chunk_log, pg_migrations/001): what each collection version added, removed or re-embedded,
+    # written in the same transaction; a collection logs from the version it is at now. An
+    # outlet is listed once an article (a unique key, as PostgreSQL's: ON CONFLICT on both).
+    7: """
+    ALTER TABLE collections ADD COLUMN logged_from INTEGER NOT NULL DEFAULT 0;
+    UPDATE collections SET logged_from = version;
+    CREATE TABLE chunk_log (
+        collection_id INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        chunk_id INTEGER NOT NULL,
+        op TEXT NOT NULL,
+        PRIMARY KEY (collection_id, version, chunk_id)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX article_sources_once ON article_sources
+        (article_id, COALESCE(source, ''), COALESCE(url, ''));
     """,
 }
 

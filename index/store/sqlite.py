@@ -1,7 +1,6 @@
 """SQLite, the source of truth: one file, WAL, a connection per thread, writes in IMMEDIATE
-transactions under one lock. Implements ``index.store.base.Store`` from composed parts
-(collections and articles, chunks, feed state, feedback, watches, digests), each sharing this
-object's connections and transactions.
+transactions under one lock, FTS5 for BM25. Implements ``index.store.base.Store`` with the parts
+both backends share (``sql.py``).
 """
 
 from __future__ import annotations
@@ -9,25 +8,29 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from ..errors import StoreError, damaged_message, from_sqlite
 from . import schema
-from .sqlite_articles import SqliteArticles, SqliteCollections
-from .sqlite_chunks import SqliteChunks
-from .sqlite_digests import SqliteDigests
-from .sqlite_feedback import SqliteFeedback
-from .sqlite_feeds import SqliteFeeds
-from .sqlite_watches import SqliteWatches
+from .sql import SqlStore, vector_bytes
 
 # Seconds a connection waits for another one (another process, often) to release SQLite's lock.
 BUSY_TIMEOUT = 30.0
 
 
-class SqliteStore:
+class SqliteStore(SqlStore):
     """One SQLite file; a connection per thread, writes serialized by one lock."""
+
+    # A chunk's collection is its article's (SQLite's chunks do not repeat it). CROSS JOIN keeps
+    # SQLite walking chunks by id: a plain JOIN sorted every row, vectors included, for each
+    # batch (quadratic at 1 M).
+    CHUNKS_OF = (
+        "FROM chunks ch CROSS JOIN articles a ON a.id = ch.article_id WHERE a.collection_id = ?"
+    )
+    ROW_ORDER = "rowid"
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -38,13 +41,7 @@ class SqliteStore:
         self._connections: list[sqlite3.Connection] = []
         self._conn_lock = threading.Lock()
         schema.migrate(self.db, self.transaction, self.name)
-        self.collections = SqliteCollections(self)
-        self.articles = SqliteArticles(self)
-        self.chunks = SqliteChunks(self)
-        self.feeds = SqliteFeeds(self)
-        self.feedback = SqliteFeedback(self)
-        self.watches = SqliteWatches(self)
-        self.digests = SqliteDigests(self)
+        self._parts()
 
     # -- connections and transactions -------------------------------------------------------
     @property
@@ -56,7 +53,6 @@ class SqliteStore:
                 conn = sqlite3.connect(
                     self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
                 )
-                conn.row_factory = sqlite3.Row
                 _wal(conn)
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("PRAGMA foreign_keys=ON")
@@ -66,6 +62,91 @@ class SqliteStore:
             with self._conn_lock:
                 self._connections.append(conn)
         return conn
+
+    def _execute(self, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
+        try:
+            return self.db.execute(sql, params)
+        except sqlite3.DatabaseError as exc:
+            known = from_sqlite(exc, self.name)
+            if known is None:
+                raise
+            raise known from exc
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self._execute(sql, params).fetchall()
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._execute(sql, params).rowcount
+
+    def run_many(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
+        self.db.executemany(sql, params)
+
+    def in_(self, column: str, ids: Sequence[int]) -> tuple[str, list]:
+        return f"{column} IN ({','.join('?' * len(ids))})", [int(i) for i in ids]
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
+        marks = ", ".join("?" * len(columns))
+        self.db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    def insert_chunks(self, collection_id: int, article_id: int, art: Any) -> list[int]:
+        """Each chunk and its full-text row (title and text, FTS5's two columns)."""
+        ids = []
+        for span, vector in zip(art.chunks, art.vectors, strict=True):
+            (chunk_id,) = self.db.execute(
+                'INSERT INTO chunks (article_id, ordinal, start, "end", text, vector)'
+                " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                (article_id, span.ordinal, span.start, span.end, span.text, vector_bytes(vector)),
+            ).fetchone()
+            self.db.execute(
+                "INSERT INTO chunks_fts (rowid, title, text) VALUES (?, ?, ?)",
+                (chunk_id, art.title, span.text),
+            )
+            ids.append(chunk_id)
+        return ids
+
+    def fulltext(
+        self,
+        collection_id: int,
+        words: Sequence[str],
+        limit: int,
+        where: str,
+        params: list,
+        w: float,
+    ) -> list[tuple[int, float]] | None:
+        """FTS5's BM25 over title and text; higher is better (its sign flipped).
+
+        Unfiltered, the best rows of the whole index are ranked first and only those are joined
+        to their collection (joining every match made the query 3× slower); when that leaves
+        too few rows for this collection, the exact filtered query runs instead.
+        """
+        match = fts_match(words)
+        if match is None:
+            return []
+        db = self.db
+        try:
+            if not where:
+                rows = db.execute(
+                    """SELECT f.rowid, f.score FROM (
+                           SELECT rowid, -bm25(chunks_fts, ?, 1.0) AS score FROM chunks_fts
+                           WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, ?, 1.0) LIMIT ?
+                       ) f CROSS JOIN chunks ch ON ch.id = f.rowid
+                       JOIN articles a ON a.id = ch.article_id
+                       WHERE a.collection_id = ? ORDER BY f.score DESC LIMIT ?""",
+                    (w, match, w, limit * 4, collection_id, limit),
+                ).fetchall()
+                single = db.execute("SELECT COUNT(*) FROM collections").fetchone()[0] <= 1
+                if len(rows) == limit or single:
+                    return rows
+            return db.execute(
+                f"""SELECT f.rowid, -bm25(chunks_fts, ?, 1.0) AS score
+                    FROM chunks_fts f JOIN chunks ch ON ch.id = f.rowid
+                    JOIN articles a ON a.id = ch.article_id
+                    WHERE chunks_fts MATCH ? AND a.collection_id = ?{where}
+                    ORDER BY bm25(chunks_fts, ?, 1.0) LIMIT ?""",
+                (w, match, collection_id, *params, w, limit),
+            ).fetchall()
+        except sqlite3.OperationalError:
+            return []
 
     def close(self) -> None:
         with self._conn_lock:
@@ -115,40 +196,27 @@ class SqliteStore:
         """Reads that all see one state of the database (a WAL read transaction), however
         other processes write meanwhile; inside a transaction already open, that one. A read
         that fails is a ``StoreError`` saying why (``DamagedStoreError`` for a damaged file)."""
-        try:
-            with self._read() as db:
-                yield db
-        except sqlite3.DatabaseError as exc:
-            raise (from_sqlite(exc, self.name) or StoreError(str(exc))) from exc
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
         db = self.db
         if db.in_transaction:
             yield db
             return
-        db.execute("BEGIN")
         try:
-            yield db
-        finally:
-            if db.in_transaction:
-                with suppress(sqlite3.Error):
-                    db.execute("COMMIT")
+            db.execute("BEGIN")
+            try:
+                yield db
+            finally:
+                if db.in_transaction:
+                    with suppress(sqlite3.Error):
+                        db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise (from_sqlite(exc, self.name) or StoreError(str(exc))) from exc
 
     @contextmanager
     def exclusive(self, what: str) -> Iterator[None]:
         """Nothing to take: each process refuses a second rebuild of its own (base.py)."""
         yield
 
-    # -- meta and health ---------------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
-
+    # -- health -------------------------------------------------------------------------------
     def size_bytes(self) -> tuple[int, int]:
         """Bytes of the database file and of its write-ahead log (not yet checkpointed)."""
         sizes = []
@@ -159,33 +227,22 @@ class SqliteStore:
                 sizes.append(0)
         return sizes[0], sizes[1]
 
-    def integrity_problems(self) -> list[str]:
-        """Empty when the file is sound and every article holds exactly its chunks; a damaged
-        file is one problem that says what to do (restore a backup, or ``.recover``). All from one
-        snapshot: counts read while another process writes would disagree."""
-        try:
-            with self._read():
-                return self._integrity_problems()
-        except sqlite3.DatabaseError as exc:
-            return [damaged_message(self.name, str(exc))]
+    def _damaged(self) -> str | None:
+        damage = [r[0] for r in self.rows("PRAGMA integrity_check(20)") if r[0] != "ok"]
+        if not damage:
+            return None
+        more = f"; {len(damage) - 3} more" if len(damage) > 3 else ""
+        return damaged_message(self.name, "; ".join(" ".join(d.split()) for d in damage[:3]) + more)
 
-    def _integrity_problems(self) -> list[str]:
-        damage = [r[0] for r in self.db.execute("PRAGMA integrity_check(20)") if r[0] != "ok"]
-        if damage:
-            more = f"; {len(damage) - 3} more" if len(damage) > 3 else ""
-            detail = "; ".join(" ".join(d.split()) for d in damage[:3]) + more
-            return [damaged_message(self.name, detail)]
-        rows = self.db.execute(
-            """SELECT a.id, a.chunk_count, COUNT(ch.id) FROM articles a
-               LEFT JOIN chunks ch ON ch.article_id = a.id GROUP BY a.id
-               HAVING COUNT(ch.id) != a.chunk_count"""
-        ).fetchall()
-        problems = [f"article {r[0]} has {r[2]} of its {r[1]} chunks" for r in rows]
-        fts = self.db.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
-        total = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-        if fts != total:
-            problems.append(f"full-text index holds {fts} rows for {total} chunks")
-        return problems
+    def _checks(self) -> list[str]:
+        fts = self.value("SELECT COUNT(*) FROM chunks_fts")
+        total = self.value("SELECT COUNT(*) FROM chunks")
+        return [f"full-text index holds {fts} rows for {total} chunks"] if fts != total else []
+
+
+def fts_match(words: Sequence[str]) -> str | None:
+    """An FTS5 MATCH expression: the words OR-ed, each quoted (FTS5 syntax in them is inert)."""
+    return " OR ".join(f'"{w}"' for w in words) or None
 
 
 def _wal(conn: sqlite3.Connection) -> None:

@@ -1,7 +1,8 @@
 """BM25 derived per process from stored chunk texts, for a store whose database has no BM25 of
 its own (PostgreSQL: ``ts_rank`` is not BM25 and loses quality, GIN cannot return a top-k; README
-"PostgreSQL"). Like a FAISS index: labelled with the collection version it holds, built from the
-store, and kept current from the store's chunk log (added rows in, removed rows out) instead of
+"PostgreSQL"). A derived index like the FAISS one beside it (``vectors.py``), hosted by the same
+registry: labelled with the collection version it holds, built from one snapshot of the store,
+and kept current from the store's chunk log (added rows in, removed rows out) instead of
 rebuilt.
 
 The scoring is SQLite FTS5's ``bm25()`` with its two columns (title, text), so both backends rank
@@ -16,12 +17,10 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 
@@ -79,7 +78,7 @@ class LexicalIndex:
     """One collection's BM25 postings, in memory; rows added and removed in place."""
 
     def __init__(self, version: int = 0) -> None:
-        self.version = version
+        self.version = version  # the collection version it holds
         self._row: dict[int, int] = {}  # chunk id -> row
         self._ids: list[int] = []
         self._len: list[int] = []
@@ -208,63 +207,3 @@ class LexicalIndex:
             candidates = candidates[top]
         order = candidates[np.lexsort((ids[candidates], -scores[candidates]))]
         return [(int(ids[r]), float(scores[r])) for r in order]
-
-
-class LexicalCache:
-    """This process's lexical index of each collection, following the store's versions: built
-    once from the stored texts, then moved forward by the chunk log."""
-
-    def __init__(self, store: Any) -> None:
-        self._store = store
-        self._indexes: dict[int, LexicalIndex] = {}
-        self._lock = threading.Lock()
-        self.builds = 0  # full builds (tests and benchmarks watch that updates do not rebuild)
-
-    def current(self, collection_id: int) -> LexicalIndex:
-        with self._lock:
-            index = self._indexes.get(collection_id)
-            if index is not None:
-                moved = self._store.collections.changes_since(collection_id, index.version)
-                if moved is not None:
-                    version, changes = moved
-                    if version != index.version:
-                        self._apply(index, changes)
-                        index.version = version
-                    return index
-            index = self._build(collection_id)
-            self._indexes[collection_id] = index
-            return index
-
-    def _build(self, collection_id: int) -> LexicalIndex:
-        self.builds += 1
-        with self._store.snapshot():
-            index = LexicalIndex(self._store.collections.version(collection_id))
-            for rows in self._store.chunks.iter_texts(collection_id, batch=5000):
-                index.add((r.id, r.title, r.text) for r in rows)
-        return index
-
-    def _apply(self, index: LexicalIndex, changes: list[tuple[int, str]]) -> None:
-        """Removed rows out, added rows in (their texts read now: one removed since is gone
-        from the store and from the log's later entries alike)."""
-        pending: list[int] = []
-        for chunk_id, op in changes:
-            if op == "r":
-                if pending:
-                    self._add(index, pending)
-                    pending = []
-                index.remove([chunk_id])
-            elif op == "a":
-                pending.append(chunk_id)
-        if pending:
-            self._add(index, pending)
-
-    def _add(self, index: LexicalIndex, ids: list[int]) -> None:
-        rows = self._store.chunks.texts_of(ids)
-        index.add(sorted(rows))
-
-    def forget(self, collection_id: int | None = None) -> None:
-        with self._lock:
-            if collection_id is None:
-                self._indexes.clear()
-            else:
-                self._indexes.pop(collection_id, None)

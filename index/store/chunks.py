@@ -1,0 +1,187 @@
+"""Chunks (``ChunkStore``), on both backends: their vectors for the derived index, their text for
+answers and the derived BM25 index, the database's own BM25 where it has one (SQLite's FTS5),
+and the filters both sides of search share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..models import Hit
+from .articles import bump
+from .base import ChunkText
+from .sql import select, vector_bytes, vector_of
+
+if TYPE_CHECKING:
+    from .sql import SqlStore
+
+_OF_ARTICLE = {f: f"a.{f}" for f in ("title", "source", "published_at")}
+_TEXTS = (
+    f"SELECT {select(ChunkText, 'ch', **_OF_ARTICLE)}"
+    " FROM chunks ch JOIN articles a ON a.id = ch.article_id"
+)
+
+
+# The search filters over articles ``a``: one place decides that ``as_of`` keeps undated
+# articles while an explicit ``until`` (or ``since``) leaves them out.
+_FILTERS = {
+    "source": "lower(a.source) = lower(?)",
+    "since": "a.published_at >= ?",
+    "until": "a.published_at <= ?",
+    "as_of": "(a.published_at IS NULL OR a.published_at <= ?)",
+}
+
+
+def filter_sql(**filters: str | None) -> tuple[str, list]:
+    """`` AND …`` clauses of the filters given (``source``, ``since``, ``until``, ``as_of``) and
+    their parameters."""
+    given = [(_FILTERS[k], v) for k, v in filters.items() if v]
+    return "".join(f" AND {c}" for c, _ in given), [v for _, v in given]
+
+
+class ChunkStore:
+    """Chunks (passages) with their vectors, and the reads search is made of."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+
+    # -- vectors -----------------------------------------------------------------------------
+    def count(self, collection_id: int) -> int:
+        return self._store.value(f"SELECT COUNT(*) {self._store.CHUNKS_OF}", (collection_id,), 0)
+
+    def iter_vectors(
+        self, collection_id: int, batch: int = 20_000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, float32 vectors) of a collection's chunks in id order, in batches: what a
+        vector index is built from (inside ``snapshot()``, with the version read there)."""
+        last = 0
+        while True:
+            rows = self._store.rows(
+                f"SELECT ch.id, ch.vector {self._store.CHUNKS_OF} AND ch.id > ?"
+                " ORDER BY ch.id LIMIT ?",
+                (collection_id, last, batch),
+            )
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vecs = vector_of(b"".join(r[1] for r in rows))
+            yield ids, vecs.reshape(len(rows), -1)
+            last = int(ids[-1])
+
+    def iter_texts(self, collection_id: int, batch: int = 512) -> Iterator[list[ChunkText]]:
+        """The collection's chunks with their articles' title, source and date, in batches."""
+        last = 0
+        while True:
+            rows = self._store.rows(
+                f"{_TEXTS} WHERE a.collection_id = ? AND ch.id > ? ORDER BY ch.id LIMIT ?",
+                (collection_id, last, batch),
+            )
+            if not rows:
+                return
+            yield [ChunkText(*r) for r in rows]
+            last = int(rows[-1][0])
+
+    def texts(self, ids: Sequence[int]) -> list[ChunkText]:
+        """Stored chunks with their articles' title, source and date (for derived indexes)."""
+        out: list[ChunkText] = []
+        for start in range(0, len(ids), 1000):
+            cond, params = self._store.in_("ch.id", ids[start : start + 1000])
+            out += [ChunkText(*r) for r in self._store.rows(f"{_TEXTS} WHERE {cond}", params)]
+        return out
+
+    def replace_vectors(self, collection_id: int, ids: Sequence[int], vectors: np.ndarray) -> None:
+        """New vectors for stored chunks of the collection (re-embedding), its version bumped in
+        the same transaction."""
+        with self._store.transaction():
+            self._store.lock(collection_id)
+            ids = [int(i) for i in ids]
+            bump(self._store, collection_id, revectored=ids)
+            self._store.run_many(
+                "UPDATE chunks SET vector = ? WHERE id = ?",
+                [(vector_bytes(v), i) for i, v in zip(ids, vectors, strict=True)],
+            )
+
+    def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored vector of each chunk still there."""
+        out = {}
+        for start in range(0, len(ids), 1000):
+            cond, params = self._store.in_("id", ids[start : start + 1000])
+            for cid, blob in self._store.rows(
+                f"SELECT id, vector FROM chunks WHERE {cond}", params
+            ):
+                out[cid] = vector_of(blob)
+        return out
+
+    # -- text and metadata -------------------------------------------------------------------
+    def hits(self, scored: Sequence[tuple[int, float]]) -> list[Hit]:
+        """Chunk ids with their scores joined to text and article metadata, order kept; ids no
+        longer stored are left out."""
+        if not scored:
+            return []
+        cond, params = self._store.in_("ch.id", [cid for cid, _ in scored])
+        rows = self._store.rows(
+            f"""SELECT ch.id, ch.article_id, ch.text, ch.start, ch."end", a.title, a.source,
+                       a.published_at, a.url
+                FROM chunks ch JOIN articles a ON a.id = ch.article_id WHERE {cond}""",
+            params,
+        )
+        by_id = {r[0]: r for r in rows}
+        out = []
+        for cid, score in scored:
+            r = by_id.get(cid)
+            if r is not None:
+                out.append(Hit(r[0], r[1], float(score), *r[2:]))  # Hit's fields in order
+        return out
+
+    def dates(self, ids: Sequence[int]) -> dict[int, tuple[int, str | None]]:
+        """Article id and publication date of each chunk: enough to re-rank a large pool by
+        date before any text is read."""
+        if not len(ids):
+            return {}
+        cond, params = self._store.in_("ch.id", ids)
+        rows = self._store.rows(
+            f"""SELECT ch.id, ch.article_id, a.published_at FROM chunks ch
+                JOIN articles a ON a.id = ch.article_id WHERE {cond}""",
+            params,
+        )
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    # -- search ------------------------------------------------------------------------------
+    def ids(
+        self,
+        collection_id: int,
+        *,
+        source: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        as_of: str | None = None,
+    ) -> np.ndarray:
+        """Chunk ids passing the filters: ``source`` (any case), publication ``since`` and
+        ``until`` (inclusive, undated articles excluded), ``as_of`` (undated ones kept)."""
+        clauses, params = filter_sql(source=source, since=since, until=until, as_of=as_of)
+        if clauses:
+            sql = "SELECT ch.id FROM chunks ch JOIN articles a ON a.id = ch.article_id"
+            sql += f" WHERE a.collection_id = ?{clauses}"
+        else:
+            sql = f"SELECT ch.id {self._store.CHUNKS_OF}"
+        rows = self._store.rows(sql, (collection_id, *params))
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def lexical(
+        self,
+        collection_id: int,
+        words: Sequence[str],
+        limit: int,
+        *,
+        source: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        as_of: str | None = None,
+        title_weight: float = 2.0,
+    ) -> list[tuple[int, float]] | None:
+        """BM25 over chunk text and article title by the database's own full-text index; None
+        when it keeps none (PostgreSQL: the BM25 index derived per process answers)."""
+        where, params = filter_sql(source=source, since=since, until=until, as_of=as_of)
+        return self._store.fulltext(collection_id, words, limit, where, params, title_weight)

@@ -1,0 +1,220 @@
+"""What both backends share: the store's parts, written once as SQL both SQLite (3.35+) and
+PostgreSQL run, over a few statement calls each backend implements (``sqlite.py``,
+``postgres.py``).
+
+Statements use ``?`` placeholders (PostgreSQL's module translates them), ``ON CONFLICT`` and
+``RETURNING`` on both. The backends differ only where the databases do: connections and the pool,
+the write lock (``BEGIN IMMEDIATE`` against advisory locks, ``lock``), the full-text index (FTS5
+against the BM25 index derived per process), bulk inserts (``COPY``), row locks, error mapping.
+A row becomes a dataclass by its fields' names (``select``): a column added to a dataclass and to
+the schema is read without another change here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import fields
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from ..errors import StoreError
+from ..models import Article
+
+if TYPE_CHECKING:
+    from ..features.digests import DigestStore
+    from ..features.feedback import FeedbackStore
+    from ..features.watches import WatchStore
+    from .articles import ArticleStore, CollectionStore
+    from .chunks import ChunkStore
+    from .feeds import FeedStateStore
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def vector_bytes(vector: np.ndarray) -> bytes:
+    """A vector as stored: little-endian float32."""
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def vector_of(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype="<f4")
+
+
+def select(cls: type, alias: str, **exprs: str) -> str:
+    """The select list of a dataclass's fields in their order: ``alias.name``, or the expression
+    ``exprs`` gives for it (``collection="c.name"``); ``cls(*row)`` then reads a row."""
+    return ", ".join(exprs.get(f.name, f"{alias}.{f.name}") for f in fields(cls))
+
+
+ARTICLE_SELECT = (
+    f"SELECT {select(Article, 'a', collection='c.name')} FROM articles a"
+    " JOIN collections c ON c.id = a.collection_id"
+)
+
+Passages = tuple[Article, list[str], np.ndarray]  # an article, its passages' texts and vectors
+
+
+class SqlStore:
+    """A data folder's truth (``base.py``: the contract): its parts, one implementation each for
+    both databases, sharing transactions and one write lock; and the statement calls they use."""
+
+    name: str  # how messages name the store ("newsbot.sqlite3")
+    write_lock: threading.RLock
+    collections: CollectionStore
+    articles: ArticleStore
+    chunks: ChunkStore
+    feeds: FeedStateStore
+    feedback: FeedbackStore
+    watches: WatchStore
+    digests: DigestStore
+    # The dialect's pieces of SQL.
+    CHUNKS_OF: ClassVar[str]  # FROM … WHERE: a collection's chunks ``ch`` (the id a parameter)
+    ROW_ORDER: ClassVar[str]  # a table's insertion order
+    KEY_SHARE: ClassVar[str] = ""  # a row kept from deletion until the transaction ends
+    SKIP_LOCKED: ClassVar[str] = ""  # rows claimed, skipping those another transaction holds
+
+    def _parts(self) -> None:
+        from ..features.digests import DigestStore
+        from ..features.feedback import FeedbackStore
+        from ..features.watches import WatchStore
+        from .articles import ArticleStore, CollectionStore
+        from .chunks import ChunkStore
+        from .feeds import FeedStateStore
+
+        self.collections = CollectionStore(self)
+        self.articles = ArticleStore(self)
+        self.chunks = ChunkStore(self)
+        self.feeds = FeedStateStore(self)
+        self.feedback = FeedbackStore(self)
+        self.watches = WatchStore(self)
+        self.digests = DigestStore(self)
+
+    # -- statements: each backend's ------------------------------------------------------------
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """One statement's rows (none for a statement that returns none)."""
+        raise NotImplementedError
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement; the rows it changed."""
+        raise NotImplementedError
+
+    def run_many(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def in_(self, column: str, ids: Sequence[int]) -> tuple[str, list]:
+        """``column`` among ``ids``: the condition and its parameters."""
+        raise NotImplementedError
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
+        """Many rows at once (PostgreSQL: ``COPY``)."""
+        raise NotImplementedError
+
+    def insert_chunks(self, collection_id: int, article_id: int, art: Any) -> list[int]:
+        """An article's chunks (and what indexes them in the database); their new ids."""
+        raise NotImplementedError
+
+    def fulltext(self, *query: Any) -> list[tuple[int, float]] | None:
+        """BM25 by the database's own full-text index (``sqlite.py``); None when it keeps none
+        (PostgreSQL)."""
+        return None
+
+    def lock(self, collection_id: int) -> None:
+        """Inside a transaction: hold the collection's write lock until it ends (every process).
+        SQLite's ``BEGIN IMMEDIATE`` holds the whole database already."""
+
+    def lock_key(self, kind: int, key: int) -> None:
+        """Inside a transaction: hold another of the store's locks until it ends."""
+
+    def transaction(self) -> AbstractContextManager[Any]:
+        """One atomic unit of writes holding the write lock (``base.py``)."""
+        raise NotImplementedError
+
+    def snapshot(self) -> AbstractContextManager[Any]:
+        """Reads that all see one state; inside an open transaction, that transaction."""
+        raise NotImplementedError
+
+    def exclusive(self, what: str) -> AbstractContextManager[None]:
+        """Work only one process sharing the store may do at a time (a rebuild): ``BusyError``
+        while another process holds it. SQLite: nothing (its processes each refuse a second
+        rebuild of their own); PostgreSQL: a session advisory lock."""
+        raise NotImplementedError
+
+    def size_bytes(self) -> tuple[int, int]:
+        """Bytes the store takes, and of those, recent writes not yet merged (a log)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _damaged(self) -> str | None:
+        """A damaged database, said with what to do (SQLite's page check), or None."""
+        return None
+
+    def _checks(self) -> list[str]:
+        """Problems only this backend can have (a full-text index behind, chunks misfiled)."""
+        return []
+
+    # -- shared ---------------------------------------------------------------------------------
+    def row(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
+        found = self.rows(sql, params)
+        return found[0] if found else None
+
+    def value(self, sql: str, params: Sequence[Any] = (), default: Any = None) -> Any:
+        found = self.row(sql, params)
+        return default if found is None or found[0] is None else found[0]
+
+    def get_meta(self, key: str) -> str | None:
+        return self.value("SELECT value FROM meta WHERE key = ?", (key,))
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction():
+            self.run(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def integrity_problems(self) -> list[str]:
+        """Empty when the store is sound and every article holds exactly its chunks; all from
+        one snapshot (counts read while another process writes would disagree)."""
+        try:
+            with self.snapshot():
+                if damaged := self._damaged():
+                    return [damaged]
+                rows = self.rows(
+                    """SELECT a.id, a.chunk_count, COUNT(ch.id) FROM articles a
+                       LEFT JOIN chunks ch ON ch.article_id = a.id GROUP BY a.id
+                       HAVING COUNT(ch.id) != a.chunk_count"""
+                )
+                return [f"article {r[0]} has {r[2]} of its {r[1]} chunks" for r in rows] + (
+                    self._checks()
+                )
+        except StoreError as exc:
+            return [str(exc)]
+
+    def with_passages(self, where: str, params: Sequence[Any]) -> list[Passages]:
+        """The articles ``where`` picks (a condition on ``a``, the articles, with its ``ORDER BY``
+        and ``LIMIT``), each with its passages' texts and stored vectors, in passage order: what
+        the alert scan and the digest read, from one snapshot."""
+        with self.snapshot():
+            articles = [Article(*r) for r in self.rows(f"{ARTICLE_SELECT} WHERE {where}", params)]
+            texts: dict[int, list[str]] = {a.id: [] for a in articles}
+            vecs: dict[int, list[np.ndarray]] = {a.id: [] for a in articles}
+            ids = list(texts)
+            for start in range(0, len(ids), 500):
+                cond, args = self.in_("article_id", ids[start : start + 500])
+                for article_id, text, blob in self.rows(
+                    f"SELECT article_id, text, vector FROM chunks WHERE {cond}"
+                    " ORDER BY article_id, ordinal",
+                    args,
+                ):
+                    texts[article_id].append(text)
+                    vecs[article_id].append(vector_of(blob))
+        empty = np.zeros((0, 0), dtype=np.float32)
+        return [(a, texts[a.id], np.vstack(vecs[a.id]) if vecs[a.id] else empty) for a in articles]
