@@ -35,6 +35,7 @@ from .search.answer import (
 from .search.embed import BackgroundLane, Embedder, make_embedder
 from .search.registry import Change, IndexRegistry
 from .search.retrieve import Filters, RetrievalParams, Retriever
+from .search.timeline import Timeline
 from .search.vectors import VectorIndex
 from .search.when import Window, find_window
 from .settings import CoreSettings
@@ -254,6 +255,16 @@ class NewsService:
         except NotFoundError:
             cid = None
         return self.answers.ask(cid, question, filters)
+
+    def timeline(self, collection: str, topic: str, *, filters: Filters | None = None) -> Timeline:
+        """One story's developments, newest first (``Answerer.timeline``)."""
+        topic = check_question(topic)
+        self.indexes.require_current_model()
+        try:
+            cid = self._collection(collection)
+        except NotFoundError:
+            cid = None
+        return self.answers.timeline(cid, topic, filters or Filters())
 
     def is_recent(self, published_at: str | None, as_of: str | None) -> bool | None:
         """Is the article from the last days before the question? None when either is undated."""

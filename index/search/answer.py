@@ -21,6 +21,9 @@ from ..store import Store
 from .answer_model import AnswerModel, load_model
 from .compose import ANSWER_HITS, compose
 from .retrieve import Filters, Retriever
+from .timeline import SEARCHED as TIMELINE_SEARCHED
+from .timeline import Timeline
+from .timeline import build as build_timeline
 from .when import Window, find_window, without_phrase
 
 # A question's time window is searched alone unless nothing in it reaches this similarity: then
@@ -233,6 +236,33 @@ class Answerer:
         asked = as_of or date.today().isoformat()
         age = days_between(newest, asked) if newest else None
         return age is None or age > self.policy.settings.recent_days
+
+    def timeline(self, collection_id: int | None, topic: str, filters: Filters) -> Timeline:
+        """One story's developments, newest first (``timeline.py``). Searched without the
+        preference for the days before ``as_of`` (an old development matters as much as the
+        latest), nothing published after it."""
+        if collection_id is None:
+            return Timeline(topic, [], 0)
+        words, searched, _ = understand(topic, filters)
+        until = min(filter(None, (searched.until, searched.as_of)), default=None)
+        searched = replace(searched, as_of=None, until=until)
+        hits = self.retriever.search(
+            collection_id, words, top_k=TIMELINE_SEARCHED, filters=searched, per_article=1
+        )
+        texts = {h.article_id: self.store.articles.text(h.article_id) for h in hits}
+        others = {
+            h.article_id: [src for src, _ in self.store.articles.other_sources(h.article_id) if src]
+            for h in hits
+        }
+        return build_timeline(
+            words,
+            hits,
+            texts,
+            model=self.policy.model,
+            as_of=filters.as_of,
+            floor=self.policy.settings.min_answer_score,
+            other_sources=others,
+        )
 
     def _compose(self, question: str, found: Found, as_of: str | None) -> Answer:
         texts = {h.article_id: self.store.articles.text(h.article_id) for h in found.hits}
