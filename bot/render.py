@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from index.models import Answer, Article, Citation, Found
+from index.models import Answer, Article, Citation, Found, short_date
 from index.search.when import Window
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from index.features.feedback import AnswerRecord
     from index.features.watches import Alert, Watch
     from index.models import IngestResult
+    from index.search.timeline import Timeline
     from index.service import IngestReport
     from index.store import Feed
 
@@ -37,6 +38,7 @@ FIELDS_MAX = 25
 EMBED_TOTAL_MAX = 6000
 MESSAGE_MAX = 1900  # of Discord's 2,000 characters: room for a "…" line and markup
 ELLIPSIS = "…"
+TIMELINE_MAX = 12  # lines of a timeline shown (index.search.timeline.MAX_LINES: all of them)
 MIN_SNIPPET = 80
 LINK_TEXT_MAX = 200
 URL_MAX = 512
@@ -166,6 +168,48 @@ def answer_embed(answer: Answer) -> discord.Embed:
         - sum(len(n) + len(h) + 1 for n, h in zip(names, heads, strict=True))
     )
     share = spare // max(len(citations), 1)
+    for c, head, name in zip(citations, heads, names, strict=True):
+        limit = min(FIELD_VALUE_MAX - len(head) - 1, share)
+        embed.add_field(name=name, value=f"{head}\n{_snippets(c, limit)}", inline=False)
+    return embed
+
+
+def timeline_embed(timeline: Timeline) -> discord.Embed:
+    """One story's developments, newest first: each day in bold and the sentence that tells it
+    with its [n], then the numbered sources as under an answer, the count and span below.
+
+    Every source keeps room for its headline and some snippet; the lines share the rest of
+    the embed, each cut to an equal part of it.
+    """
+    embed = discord.Embed(title=cut(f"Timeline: {plain(timeline.topic)}", TITLE_MAX), colour=COLOUR)
+    lines = timeline.lines[:TIMELINE_MAX]
+    if not lines:
+        embed.description = NOTHING_FOUND
+        return embed
+    embed.set_footer(text=timeline.summary)
+    citations = [x.citation for x in lines]
+    names = [cut(f"[{c.n}] {_meta(c.source, c.published_at)}", 100) for c in citations]
+    # The sources take at most half the embed: the lines are what was asked for.
+    head_room = min(300, (EMBED_TOTAL_MAX // 2) // len(lines) - MIN_SNIPPET - 1)
+    heads = [_headline(c.title, c.url, head_room) for c in citations]
+    reserved = sum(len(n) + len(h) + 1 + MIN_SNIPPET for n, h in zip(names, heads, strict=True))
+    room = min(
+        DESCRIPTION_MAX, EMBED_TOTAL_MAX - len(embed.title) - len(timeline.summary) - reserved
+    )
+    share = max(room, 0) // len(lines) - 1  # each line and its "\n"
+    rows = []
+    for x in lines:
+        day = f"**{short_date(x.published_at) if x.published_at else 'undated'}** — "
+        marker = f" [{x.citation.n}]"
+        said = cut(plain(" ".join(x.text.split())), max(share - len(day) - len(marker) - 2, 1))
+        rows.append(f"{day}“{said}”{marker}")
+    embed.description = "\n".join(rows)
+    spare = (
+        EMBED_TOTAL_MAX
+        - len(embed)
+        - sum(len(n) + len(h) + 1 for n, h in zip(names, heads, strict=True))
+    )
+    share = spare // len(citations)
     for c, head, name in zip(citations, heads, names, strict=True):
         limit = min(FIELD_VALUE_MAX - len(head) - 1, share)
         embed.add_field(name=name, value=f"{head}\n{_snippets(c, limit)}", inline=False)

@@ -93,6 +93,7 @@ async def test_identify_asks_for_message_content_and_registers_commands(fake, bo
     assert set(commands) == {
         "ask",
         "search",
+        "timeline",
         "sources",
         "ingest",
         "rebuild-index",

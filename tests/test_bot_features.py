@@ -327,6 +327,8 @@ async def test_help_shows_admin_commands_to_admins_only(fake, bot):
         ).wait_final()
     )
     assert "/ask" in seen["Commands"] and "/help" in seen["Commands"]
+    assert "`/timeline` — One story's developments, newest first" in seen["Commands"]
+    assert not seen["Commands"].endswith("…"), seen["Commands"]
     assert "Add to newsbot" in seen["On any message (right-click → Apps)"]
     assert not any("Admin" in name for name in seen)
     assert "/forget" not in json.dumps(seen)

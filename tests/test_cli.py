@@ -124,6 +124,27 @@ def test_missing_file_and_bad_arguments(run, tmp_path):
     assert code == 1 and err.startswith("newsbot: error:")
 
 
+def test_timeline_of_nothing_says_so_and_a_blank_topic_is_refused(run, tmp_path):
+    (tmp_path / "storm.md").write_text("# Storm Ciarán batters France\n\n" + ARTICLE)
+    run("ingest", str(tmp_path / "storm.md"))
+    code, out, err = run("timeline", "volcano eruption in Iceland")
+    assert code == 0, err
+    assert out == (
+        "Nothing on “volcano eruption in Iceland” in this collection. Add articles about it "
+        "with `newsbot ingest`.\n"
+    )
+    code, out, _ = run("-c", "empty", "timeline", "storm", "--json")
+    assert code == 0
+    assert json.loads(out) == {
+        "topic": "storm",
+        "summary": "0 articles",
+        "articles": 0,
+        "lines": [],
+    }
+    code, out, err = run("timeline", "   ")
+    assert code == 1 and out == "" and err.startswith("newsbot: error: give a topic")
+
+
 def test_env_example_lists_every_setting(run, capsys):
     """`.env.example` is what `python -m bot env-example` prints (core and bot settings);
     `newsbot env-example` prints the core's, the same lines, without knowing of the bot."""

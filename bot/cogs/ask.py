@@ -1,5 +1,5 @@
-"""Reading the news: /ask, /search, /sources, "Ask newsbot about this" on any message, and
-follow-ups: a reply to one of the bot's answers continues its question.
+"""Reading the news: /ask, /search, /timeline, /sources, "Ask newsbot about this" on any
+message, and follow-ups: a reply to one of the bot's answers continues its question.
 
 Every answer carries 👍/👎 buttons (``feedback.vote_view``) and is kept in the store with the
 window it searched: what the votes and a later reply refer to.
@@ -228,6 +228,24 @@ class Ask(commands.Cog):
             filters=Filters(as_of=asked_on(interaction)),
         )
         await interaction.followup.send(embed=render.hits_embed(query, found))
+
+    @app_commands.command(
+        name="timeline", description="One story's developments, newest first, dated and cited"
+    )
+    @app_commands.describe(topic="The story to follow (e.g. harbour bridge repairs)")
+    @in_guild()
+    @app_commands.checks.dynamic_cooldown(ask_cooldown)
+    async def timeline(
+        self, interaction: discord.Interaction[NewsBot], topic: app_commands.Range[str, 2, 200]
+    ) -> None:
+        await interaction.response.defer(thinking=True)
+        timeline = await asyncio.to_thread(
+            self.bot.service.timeline,
+            collection_for(interaction.guild_id),
+            topic,
+            filters=Filters(as_of=asked_on(interaction)),
+        )
+        await interaction.followup.send(embed=render.timeline_embed(timeline))
 
     @app_commands.command(name="sources", description="The articles this server has added")
     @app_commands.describe(page="Page number, newest articles first")

@@ -110,6 +110,11 @@ def _filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", help="only articles from this source")
     p.add_argument("--since", type=date_arg, help="only articles published on or after")
     p.add_argument("--until", type=date_arg, help="only articles published on or before")
+    _asked(p)
+
+
+def _asked(p: argparse.ArgumentParser) -> None:
+    """--as-of or --undated: the day a question is asked (``asked_on``)."""
     when = p.add_mutually_exclusive_group()
     when.add_argument(
         "--as-of", type=date_arg, help="the day the question is asked (default: today)"
@@ -144,6 +149,11 @@ def _add_questions(add: AddParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     _batch(p, "the run format score.py reads out")
     _filters(p)
+
+    p = add("timeline", help="one story's developments, newest first, each dated and cited")
+    p.add_argument("topic")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _asked(p)
 
 
 def _add_articles(add: AddParser) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import NewsbotError
 from ..search.retrieve import Filters
 from ..settings import CoreSettings
-from .args import query_filters, today
+from .args import asked_on, query_filters, today
 from .batch import run_batch
 from .output import (
     answer_json,
@@ -25,10 +25,12 @@ from .output import (
     feedback_json,
     feedback_lines,
     format_answer,
+    format_timeline,
     hit_json,
     hit_lines,
     poll_line,
     print_ingest,
+    timeline_json,
 )
 
 if TYPE_CHECKING:
@@ -139,6 +141,17 @@ def cmd_search(service: NewsService, args: argparse.Namespace) -> int:
             else f"(searched {found.window.description})"
         )
     print("\n".join(hit_lines(found.hits)))
+    return 0
+
+
+def cmd_timeline(service: NewsService, args: argparse.Namespace) -> int:
+    if not args.topic.strip():
+        raise NewsbotError('give a topic, e.g. `newsbot timeline "harbour bridge"`')
+    timeline = service.timeline(args.collection, args.topic, filters=Filters(as_of=asked_on(args)))
+    if args.json:
+        print(json.dumps(timeline_json(timeline), ensure_ascii=False, indent=2))
+    else:
+        print(format_timeline(timeline))
     return 0
 
 
@@ -362,6 +375,7 @@ COMMANDS: dict[str, Command] = {
     "ingest": cmd_ingest,
     "ask": cmd_ask,
     "search": cmd_search,
+    "timeline": cmd_timeline,
     "sources": cmd_sources,
     "forget": cmd_forget,
     "rebuild": cmd_rebuild,

@@ -8,11 +8,12 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from ..features.feedback import AnswerRecord
-from ..models import Answer, Article, Hit
+from ..models import Answer, Article, Citation, Hit, short_date
 from ..store import Feed
 
 if TYPE_CHECKING:
     from ..feeds import PollReport
+    from ..search.timeline import Timeline
     from ..service import IngestReport
 
 
@@ -65,7 +66,15 @@ def format_answer(answer: Answer) -> str:
         "",
         f"Sources (searched {answer.window.description}):" if searched else "Sources:",
     ]
-    for c in answer.citations:
+    lines += citation_lines(answer.citations)
+    return "\n".join(lines)
+
+
+def citation_lines(citations: list[Citation]) -> list[str]:
+    """The numbered sources under an answer or a timeline: title, source and date, article id,
+    address, then the verbatim passages."""
+    lines = []
+    for c in citations:
         meta = ", ".join(x for x in (c.source, c.published_at) if x)
         lines.append(
             f"[{c.n}] {c.title}" + (f" — {meta}" if meta else "") + f"  (article #{c.article_id})"
@@ -74,7 +83,45 @@ def format_answer(answer: Answer) -> str:
             lines.append(f"    {c.url}")
         for snip in c.snippets:
             lines.append(f"    “{' '.join(snip.text.split())}”")
-    return "\n".join(lines)
+    return lines
+
+
+def timeline_json(timeline: Timeline) -> dict:
+    return {
+        "topic": timeline.topic,
+        "summary": timeline.summary,
+        "articles": timeline.articles,
+        "lines": [
+            {
+                "date": x.published_at,
+                "text": x.text,
+                "n": x.citation.n,
+                "article_id": x.citation.article_id,
+                "title": x.citation.title,
+                "source": x.citation.source,
+                "url": x.citation.url,
+                "snippet": x.citation.snippet,
+            }
+            for x in timeline.lines
+        ],
+    }
+
+
+def format_timeline(timeline: Timeline) -> str:
+    """One dated line a development, newest first, then its numbered sources and the count and
+    span of the articles."""
+    if not timeline.found:
+        return (
+            f"Nothing on “{timeline.topic}” in this collection. Add articles about it with "
+            "`newsbot ingest`."
+        )
+    lines = [
+        f"{short_date(x.published_at) if x.published_at else 'undated'} — "
+        f"{' '.join(x.text.split())} [{x.citation.n}]"
+        for x in timeline.lines
+    ]
+    lines += ["", "Sources:", *citation_lines([x.citation for x in timeline.lines])]
+    return "\n".join([*lines, "", timeline.summary])
 
 
 def hit_json(rank: int, hit: Hit) -> dict:
