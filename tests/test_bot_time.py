@@ -55,7 +55,10 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[NewsService]:
-    with make_service(tmp_path / "data", chunk_tokens=60, **FAKE_EMBEDDER_BARS) as svc:
+    # Quoting needs a similarity of 0.2 on the FakeEmbedder here: a question sharing no word
+    # with an article stays under it (the answer model decides the rest on real vectors).
+    bars = {**FAKE_EMBEDDER_BARS, "min_answer_score": 0.2}
+    with make_service(tmp_path / "data", chunk_tokens=60, **bars) as svc:
         yield svc
 
 
@@ -134,11 +137,11 @@ MARATHON_LATER = Document(
 )
 
 
-async def test_a_story_from_two_days_ago_beats_a_better_worded_old_one(fake, bot, service):
+async def test_a_story_that_moved_on_leads_with_its_latest_development(fake, bot, service):
     await add(service, OLD_BRIDGE, NEW_BRIDGE)
-    # Asked with no day, the old story's closer wording wins: what follows is the date's doing.
+    # Asked with no day at all, the newer development still leads: the story moved on.
     undated = await asyncio.to_thread(service.ask, COLLECTION, BRIDGE_QUESTION)
-    assert undated.citations[0].title == OLD_BRIDGE.title
+    assert undated.citations[0].title == NEW_BRIDGE.title
 
     embed = await embed_of(fake, "ask", question=BRIDGE_QUESTION)
     first = embed["fields"][0]
@@ -152,14 +155,13 @@ async def test_a_story_from_two_days_ago_beats_a_better_worded_old_one(fake, bot
     # A recent sentence is not dated.
     assert not description.split("[1]", 1)[1].startswith(" (")
     old = field_of(embed, OLD_BRIDGE.title)
-    if old is not None:
+    if old is not None:  # the earlier development follows, saying when it was
         n = old["name"].split("]")[0] + "]"
         assert n != "[1]" and OLD_BRIDGE.published_at in old["name"]
+        earlier = f"Earlier, on {long_date(OLD_BRIDGE.published_at)}: "
+        assert earlier in description, description
+        assert description.index(earlier) < description.index(n)
         assert description.index(n) > description.index("[1]")
-        # Its first sentence shows the old article's date beside it (once: sentences of the
-        # same article that follow it need not repeat it).
-        first_mark = description.index(n)
-        assert description[first_mark:].startswith(f"{n} ({short_date(OLD_BRIDGE.published_at)})")
 
 
 async def test_a_question_naming_a_year_gets_that_years_story(fake, bot, service):

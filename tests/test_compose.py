@@ -1,12 +1,38 @@
-"""Answer composition and its Discord rendering: pure functions, no store, no model."""
+"""Answer composition and its Discord rendering: pure functions, no store, no embedding model.
+
+Composition runs the shipped answer model (its fitted weights are data); ``threshold=0`` where
+a test is about which sentences are chosen and how they are cited rather than whether the
+evidence answers at all.
+"""
 
 from __future__ import annotations
+
+import dataclasses
 
 import discord
 
 from bot.render import answer_embed, cut, hits_embed
 from index.models import Answer, AnswerSentence, Citation, Found, Hit, Snippet
-from index.search.compose import compose
+from index.search.answer_model import load_model
+from index.search.compose import compose as compose_with
+from index.search.sentences import FEATURES
+
+
+def compose(question: str, hits: list[Hit], texts: dict[int, str], model=None, **kw: object):
+    """The shipped model (unless another is given), asked undated, quoting any passage of
+    similarity 0.3 or more."""
+    kw = {"threshold": 0.0, "min_similarity": 0.3, **kw}
+    return compose_with(question, hits, texts, model=model or load_model(), as_of=None, **kw)
+
+
+def headline_first():
+    """The shipped model with a strong liking for headlines: how a quoted headline is shown and
+    cited, whatever the fitted weights prefer (on the dev set, first sentences beat headlines)."""
+    model = load_model()
+    weights = model.weights.copy()
+    weights[FEATURES.index("headline")] = 10.0
+    return dataclasses.replace(model, weights=weights)
+
 
 TEXT = (
     "The council met on Monday. It approved a new bridge over the river for 40 million euros. "
@@ -50,9 +76,7 @@ def whole(body: str, title: str, article_id: int) -> Hit:
 
 def test_answer_sentences_are_cited_and_snippets_are_verbatim():
     para = TEXT.index("\n\n")
-    answer = compose(
-        "How much will the new bridge cost?", [hit(0, para, 0.7)], {1: TEXT}, min_score=0.3
-    )
+    answer = compose("How much will the new bridge cost?", [hit(0, para, 0.7)], {1: TEXT})
     assert answer.found
     assert answer.sentences[0].text == (
         "It approved a new bridge over the river for 40 million euros."
@@ -64,18 +88,18 @@ def test_answer_sentences_are_cited_and_snippets_are_verbatim():
 
 
 def test_weak_evidence_cites_nothing():
-    answer = compose("Who won the cup final?", [hit(0, 50, 0.2)], {1: TEXT}, min_score=0.3)
+    answer = compose("Who won the cup final?", [hit(0, 50, 0.2)], {1: TEXT})
     assert not answer.found and answer.citations == [] and answer.text == ""
+    shipped = compose("Who won the cup final?", [hit(0, 50, 0.45)], {1: TEXT}, threshold=None)
+    assert not shipped.found and shipped.confidence < load_model().threshold
 
 
 def test_no_hits_is_not_found():
-    assert not compose("anything", [], {}, min_score=0.0).found
+    assert not compose("anything", [], {}).found
 
 
 def test_stale_offsets_are_never_cited():
-    answer = compose(
-        "bridge cost", [hit(0, 80, 0.9)], {1: "something else entirely " * 10}, min_score=0.1
-    )
+    answer = compose("bridge cost", [hit(0, 80, 0.9)], {1: "something else entirely " * 10})
     assert not answer.found
 
 
@@ -131,13 +155,11 @@ def test_hits_embed_lists_passages_within_limits():
 
 def test_a_headline_that_names_the_answer_is_quoted_and_cited():
     body = (
-        "The streaming giant said on Tuesday that its basic plan will cost two dollars more. "
-        "The company has raised prices twice in three years. Analysts expect few to cancel."
+        "Customers were told by email on Tuesday, a week before the change takes effect. "
+        "Analysts at two banks expect few of them to cancel before the end of the year."
     )
     h = whole(body, "Netflix raises prices for millions of subscribers", 7)
-    answer = compose(
-        "Which streaming service raised its prices this week?", [h], {7: body}, min_score=0.3
-    )
+    answer = compose("Which streaming service raised its prices?", [h], {7: body}, headline_first())
     assert answer.sentences[0].headline
     assert answer.text.startswith("“Netflix raises prices for millions of subscribers” [1]")
     citation = answer.citations[0]
@@ -153,8 +175,10 @@ def test_a_quoted_headline_shares_the_citation_of_its_articles_sentence():
         "announced on Wednesday. He hosted the Academy Awards three times before."
     )
     h = whole(body, "Jimmy Kimmel set to host the Academy Awards", 3)
-    answer = compose("Which comedian will host the Academy Awards?", [h], {3: body}, min_score=0.3)
-    assert [s.headline for s in answer.sentences][:2] == [True, False]
+    answer = compose(
+        "Which comedian will host the Academy Awards?", [h], {3: body}, headline_first()
+    )
+    assert answer.sentences[0].headline
     assert len(answer.citations) == 1 and all(s.citations == (1,) for s in answer.sentences)
     assert "tapped to host" in answer.citations[0].snippet
     assert "Photos" not in answer.citations[0].snippet  # not the chunk's unrelated first line
@@ -167,7 +191,7 @@ def test_a_question_in_the_article_or_its_title_is_never_an_answer_sentence():
         "A good harvest led the Pilgrims to hold a feast that lasted three days."
     )
     h = whole(body, "When was the first Thanksgiving?", 3)
-    answer = compose("Why do we celebrate Thanksgiving?", [h], {3: body}, min_score=0.1)
+    answer = compose("Why do we celebrate Thanksgiving?", [h], {3: body})
     assert answer.found
     assert all("?" not in s.text for s in answer.sentences)
     assert answer.sentences[0].text.startswith("The first Thanksgiving was observed")

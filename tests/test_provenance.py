@@ -187,6 +187,11 @@ def ask(run, question: str) -> dict:
     return json.loads(out)
 
 
+def quoted(citation: dict) -> str:
+    """Every passage a citation shows."""
+    return " ".join(x["text"] for x in citation["snippets"])
+
+
 def sources(run) -> dict[int, dict]:
     code, out, err = run("sources", "--json")
     assert code == 0, err
@@ -211,14 +216,14 @@ def test_a_page_on_another_host_cannot_overwrite_a_stored_article(sites, run):
     answer = ask(run, "Did the authority sell the quay to a casino operator for one euro?")
     for citation in answer["citations"]:
         if citation["url"].startswith(sites.a):
-            assert "casino" not in citation["snippet"]
-    casino = [c for c in answer["citations"] if "casino" in c["snippet"]]
-    assert casino and all(c["url"] == f"{sites.b}/forged" for c in casino)
+            assert "casino" not in quoted(citation)
+    casino = [c for c in answer["citations"] if "casino" in quoted(c)]
+    assert casino and all(c["url"] == f"{sites.b}/forged" for c in casino), answer["answer"]
     assert all(c["source"] == "127.0.0.2" for c in casino)
 
     answer = ask(run, "How much will the harbour repairs cost?")
     cited = [c for c in answer["citations"] if c["url"] == f"{sites.a}/news/harbour"]
-    assert cited and "four million euros" in cited[0]["snippet"]
+    assert cited and "four million euros" in quoted(cited[0]), answer["answer"]
 
 
 def test_a_page_cannot_pass_itself_off_as_another_site(sites, run):
@@ -261,7 +266,7 @@ def test_a_file_naming_a_stored_url_does_not_replace_its_text(sites, run, tmp_pa
     assert "updated" not in out.replace("0 updated", "")
     assert "already indexed" in out and "#1" in out and "not replaced" in out, out + err
     answer = ask(run, "Did the authority sell the quay to a casino operator for one euro?")
-    assert all("casino" not in c["snippet"] for c in answer["citations"])
+    assert all("casino" not in quoted(c) for c in answer["citations"])
 
 
 def test_a_feed_on_another_host_cannot_overwrite_or_speak_for_a_site(sites, run):
@@ -275,7 +280,7 @@ def test_a_feed_on_another_host_cannot_overwrite_or_speak_for_a_site(sites, run)
     assert code == 0, err
     assert "updated" not in out and "1 new" not in out
     answer = ask(run, "Did the authority sell the quay to a casino operator for one euro?")
-    assert all("casino" not in c["snippet"] for c in answer["citations"])
+    assert all("casino" not in quoted(c) for c in answer["citations"])
     assert len(sources(run)) == 1
 
 

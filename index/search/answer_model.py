@@ -1,6 +1,6 @@
 """What ``bench/fit_answers.py`` learned on the dev set, read back: how to weigh a sentence's
 features (a linear scorer, fitted listwise: the sentence holding the quiz answer should come
-first) and how sure to be that the news answers the question at all (small boosted trees over
+first) and how sure to be that the news answers the question at all (a logistic regression over
 the evidence's features, dev questions against off-period ones).
 
 The fitted numbers live in ``answer_model.json`` beside this module, as data with their
@@ -23,34 +23,16 @@ MODEL_FILE = Path(__file__).with_name("answer_model.json")
 
 
 @dataclass(frozen=True)
-class _Tree:
-    feature: tuple[int, ...]
-    threshold: tuple[float, ...]
-    left: tuple[int, ...]
-    right: tuple[int, ...]
-    leaf: tuple[bool, ...]
-    value: tuple[float, ...]
-
-    def __call__(self, x: tuple[float, ...]) -> float:
-        node = 0
-        while not self.leaf[node]:
-            node = (
-                self.left[node]
-                if x[self.feature[node]] <= self.threshold[node]
-                else self.right[node]
-            )
-        return self.value[node]
-
-
-@dataclass(frozen=True)
 class AnswerModel:
     """The sentence scorer and the answer/refuse decision, with its fitted operating point."""
 
     mean: np.ndarray
     scale: np.ndarray
     weights: np.ndarray
-    baseline: float
-    trees: tuple[_Tree, ...]
+    answer_mean: tuple[float, ...]
+    answer_scale: tuple[float, ...]
+    answer_weights: tuple[float, ...]
+    answer_bias: float
     threshold: float  # the confidence below which "nothing relevant" is said
     info: dict
 
@@ -61,23 +43,14 @@ class AnswerModel:
             QUESTION_FEATURES
         ):
             raise ValueError("the answer model was fitted on other features: refit it")
-        trees = tuple(
-            _Tree(
-                tuple(t["feature"]),
-                tuple(t["threshold"]),
-                tuple(t["left"]),
-                tuple(t["right"]),
-                tuple(bool(x) for x in t["leaf"]),
-                tuple(t["value"]),
-            )
-            for t in answer["trees"]
-        )
         return cls(
             mean=np.asarray(sentence["mean"], dtype=np.float64),
             scale=np.asarray(sentence["scale"], dtype=np.float64),
             weights=np.asarray(sentence["weights"], dtype=np.float64),
-            baseline=float(answer["baseline"]),
-            trees=trees,
+            answer_mean=tuple(answer["mean"]),
+            answer_scale=tuple(answer["scale"]),
+            answer_weights=tuple(answer["weights"]),
+            answer_bias=float(answer["bias"]),
             threshold=float(answer["threshold"]),
             info=data.get("fitted", {}),
         )
@@ -88,7 +61,16 @@ class AnswerModel:
 
     def confidence(self, question_features: tuple[float, ...]) -> float:
         """The probability that the news answers the question at all."""
-        raw = self.baseline + sum(tree(question_features) for tree in self.trees)
+        raw = self.answer_bias + sum(
+            w * (x - m) / s
+            for x, m, s, w in zip(
+                question_features,
+                self.answer_mean,
+                self.answer_scale,
+                self.answer_weights,
+                strict=True,
+            )
+        )
         return 1.0 / (1.0 + math.exp(-raw))
 
 

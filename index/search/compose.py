@@ -37,7 +37,8 @@ MAX_SENTENCES = 3
 SNIPPET_CONTEXT_CHARS = 500
 ANSWER_HITS = 8  # the passages an answer weighs (more added nothing on the dev set)
 # Chosen on the dev set (bench/fit_answers.py), in the sentence scorer's logits:
-KEEP_WITHIN = 2.0  # a further sentence of a quoted article scores within this of the lead
+KEEP_WITHIN = 2.0  # a further sentence of a quoted article scores within this of the lead,
+# or within three times this when it holds a part of the question the others do not
 STORY_WITHIN = 1.0  # another article on the same story: within this (a newer one then leads)
 REDUNDANT = 0.6  # a sentence sharing this share of its content words with one chosen adds nothing
 
@@ -71,7 +72,8 @@ def compose(
     bar = model.threshold if threshold is None else threshold
     if confidence < bar:
         return Answer(question=question, found=False, best_score=best, confidence=confidence)
-    sentences, citations = _cited(chosen(q, cands, scores, max_sentences), article_texts)
+    picked = _anchored(chosen(q, cands, scores, max_sentences), cands, scores)
+    sentences, citations = _cited(picked, article_texts)
     if not sentences:
         return Answer(question=question, found=False, best_score=best, confidence=confidence)
     return Answer(
@@ -106,9 +108,11 @@ def chosen(
         picked = [(latest, False), (lead, True)]
     first = picked[0][0]
     for i in order[1:]:
-        if len(picked) >= max_sentences or scores[i] < top - KEEP_WITHIN:
+        if len(picked) >= max_sentences or scores[i] < top - 3 * KEEP_WITHIN:
             break
         cand = cands[i]
+        if scores[i] < top - KEEP_WITHIN and not _answers_more(question, cand, picked):
+            continue
         if any(cand is c for c, _ in picked) or _adds_nothing(cand, picked):
             continue
         if cand.feature("context_needed") and not _follows(cand, picked):
@@ -121,6 +125,24 @@ def chosen(
         else:
             picked.append((cand, False))
     return picked
+
+
+def _anchored(
+    picked: list[tuple[Candidate, bool]], cands: Sequence[Candidate], scores: np.ndarray
+) -> list[tuple[Candidate, bool]]:
+    """A quoted headline is cited with its passage's best sentence (the one a reader would
+    check it against), not the passage's first line."""
+    best: dict[int, tuple[float, Candidate]] = {}
+    for score, cand in zip(scores, cands, strict=True):
+        if not cand.headline and score > best.get(cand.hit.chunk_id, (-np.inf, cand))[0]:
+            best[cand.hit.chunk_id] = (float(score), cand)
+    out = []
+    for cand, earlier in picked:
+        body = best.get(cand.hit.chunk_id) if cand.headline else None
+        if body is not None:
+            cand = replace(cand, start=body[1].start, end=body[1].end)
+        out.append((cand, earlier))
+    return out
 
 
 def _later(a: Candidate, b: Candidate) -> bool:
@@ -141,6 +163,16 @@ def _same_story(question: Question, cand: Candidate, lead: Candidate) -> bool:
         and cand.feature("passage_overlap") >= lead.feature("passage_overlap") - 0.1
         and cand.hit.similarity >= lead.hit.similarity - 0.1
     )
+
+
+def _answers_more(
+    question: Question, cand: Candidate, picked: list[tuple[Candidate, bool]]
+) -> bool:
+    """Does the sentence hold a part of the question the chosen ones do not ("…, and when will
+    power come back?")? Then it may score further below the lead."""
+    said = set().union(*(content_terms(c.text) for c, _ in picked))
+    new = [t for t in question.terms if t not in said and t in set(content_terms(cand.text))]
+    return len(new) >= 2 or (bool(question.terms) and len(new) / len(question.terms) >= 0.25)
 
 
 def _adds_nothing(cand: Candidate, picked: list[tuple[Candidate, bool]]) -> bool:

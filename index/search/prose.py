@@ -16,6 +16,8 @@ _DEBRIS_START = re.compile(
     r"|(?:related|more|watch|listen|photos?|images?|video|credit|caption|advertisement"
     r"|sponsored|summary|editor'?s note|see also|recommended|trending|most read|top stories"
     r"|latest|update|file)\s*[:|\-–—]"
+    # a credit line: "Photos by the agency staff.", "Images courtesy of …"
+    r"|(?:photos?|images?|pictures?|video|graphics?)\s+(?:by|courtesy)\b"
     # prompts that are never prose
     r"|(?:read more|sign up|subscribe|follow us|click|tap here|share this|copyright|©"
     r"|ai-assisted summary|find out more)\b)",

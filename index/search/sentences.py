@@ -37,13 +37,13 @@ FEATURES = (
     "q_number_x_number", "q_place_x_place", "q_person_x_person", "q_thing_x_name",
     "q_when_x_date",
     "first_sentence", "position", "length", "short", "long", "context_needed", "quote",
-    "headline", "recent", "age", "undated_age", "behind_newest", "vague_subject",
+    "headline", "recent", "undated_age", "behind_newest", "vague_subject",
     "name_up_front",
 )
 # What the whole evidence says about whether the news answers the question at all.
 QUESTION_FEATURES = (
     "top_score", "margin", "best_sim", "top_sim", "top_overlap", "top_overlap_idf",
-    "top_passage_overlap", "best_passage_overlap", "top_title_overlap", "top_recent", "top_age",
+    "top_passage_overlap", "best_passage_overlap", "top_title_overlap", "top_recent",
     "top_undated", "archive", "window", "n_terms", "top_consensus", "names_top", "names_best",
 )
 # fmt: on
@@ -306,7 +306,6 @@ class _Article:
         f["quote"] = float(text.lstrip()[:1] in '“"' or " said" in text)
         f["headline"] = float(headline)
         f["recent"] = float(age is not None and 0 <= age <= self.recent_days)
-        f["age"] = math.log1p(max(age, 0)) / 7 if age is not None else 0.0
         f["undated_age"] = float(age is None)
         opening = " ".join(text.split()[:6])
         up_front = bool(_novel(q, opening, headline=True)[0] & names)
@@ -406,7 +405,6 @@ def question_features(
         "best_passage_overlap": max(c.feature("passage_overlap") for c in cands),
         "top_title_overlap": top.feature("title_overlap"),
         "top_recent": top.feature("recent"),
-        "top_age": top.feature("age"),
         "top_undated": top.feature("undated_age"),
         "archive": float(not any(c.feature("recent") for c in cands)),
         "window": float(window),
