@@ -25,7 +25,6 @@ from helpers import (
     FAKE_EMBEDDER_BARS,
     REPO,
     SAMPLE,
-    SAMPLE_QUESTION,
     SAMPLE_TITLE,
     eventually,
     local_site,
