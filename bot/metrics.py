@@ -80,8 +80,6 @@ class Metrics:
             ["shard"],
             registry=r,
         )
-        # Counted by the watch cog once its rework lands (``watch_alerts.labels(shard).inc()``
-        # after each alert or summary sent); until then it stays 0.
         self.watch_alerts = Counter(
             "newsbot_watch_alerts", "Watch alerts and summaries sent.", ["shard"], registry=r
         )

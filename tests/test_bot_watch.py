@@ -100,8 +100,15 @@ def dms(fake: FakeDiscord, user: FakeUser) -> list[dict]:
     return fake.channel_messages(fake.dm_channel_id(user))
 
 
+def alerts_counted(bot) -> float:
+    """``newsbot_watch_alerts_total`` as /metrics would export it (one shard: "0")."""
+    labels = {"shard": "0"}
+    return bot.metrics.registry.get_sample_value("newsbot_watch_alerts_total", labels) or 0.0
+
+
 async def test_a_personal_watch_alerts_by_dm(fake, service):
-    async with running_bot(fake, service, **FAST):
+    async with running_bot(fake, service, **FAST) as bot:
+        assert alerts_counted(bot) == 0
         registered = {c["name"]: c for c in fake.registered_commands[None]}
         assert registered["watch"]["dm_permission"] is False
         assert {o["name"] for o in registered["watch"]["options"]} == {"add", "list", "remove"}
@@ -120,6 +127,7 @@ async def test_a_personal_watch_alerts_by_dm(fake, service):
         assert embed["description"].startswith("“The harbour of Brest reopened on Friday")
         assert [f["value"] for f in embed["fields"]] == ["Ouest Wire", "2026-11-30"]
         assert embed["footer"]["text"].startswith("🔔 Watch 1 in Epsilon: Brest harbour storm")
+        assert alerts_counted(bot) == 1
 
         assert fake.channel_messages(8001) == [] and fake.channel_messages(8002) == []
     assert fake.unhandled == [] and fake.errors == []

@@ -237,6 +237,7 @@ class Watches(
                 if channel is None:
                     channel = await self.bot.fetch_channel(watch.channel_id)
                 await channel.send(**message)  # type: ignore[union-attr]
+                self._sent(guild_id)
                 return
             owner = int(watch.owner)
             try:
@@ -248,8 +249,12 @@ class Watches(
                 await self._forget_member(guild_id, owner, "is no longer in")
                 return
             await member.send(**message)
+            self._sent(guild_id)
         except discord.HTTPException as exc:  # DMs closed, channel gone: logged, not retried
             log.warning("could not deliver an alert of watch %s: %s", watch.id, exc)
+
+    def _sent(self, guild_id: int) -> None:
+        self.bot.metrics.watch_alerts.labels(self.bot.shard_label(guild_id)).inc()
 
     async def _member(self, guild_id: int, user_id: int) -> discord.Member | None:
         """The member if they are still in the server, None if not; ``_NoAnswer`` when Discord
