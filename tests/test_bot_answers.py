@@ -342,12 +342,6 @@ async def test_a_story_that_moved_on_opens_with_its_latest_development(fake, bot
     assert {s.doc.origin for s in said} <= {BRIDGE_APPROVED.origin, BRIDGE_CANCELLED.origin}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the three-year-old approval is never quoted: its best sentence scores 3.6 logits "
-    "below the cancellation's (behind_newest alone costs it 2.4), beyond STORY_WITHIN=1.0, so "
-    "the answer is the cancellation alone with no 'Earlier, on …' background",
-)
 async def test_the_earlier_development_follows_with_its_date(fake, bot, service):
     await add(service, BRIDGE_APPROVED, BRIDGE_CANCELLED, STORM, BAKERY)
     embed = await ask(fake, BRIDGE_QUESTION)
@@ -376,12 +370,6 @@ async def test_an_old_article_that_answers_squarely_is_given_with_its_date(fake,
     assert all(s.doc is POOL for s in said), said  # the week's other news is not the answer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Easton's fresh first sentence scores 4.52 against Northvale's vote at 3.91 "
-    "(first_sentence +1.53 and behind_newest +1.48 for the newest article), so the answer "
-    "opens with Easton [1] and gives Northvale as 'Earlier, on <date>: …' [2]",
-)
 async def test_a_fresh_story_about_another_town_does_not_take_the_lead(fake, bot, service):
     """Asked about Northvale's pool, a member wants Northvale's decision, said as the seven
     months old news it is: not yesterday's vote in Easton, and not Northvale's vote turned

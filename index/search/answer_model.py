@@ -59,6 +59,13 @@ class AnswerModel:
         """How well each sentence answers the question (higher is better; a logit)."""
         return ((features - self.mean) / self.scale) @ self.weights
 
+    def recency_part(self, features: np.ndarray) -> np.ndarray:
+        """The share of each sentence's score that is only its article being newer than the
+        others retrieved: set aside when deciding which articles tell the same story, where
+        recency may order developments but must never make one."""
+        i = FEATURES.index("behind_newest")
+        return (features[:, i] - self.mean[i]) / self.scale[i] * self.weights[i]
+
     def confidence(self, question_features: tuple[float, ...]) -> float:
         """The probability that the news answers the question at all."""
         raw = self.answer_bias + sum(

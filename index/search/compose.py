@@ -39,7 +39,8 @@ ANSWER_HITS = 8  # the passages an answer weighs (more added nothing on the dev 
 # Chosen on the dev set (bench/fit_answers.py), in the sentence scorer's logits:
 KEEP_WITHIN = 2.0  # a further sentence of a quoted article scores within this of the lead,
 # or within three times this when it holds a part of the question the others do not
-STORY_WITHIN = 1.0  # another article on the same story: within this (a newer one then leads)
+STORY_WITHIN = 1.0  # a newer article on the same story leads when it scores within this
+BACKGROUND_WITHIN = 2.0  # another article on the same story is quoted within this of the lead
 REDUNDANT = 0.6  # a sentence sharing this share of its content words with one chosen adds nothing
 
 
@@ -67,12 +68,14 @@ def compose(
     cands = candidates(q, weighed, article_texts, as_of=as_of)
     if not cands:
         return Answer(question=question, found=False, best_score=best)
-    scores = model.sentence_scores(feature_matrix(cands))
+    features = feature_matrix(cands)
+    scores = model.sentence_scores(features)
+    topical = scores - model.recency_part(features)
     confidence = model.confidence(question_features(q, cands, scores, window=window))
     bar = model.threshold if threshold is None else threshold
     if confidence < bar:
         return Answer(question=question, found=False, best_score=best, confidence=confidence)
-    picked = _anchored(chosen(q, cands, scores, max_sentences), cands, scores)
+    picked = _anchored(chosen(q, cands, scores, max_sentences, topical), cands, scores)
     sentences, citations = _cited(picked, article_texts)
     if not sentences:
         return Answer(question=question, found=False, best_score=best, confidence=confidence)
@@ -87,18 +90,30 @@ def compose(
 
 
 def chosen(
-    question: Question, cands: Sequence[Candidate], scores: np.ndarray, max_sentences: int
+    question: Question,
+    cands: Sequence[Candidate],
+    scores: np.ndarray,
+    max_sentences: int,
+    topical: np.ndarray | None = None,
 ) -> list[tuple[Candidate, bool]]:
     """The sentences to say, in order, each with whether it is earlier background to a newer
     lead on the same story. Further sentences come from an article already quoted, or from
-    another article on the same story scoring close to the lead: never an unrelated story."""
-    order = [int(i) for i in np.argsort(-scores, kind="stable")]
+    another article on the same story scoring close to the lead: never an unrelated story.
+
+    ``topical``: the scores without what recency adds to them. Which articles tell the same
+    story, and whether an earlier development is worth saying, is judged on them: an earlier
+    development scores lower than the latest only for being older."""
+    topical = scores if topical is None else topical
+    # Recency never beats topic: the lead is the sentence that best answers the question
+    # leaving recency aside; a newer article then leads only when it tells the same story.
+    order = [int(i) for i in np.argsort(-topical, kind="stable")]
     lead = cands[order[0]]
     top = float(scores[order[0]])
+    top_topic = float(topical[order[0]])
     newer = [
         cands[i]
         for i in order[1:]
-        if scores[i] >= top - STORY_WITHIN
+        if topical[i] >= top_topic - STORY_WITHIN
         and _later(cands[i], lead)
         and _same_story(question, cands[i], lead)
     ]
@@ -107,22 +122,26 @@ def chosen(
         latest = max(newer, key=lambda c: c.hit.published_at or "")
         picked = [(latest, False), (lead, True)]
     first = picked[0][0]
+    first_topic = max(topical[i] for i in order if cands[i] is first)
     for i in order[1:]:
-        if len(picked) >= max_sentences or scores[i] < top - 3 * KEEP_WITHIN:
+        if len(picked) >= max_sentences:
             break
         cand = cands[i]
-        if scores[i] < top - KEEP_WITHIN and not _answers_more(question, cand, picked):
-            continue
         if any(cand is c for c, _ in picked) or _adds_nothing(cand, picked):
             continue
         if cand.feature("context_needed") and not _follows(cand, picked):
             continue
         quoted = {c.hit.article_id for c, _ in picked}
         if cand.hit.article_id not in quoted:
-            if scores[i] < top - STORY_WITHIN or not _same_story(question, cand, first):
+            # Another article: the same story, nearly as much on the question as the lead.
+            if topical[i] < first_topic - BACKGROUND_WITHIN or not _same_story(
+                question, cand, first
+            ):
                 continue
             picked.append((cand, _later(first, cand)))
-        else:
+        elif scores[i] >= top - KEEP_WITHIN or (
+            scores[i] >= top - 3 * KEEP_WITHIN and _answers_more(question, cand, picked)
+        ):
             picked.append((cand, False))
     return picked
 

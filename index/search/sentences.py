@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 
@@ -31,7 +32,7 @@ from .prose import headline_text, prose_spans, reads_as_headline
 # fmt: off
 FEATURES = (
     "bias",
-    "sim", "sim_gap", "rank_recip", "passage_overlap", "title_overlap",
+    "sim", "sim_gap", "rank_recip", "passage_overlap", "title_overlap", "names_held",
     "overlap", "overlap_idf", "overlap_ctx", "bigrams", "predicate_overlap",
     "novel_name", "novel_number", "consensus", "title_support", "name_consensus",
     "q_number_x_number", "q_place_x_place", "q_person_x_person", "q_thing_x_name",
@@ -137,12 +138,77 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class _Text:
+    """What a sentence's text says whatever the question: parsed once, cached (popular passages
+    come back question after question)."""
+
+    terms: frozenset[str]
+    tokens: tuple[str, ...]
+    caps: tuple[tuple[int, int, str], ...]  # capitalised words: start, end, the word
+    opening_end: int  # where its first six words end
+    n_words: int
+    context_needed: bool
+    quote: bool
+    vague: bool
+
+
+@lru_cache(maxsize=16384)
+def _text(text: str) -> _Text:
+    spaced = list(re.finditer(r"\S+", text))
+    return _Text(
+        terms=frozenset(content_terms(text)),
+        tokens=tuple(_tokens(text)),
+        caps=tuple((m.start(), m.end(), m.group()) for m in _CAP.finditer(text)),
+        opening_end=spaced[min(len(spaced), 6) - 1].end() if spaced else 0,
+        n_words=len(spaced),
+        context_needed=bool(_CONTEXT.search(text)),
+        quote=text.lstrip()[:1] in '“"' or " said" in text,
+        vague=bool(_VAGUE.match(text)),
+    )
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """A passage parsed whatever the question: its prose sentences and its words."""
+
+    spans: tuple[tuple[int, int], ...]  # prose sentences, in the passage's text
+    tokens: frozenset[str]  # lower-cased tokens of the passage and its title
+    lower: str  # the passage and its title, lower-cased
+    terms: frozenset[str]  # content terms of the passage and its title
+    title_tokens: frozenset[str]
+    title_terms: frozenset[str]
+
+
+@lru_cache(maxsize=4096)
+def _parse(title: str, text: str) -> _Parsed:
+    both = f"{title}\n{text}"
+    return _Parsed(
+        spans=tuple(prose_spans(text)),
+        tokens=frozenset(_tokens(both)),
+        lower=both.lower(),
+        terms=frozenset(content_terms(both)),
+        title_tokens=frozenset(_tokens(title)),
+        title_terms=frozenset(content_terms(title)),
+    )
+
+
+@dataclass(frozen=True)
 class _Passage:
     rank: int
     hit: Hit
-    spans: list[tuple[int, int]]  # prose sentences, in the hit's text
-    tokens: frozenset[str]  # lower-cased tokens of the passage and its title
-    lower: str  # the passage and its title, lower-cased
+    parsed: _Parsed
+
+    @property
+    def spans(self) -> tuple[tuple[int, int], ...]:
+        return self.parsed.spans
+
+    @property
+    def tokens(self) -> frozenset[str]:
+        return self.parsed.tokens
+
+    @property
+    def lower(self) -> str:
+        return self.parsed.lower
 
 
 def _tokens(text: str) -> list[str]:
@@ -181,13 +247,12 @@ def candidates(
     with its features in ``FEATURES`` order."""
     passages = []
     for rank, hit in enumerate(hits):
-        spans = prose_spans(hit.text)
-        if spans:
-            both = f"{hit.title}\n{hit.text}"
-            passages.append(_Passage(rank, hit, spans, frozenset(_tokens(both)), both.lower()))
+        parsed = _parse(hit.title or "", hit.text)
+        if parsed.spans:
+            passages.append(_Passage(rank, hit, parsed))
     if not passages:
         return []
-    sentence_terms = [set(content_terms(p.hit.text[s:e])) for p in passages for s, e in p.spans]
+    sentence_terms = [_text(p.hit.text[s:e]).terms for p in passages for s, e in p.spans]
     n = len(sentence_terms)
     idf = {
         t: math.log(1 + n / (1 + sum(1 for st in sentence_terms if t in st)))
@@ -205,11 +270,13 @@ def candidates(
             # Cited with the passage that matched; the headline itself shows in the citation.
             s, e = p.spans[0]
             head = headline_text(hit.title)
-            features = article.features(head, 0, "", headline=True)
+            features = article.features(head, 0, frozenset(), headline=True)
             out.append(Candidate(p.rank, hit, hit.start + s, hit.start + e, head, True, features))
         headlined.add(hit.article_id)
         for i, (s, e) in enumerate(p.spans):
-            around = " ".join(hit.text[a:b] for a, b in p.spans[max(i - 1, 0) : i + 2])
+            around = frozenset().union(
+                *(_text(hit.text[a:b]).terms for a, b in p.spans[max(i - 1, 0) : i + 2])
+            )
             features = article.features(hit.text[s:e], i, around)
             out.append(
                 Candidate(p.rank, hit, hit.start + s, hit.start + e, hit.text[s:e], False, features)
@@ -242,11 +309,11 @@ class _Article:
         self.recent_days = recent_days
         self.idf = idf
         self.idf_total = sum(idf.values()) or 1.0
-        self.title_tokens = frozenset(_tokens(hit.title or ""))
-        self.title_overlap = _share(question.terms, set(content_terms(hit.title or "")))
-        self.passage_overlap = _share(
-            question.terms, set(content_terms(f"{hit.title}\n{hit.text}"))
-        )
+        parsed = passage.parsed
+        self.title_tokens = parsed.title_tokens
+        self.title_overlap = _share(question.terms, parsed.title_terms)
+        self.names_held = names_held(question, hit)
+        self.passage_overlap = _share(question.terms, parsed.terms)
 
     def _agreement(self, things: set[str], haystack: str) -> float:
         """The share of the other articles that name one of ``things`` too."""
@@ -259,15 +326,16 @@ class _Article:
         return best / len(self.others)
 
     def features(
-        self, text: str, ordinal: int, around: str, *, headline: bool = False
+        self, text: str, ordinal: int, around: frozenset[str], *, headline: bool = False
     ) -> tuple[float, ...]:
         q = self.question
         hit = self.passage.hit
-        terms = set(content_terms(text))
-        names, numbers = _novel(q, text, headline=headline)
-        toks = {t for t in _tokens(text) if t not in q.asked}
+        parsed = _text(text)
+        terms = parsed.terms
+        names, numbers = _novel(q, parsed, headline=headline)
+        toks = {t for t in parsed.tokens if t not in q.asked}
         age = self.age
-        n_words = len(text.split())
+        n_words = parsed.n_words
         f = dict.fromkeys(FEATURES, 0.0)
         f["bias"] = 1.0
         f["sim"] = hit.similarity
@@ -275,9 +343,10 @@ class _Article:
         f["rank_recip"] = 1.0 / (1 + self.passage.rank)
         f["passage_overlap"] = self.passage_overlap
         f["title_overlap"] = self.title_overlap
+        f["names_held"] = self.names_held
         f["overlap"] = _share(q.terms, terms)
         f["overlap_idf"] = sum(self.idf[t] for t in q.terms if t in terms) / self.idf_total
-        f["overlap_ctx"] = _share(q.terms, terms | set(content_terms(around)))
+        f["overlap_ctx"] = _share(q.terms, terms | around)
         if q.bigrams:
             f["bigrams"] = sum(1 for a, b in q.bigrams if a in terms and b in terms) / len(
                 q.bigrams
@@ -289,10 +358,12 @@ class _Article:
         f["title_support"] = (
             sum(1 for w in names if w in self.title_tokens) / len(names) if names else 0.0
         )
-        f["name_consensus"] = self._agreement(set(_name_runs(text, q, headline=headline)), "text")
+        f["name_consensus"] = self._agreement(
+            set(_name_runs(text, parsed, q, headline=headline)), "text"
+        )
         f["q_number_x_number"] = float(q.kind == "number" and bool(numbers))
         f["q_place_x_place"] = float(q.kind == "place" and any(t in PLACES for t in toks))
-        f["q_person_x_person"] = float(q.kind == "person" and _two_names(text, q))
+        f["q_person_x_person"] = float(q.kind == "person" and _two_names(text, parsed, q))
         f["q_thing_x_name"] = float(q.kind == "thing" and bool(names))
         f["q_when_x_date"] = float(
             q.kind == "when" and any(t in DATE_WORDS or _YEAR.fullmatch(t) for t in toks)
@@ -302,52 +373,53 @@ class _Article:
         f["length"] = math.log1p(n_words)
         f["short"] = float(n_words < 10)
         f["long"] = float(n_words > 45)
-        f["context_needed"] = float(bool(_CONTEXT.search(text)))
-        f["quote"] = float(text.lstrip()[:1] in '“"' or " said" in text)
+        f["context_needed"] = float(parsed.context_needed)
+        f["quote"] = float(parsed.quote)
         f["headline"] = float(headline)
         f["recent"] = float(age is not None and 0 <= age <= self.recent_days)
         f["undated_age"] = float(age is None)
-        opening = " ".join(text.split()[:6])
-        up_front = bool(_novel(q, opening, headline=True)[0] & names)
-        f["vague_subject"] = float(bool(_VAGUE.match(text)) and not up_front)
+        up_front = bool(_novel(q, parsed, headline=True, before=parsed.opening_end)[0] & names)
+        f["vague_subject"] = float(parsed.vague and not up_front)
         f["name_up_front"] = float(up_front)
         f["behind_newest"] = math.log1p(max(self.behind, 0)) / 7 if self.behind is not None else 0.0
         return tuple(f.values())
 
 
-def _novel(question: Question, sentence: str, *, headline: bool) -> tuple[set[str], set[str]]:
+def _novel(
+    question: Question, parsed: _Text, *, headline: bool, before: int | None = None
+) -> tuple[set[str], set[str]]:
     """The names (capitalised words, not the one opening a sentence) and numbers the sentence
-    holds that the question does not say."""
+    holds that the question does not say (``before``: names starting before that offset)."""
     names = set()
-    for m in _CAP.finditer(sentence):
-        if m.start() == 0 and not headline:
+    for start, _, word in parsed.caps:
+        if (start == 0 and not headline) or (before is not None and start >= before):
             continue
-        w = m.group().lower().strip("’'-")
+        w = word.lower().strip("’'-")
         if w.endswith(("’s", "'s")):
             w = w[:-2]
         if w and w not in question.asked and w not in DATE_WORDS:
             names.add(w)
     numbers = {
         t
-        for t in _tokens(sentence)
+        for t in parsed.tokens
         if (_DIGIT.search(t) or t in NUMBER_WORDS) and t not in question.asked
     }
     return names, numbers
 
 
-def _name_runs(text: str, question: Question, *, headline: bool) -> list[str]:
+def _name_runs(text: str, parsed: _Text, question: Question, *, headline: bool) -> list[str]:
     """Runs of capitalised words ("Ron Washington", "Media Matters") holding a word the
     question does not, lower-cased."""
     runs: list[list[str]] = []
     end = -1
-    for m in _CAP.finditer(text):
-        if m.start() == 0 and not headline:
+    for start, stop, word in parsed.caps:
+        if start == 0 and not headline:
             continue
-        if runs and text[end : m.start()] == " ":
-            runs[-1].append(m.group().lower())
+        if runs and text[end:start] == " ":
+            runs[-1].append(word.lower())
         else:
-            runs.append([m.group().lower()])
-        end = m.end()
+            runs.append([word.lower()])
+        end = stop
     return [
         " ".join(run)
         for run in runs
@@ -356,14 +428,10 @@ def _name_runs(text: str, question: Question, *, headline: bool) -> list[str]:
     ]
 
 
-def _two_names(text: str, question: Question) -> bool:
+def _two_names(text: str, parsed: _Text, question: Question) -> bool:
     """Two capitalised words in a row not in the question: a person's name, most often."""
-    for a, b in itertools.pairwise(_CAP.finditer(text)):
-        if (
-            a.start() > 0
-            and text[a.end() : b.start()] == " "
-            and a.group().lower() not in question.asked
-        ):
+    for (a_start, a_end, a_word), (b_start, _, _) in itertools.pairwise(parsed.caps):
+        if a_start > 0 and text[a_end:b_start] == " " and a_word.lower() not in question.asked:
             return True
     return False
 
