@@ -223,6 +223,9 @@ def cross_validate(asks: list[Ask], k: int, refuse: float) -> dict:
             if folds[a.id] == fold:
                 for e in a.tries:
                     e["oof"] = ((e["X"] - mean) / scale) @ w if len(e["X"]) else np.zeros(0)
+                    late = FEATURES.index("behind_newest")
+                    recency = (e["X"][:, late] - mean[late]) / scale[late] * w[late]
+                    e["topical"] = e["oof"] - recency if len(e["X"]) else np.zeros(0)
                     e["qf"] = qfeatures(e, e["oof"])
     for fold in range(k):
         rows = [(primary(a)["qf"], a.kind == "dev") for a in asks if folds[a.id] != fold]
@@ -266,7 +269,7 @@ def figures(asks: list[Ask], threshold: float) -> dict:
             if e is None:
                 continue
             answered += 1
-            picked = chosen(e["q"], e["cands"], e["oof"], 3)
+            picked = chosen(e["q"], e["cands"], e["oof"], 3, e["texts"], e.get("topical"))
             gold = norm(a.answer)
             first += gold in norm(picked[0][0].text)
             anywhere += gold in norm(" ".join(c.text for c, _ in picked))

@@ -28,6 +28,7 @@ from .sentences import (
     Question,
     candidates,
     feature_matrix,
+    main_names,
     names_held,
     question_features,
     read_question,
@@ -75,7 +76,9 @@ def compose(
     bar = model.threshold if threshold is None else threshold
     if confidence < bar:
         return Answer(question=question, found=False, best_score=best, confidence=confidence)
-    picked = _anchored(chosen(q, cands, scores, max_sentences, topical), cands, scores)
+    picked = _anchored(
+        chosen(q, cands, scores, max_sentences, article_texts, topical), cands, scores
+    )
     sentences, citations = _cited(picked, article_texts)
     if not sentences:
         return Answer(question=question, found=False, best_score=best, confidence=confidence)
@@ -94,6 +97,7 @@ def chosen(
     cands: Sequence[Candidate],
     scores: np.ndarray,
     max_sentences: int,
+    texts: Mapping[int, str],
     topical: np.ndarray | None = None,
 ) -> list[tuple[Candidate, bool]]:
     """The sentences to say, in order, each with whether it is earlier background to a newer
@@ -104,9 +108,20 @@ def chosen(
     story, and whether an earlier development is worth saying, is judged on them: an earlier
     development scores lower than the latest only for being older."""
     topical = scores if topical is None else topical
-    # Recency never beats topic: the lead is the sentence that best answers the question
-    # leaving recency aside; a newer article then leads only when it tells the same story.
-    order = [int(i) for i in np.argsort(-topical, kind="stable")]
+    # Recency never beats topic: it may lift a sentence over the one that best answers the
+    # question leaving recency aside only when that sentence names what the question names as
+    # well (the newer development of the same story), or answers nearly as well anyway. A
+    # fresh story about another town's council does not lead a question naming this town.
+    best = int(np.argmax(topical))
+    named = names_held(question, cands[best].hit)
+
+    def may_lead(i: int) -> bool:
+        return topical[i] >= topical[best] - STORY_WITHIN or (
+            names_held(question, cands[i].hit) >= named
+        )
+
+    order = [int(i) for i in np.argsort(-scores, kind="stable")]
+    order = [i for i in order if may_lead(i)] + [i for i in order if not may_lead(i)]
     lead = cands[order[0]]
     top = float(scores[order[0]])
     top_topic = float(topical[order[0]])
@@ -115,7 +130,7 @@ def chosen(
         for i in order[1:]
         if topical[i] >= top_topic - STORY_WITHIN
         and _later(cands[i], lead)
-        and _same_story(question, cands[i], lead)
+        and _same_story(question, cands[i], lead, texts)
     ]
     picked: list[tuple[Candidate, bool]] = [(lead, False)]
     if newer:
@@ -135,7 +150,7 @@ def chosen(
         if cand.hit.article_id not in quoted:
             # Another article: the same story, nearly as much on the question as the lead.
             if topical[i] < first_topic - BACKGROUND_WITHIN or not _same_story(
-                question, cand, first
+                question, cand, first, texts
             ):
                 continue
             picked.append((cand, _later(first, cand)))
@@ -170,18 +185,25 @@ def _later(a: Candidate, b: Candidate) -> bool:
     return bool(day_b) and (a.hit.published_at or "")[:10] > day_b
 
 
-def _same_story(question: Question, cand: Candidate, lead: Candidate) -> bool:
-    """Another article about what the lead is about, as far as the question goes: it names
-    what the question names as well as the lead does, holds as much of the question's words and
-    matches it about as closely (a fresh story about another town's council names another
-    town)."""
-    return (
-        cand.hit.article_id != lead.hit.article_id
-        and not cand.headline
-        and names_held(question, cand.hit) >= names_held(question, lead.hit)
-        and cand.feature("passage_overlap") >= lead.feature("passage_overlap") - 0.1
-        and cand.hit.similarity >= lead.hit.similarity - 0.1
-    )
+def _same_story(
+    question: Question, cand: Candidate, lead: Candidate, texts: Mapping[int, str]
+) -> bool:
+    """Another article about what the lead is about: it names what the question names as
+    well as the lead does, holds as much of the question's words, matches it about as closely
+    (a fresh story about another town's council names another town), and the two are about the
+    same people or places beyond the question's (two tornado reports from different states
+    are two stories)."""
+    if (
+        cand.hit.article_id == lead.hit.article_id
+        or cand.headline
+        or names_held(question, cand.hit) < names_held(question, lead.hit)
+        or cand.feature("passage_overlap") < lead.feature("passage_overlap") - 0.1
+        or cand.hit.similarity < lead.hit.similarity - 0.1
+    ):
+        return False
+    ours = main_names(texts.get(lead.hit.article_id, "")) - question.names
+    theirs = main_names(texts.get(cand.hit.article_id, "")) - question.names
+    return bool(ours & theirs) or not (ours and theirs)
 
 
 def _answers_more(

@@ -436,6 +436,38 @@ def _two_names(text: str, parsed: _Text, question: Question) -> bool:
     return False
 
 
+@lru_cache(maxsize=1024)
+def main_names(text: str) -> frozenset[str]:
+    """Who and where an article is about: the names (runs of capitalised words, lower-cased,
+    not opening a sentence) it gives at least twice, its four most frequent. Two articles
+    sharing one tell the same story; two tornado reports from different states do not."""
+    counts: dict[str, int] = {}
+    runs: list[list[str]] = []
+    end = -1
+    for m in _CAP.finditer(text):
+        if (
+            m.start() == 0
+            or text[m.start() - 2 : m.start()] in (". ", "\n\n")
+            or (text[m.start() - 1 : m.start()] == "\n")
+        ):
+            end = m.end()
+            continue
+        word = m.group().lower().strip("’'-")
+        if word.endswith(("’s", "'s")):
+            word = word[:-2]
+        if runs and text[end : m.start()] == " ":
+            runs[-1].append(word)
+        else:
+            runs.append([word])
+        end = m.end()
+    for run in runs:
+        name = " ".join(run)
+        if name not in DATE_WORDS:
+            counts[name] = counts.get(name, 0) + 1
+    frequent = sorted((n for n, c in counts.items() if c >= 2), key=lambda n: -counts[n])
+    return frozenset(frequent[:4])
+
+
 def feature_matrix(cands: Sequence[Candidate]) -> np.ndarray:
     return np.array([c.features for c in cands], dtype=np.float64).reshape(-1, len(FEATURES))
 
