@@ -225,6 +225,10 @@ def summary(by_mode: dict[str, dict], baselines: dict, corpus_name: str, n: int)
     keys = ("hits@1", "hits@4", "hits@10", "mrr@10")
     tutorial = baselines["tutorial_dense"]["mrr@10"]
     answer_keys = (
+        "gold_first_sentence",
+        "gold_anywhere",
+        "ceiling_top10",
+        "first_over_ceiling",
         "gold_in_answer",
         "phrase_questions",
         "answered_in_period",

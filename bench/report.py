@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -164,22 +165,27 @@ def _quality_markdown(r: dict) -> list[str]:
 
 
 def _answers_markdown(r: dict) -> list[str]:
-    """The answers: gold inside, in-period answered, off-period refused and marked old."""
+    """The answers: the gold answer in what a member reads first, in the answer, and in any
+    top-10 passage (the ceiling of an extractive answer); in-period answered, off-period refused
+    and marked old; and the answer model's cross-validated figures (bench/fit_answers.py)."""
     q, a = r["quality"], r["answers"]
     lines = [
         "",
         f"## Answers ({q['corpus']}; off-period: offperiod-2024.jsonl, asked the same way)",
         "",
-        '| asked | gold answer in the answer | in-period answered | off-period "nothing'
-        ' relevant" | off-period answers marked old |',
-        "|---|---|---|---|---|",
+        "| asked | gold in the first sentence | gold in the answer | ceiling (gold in a top-10"
+        ' passage) | first / ceiling | in-period answered | off-period "nothing relevant" |'
+        " off-period answers marked old |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for mode, x in a.items():
         lines.append(
-            f"| {mode} | {x['gold_in_answer']} ({x['phrase_questions']} questions) | "
+            f"| {mode} | {x.get('gold_first_sentence')} | {x.get('gold_anywhere')} | "
+            f"{x.get('ceiling_top10')} | {x.get('first_over_ceiling')} | "
             f"{x['answered_in_period']} | {x['abstained_off_period']} | "
             f"{x['off_period_answers_marked_old']} |"
         )
+    lines += _fitted_markdown()
     if r.get("quality_small"):
         lines += [
             "",
@@ -199,6 +205,32 @@ def _answers_markdown(r: dict) -> list[str]:
         "",
         "Every answer of the run is in `work/answers.jsonl` (`ask --json` fields, `id`, `mode`).",
     ]
+    return lines
+
+
+def _fitted_markdown(path: Path = Path("bench/results/answer_model.json")) -> list[str]:
+    """The answer model's own figures: out of fold, 5-fold by question, on the dev set it was
+    fitted on (bench/fit_answers.py writes them with the model)."""
+    if not path.exists():
+        return []
+    fitted = json.loads(path.read_text(encoding="utf-8"))
+    cv = fitted.get("cross_validated", {})
+    lines = [
+        "",
+        "The answer model, cross-validated (5 folds by question, out of fold;"
+        f" {fitted.get('data', 'dev')}; `python -m bench.fit_answers`, commit"
+        f" {fitted.get('commit', '?')}):",
+        "",
+        "| asked | gold in the first sentence | gold in the answer | ceiling | first / ceiling"
+        ' | in-period answered | off-period "nothing relevant" |',
+        "|---|---|---|---|---|---|---|",
+    ]
+    for mode, x in cv.get("by_mode", {}).items():
+        lines.append(
+            f"| {mode} | {x['gold_first_sentence']} | {x['gold_in_answer']} |"
+            f" {x['ceiling_top10']} | {x['first_over_ceiling']} | {x['answered_in_period']} |"
+            f" {x['refused_off_period']} |"
+        )
     return lines
 
 

@@ -195,3 +195,60 @@ def test_a_question_in_the_article_or_its_title_is_never_an_answer_sentence():
     assert answer.found
     assert all("?" not in s.text for s in answer.sentences)
     assert answer.sentences[0].text.startswith("The first Thanksgiving was observed")
+
+
+TENNESSEE_BRIEF = (
+    "Tennessee officials are assessing the damage after tornadoes and strong thunderstorms"
+    " roared across the state, leaving at least six dead and multiple buildings destroyed."
+)
+ALABAMA_2019 = (
+    "First responders scoured debris Monday searching for missing people after several"
+    " tornadoes devastated communities in the Southeast.\n\n"
+    "At least 23 people died in one Alabama county, Lee County Sheriff Jay Jones said. Officials"
+    " expect the numbers to rise as they assess damage and begin recovery. Lee County Coroner"
+    " Bill Harris said that he had to call in help from the state because there were more bodies"
+    " than his office could handle.\n\n"
+    "“Unfortunately our toll, as far as fatalities, does stand at 23 at the current time,” Jones"
+    " told WRBL-TV. He said two people were in intensive care."
+)
+
+
+def dated_hit(text: str, article_id: int, day: str, similarity: float) -> Hit:
+    return Hit(
+        chunk_id=article_id,
+        article_id=article_id,
+        score=1.0,
+        text=text,
+        start=0,
+        end=len(text),
+        title="Tornadoes",
+        source="Daily",
+        published_at=day,
+        url=f"https://example.com/{article_id}",
+        similarity=similarity,
+    )
+
+
+def test_another_states_tornado_is_not_the_storys_earlier_development():
+    """A brief on Tennessee's tornadoes names Tennessee once; a 2019 report of Alabama's
+    tornadoes matches the question nearly as well but is another story: no "Earlier, on 4 March
+    2019: … Alabama …" under Tennessee's answer."""
+    question = (
+        "Which state was devastated by a series of tornadoes that left more than 35,000"
+        " customers without power?"
+    )
+    hits = [
+        dated_hit(TENNESSEE_BRIEF, 1, "2023-12-14", 0.62),
+        dated_hit(ALABAMA_2019, 2, "2019-03-04", 0.58),
+    ]
+    answer = compose_with(
+        question,
+        hits,
+        {1: TENNESSEE_BRIEF, 2: ALABAMA_2019},
+        model=load_model(),
+        as_of="2023-12-14",
+        threshold=0.0,
+        min_similarity=0.3,
+    )
+    assert answer.sentences[0].text == TENNESSEE_BRIEF
+    assert "Alabama" not in answer.text and "Earlier" not in answer.text, answer.text

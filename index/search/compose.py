@@ -201,9 +201,50 @@ def _same_story(
         or cand.hit.similarity < lead.hit.similarity - 0.1
     ):
         return False
-    ours = main_names(texts.get(lead.hit.article_id, "")) - question.names
-    theirs = main_names(texts.get(cand.hit.article_id, "")) - question.names
+    ours = _beyond(main_names(texts.get(lead.hit.article_id, "")), question)
+    theirs = _beyond(main_names(texts.get(cand.hit.article_id, "")), question)
     return bool(ours & theirs) or not (ours and theirs)
+
+
+def _beyond(names: frozenset[str], question: Question) -> frozenset[str]:
+    """The words of the names that are not the question's own, nor words any name may hold
+    ("King Charles III" and "Charles" share "charles"; "New York" and "New Jersey" nothing)."""
+    return frozenset(
+        w
+        for n in names
+        for w in n.split()
+        if w not in question.names and w not in _NAME_WORDS and len(w) > 2
+    )
+
+
+_NAME_WORDS = frozenset(
+    [
+        "new",
+        "united",
+        "states",
+        "north",
+        "south",
+        "east",
+        "west",
+        "national",
+        "state",
+        "city",
+        "county",
+        "university",
+        "president",
+        "the",
+        "of",
+        "and",
+        "de",
+        "la",
+        "saint",
+        "st",
+        "mount",
+        "lake",
+        "san",
+        "los",
+    ]
+)
 
 
 def _answers_more(

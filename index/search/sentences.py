@@ -439,8 +439,9 @@ def _two_names(text: str, parsed: _Text, question: Question) -> bool:
 @lru_cache(maxsize=1024)
 def main_names(text: str) -> frozenset[str]:
     """Who and where an article is about: the names (runs of capitalised words, lower-cased,
-    not opening a sentence) it gives at least twice, its four most frequent. Two articles
-    sharing one tell the same story; two tornado reports from different states do not."""
+    not opening a sentence unless a place) it gives most often, the first given first among
+    equals, six at most. Two articles sharing one tell the same story; two tornado reports
+    from different states do not."""
     counts: dict[str, int] = {}
     runs: list[list[str]] = []
     end = -1
@@ -449,7 +450,7 @@ def main_names(text: str) -> frozenset[str]:
             m.start() == 0
             or text[m.start() - 2 : m.start()] in (". ", "\n\n")
             or (text[m.start() - 1 : m.start()] == "\n")
-        ):
+        ) and m.group().lower() not in PLACES:  # "Tennessee officials are …" names a place
             end = m.end()
             continue
         word = m.group().lower().strip("’'-")
@@ -461,11 +462,11 @@ def main_names(text: str) -> frozenset[str]:
             runs.append([word])
         end = m.end()
     for run in runs:
-        name = " ".join(run)
-        if name not in DATE_WORDS:
+        name = " ".join(w for w in run if len(w) > 1)  # not the "U" and "S" of "U.S."
+        if name and name not in DATE_WORDS:
             counts[name] = counts.get(name, 0) + 1
-    frequent = sorted((n for n, c in counts.items() if c >= 2), key=lambda n: -counts[n])
-    return frozenset(frequent[:4])
+    ranked = sorted(counts, key=lambda n: -counts[n])  # stable: first given first among equals
+    return frozenset(ranked[:6])
 
 
 def feature_matrix(cands: Sequence[Candidate]) -> np.ndarray:
