@@ -127,7 +127,8 @@ async def test_a_personal_watch_alerts_by_dm(fake, service):
         assert embed["description"].startswith("“The harbour of Brest reopened on Friday")
         assert [f["value"] for f in embed["fields"]] == ["Ouest Wire", "2026-11-30"]
         assert embed["footer"]["text"].startswith("🔔 Watch 1 in Epsilon: Brest harbour storm")
-        assert alerts_counted(bot) == 1
+        # counted once discord.py has Discord's reply to the DM, a moment after Discord has it
+        await eventually(lambda: alerts_counted(bot) == 1)
 
         assert fake.channel_messages(8001) == [] and fake.channel_messages(8002) == []
     assert fake.unhandled == [] and fake.errors == []
