@@ -6,6 +6,8 @@ import asyncio
 import hashlib
 import json
 import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +48,14 @@ class NewsBot(commands.Bot):
     """newsbot on Discord: the cogs reach the service, the settings and the one writer lock
     through this class, which is what they are typed against."""
 
-    def __init__(self, settings: BotSettings, service: NewsService, **options: Any) -> None:
+    def __init__(
+        self,
+        settings: BotSettings,
+        service: NewsService,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        **options: Any,
+    ) -> None:
         options.setdefault("chunk_guilds_at_startup", False)
         super().__init__(
             command_prefix=commands.when_mentioned_or(settings.command_prefix),
@@ -57,6 +66,9 @@ class NewsBot(commands.Bot):
         )
         self.settings = settings
         self.service = service
+        # What time it is, for what runs on the clock (the daily digest): passed in, so a test
+        # starts the bot at the time it needs, before any loop has looked.
+        self.clock = clock
         # One writer: ingests and admin writes queue here; questions never wait on it.
         self.writer = asyncio.Lock()
         self._warm_up: asyncio.Task[None] | None = None

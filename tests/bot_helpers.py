@@ -5,8 +5,9 @@ Apart from helpers.py so that tests of the core never import discord.py.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 from bot.client import NewsBot
@@ -20,15 +21,19 @@ NO_COOLDOWNS: dict[str, Any] = {"ask_cooldown_seconds": 0, "ingest_cooldown_seco
 
 @asynccontextmanager
 async def running_bot(
-    fake: FakeDiscord, service: NewsService, **settings: Any
+    fake: FakeDiscord,
+    service: NewsService,
+    clock: Callable[[], datetime] | None = None,
+    **settings: Any,
 ) -> AsyncIterator[NewsBot]:
     """NewsBot logged in to ``fake`` with its commands synced, closed on exit.
 
     ``settings`` are BotSettings fields; the token is the fake's and there are no cooldowns
-    unless given.
+    unless given. ``clock``: the time the bot reads from its start (the real time if None).
     """
     bot_settings = BotSettings(**{"token": "fake-token", **NO_COOLDOWNS, **settings})
-    client = NewsBot(bot_settings, service, guild_ready_timeout=0.05)
+    timed = {"clock": clock} if clock is not None else {}
+    client = NewsBot(bot_settings, service, guild_ready_timeout=0.05, **timed)
     async with fake.run_client(client):
         await fake.wait_commands(bot_settings.dev_guild)
         yield client

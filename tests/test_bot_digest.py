@@ -115,16 +115,16 @@ async def test_now_previews_the_day_grouped_across_outlets(fake, service):
 
 async def test_the_daily_digest_goes_out_once_a_local_day_across_a_restart(fake, service):
     evening = datetime(2026, 11, 30, 19, 5, tzinfo=UTC)  # 20:05 in Paris
-    async with running_bot(fake, service, **FAST) as bot:
-        bot.get_cog("Digests").clock = lambda: datetime(2026, 11, 30, 17, 0, tzinfo=UTC)
+    afternoon = datetime(2026, 11, 30, 17, 0, tzinfo=UTC)
+    async with running_bot(fake, service, clock=lambda: afternoon, **FAST) as bot:
         ok = await digest(fake, ADMIN, "set", channel=9102, hour=20, timezone="Europe/Paris")
         assert ok["content"] == ("📰 The daily digest goes to <#9102> at 20:00 (Europe/Paris).")
         assert fake.channel_messages(9102) == []  # 18:00 in Paris: not yet
         bot.get_cog("Digests").clock = lambda: evening
         posted = await fake.wait_channel_message(9102, timeout=10)
         assert posted["embeds"][0]["title"] == "📰 The news of Monday 30 November 2026"
-    async with running_bot(fake, service, **FAST) as bot:
-        bot.get_cog("Digests").clock = lambda: evening
+    # the bot starts in the evening, the digest already posted: whatever the real time is
+    async with running_bot(fake, service, clock=lambda: evening, **FAST) as bot:
         await eventually(lambda: service.digests.schedules()[0].last_day == DAY)
         cog = bot.get_cog("Digests")
         await cog.post_due()

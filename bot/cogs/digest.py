@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import discord
@@ -34,7 +33,7 @@ class Digests(
         self.bot = bot
         self.stop = asyncio.Event()
         self.task: asyncio.Task | None = None
-        self.clock = lambda: datetime.now(UTC)  # tests move time
+        self.clock = bot.clock  # tests move time
         super().__init__()
 
     async def cog_load(self) -> None:
