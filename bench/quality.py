@@ -165,11 +165,6 @@ def off_period(
     return off_scores, abstained, marked
 
 
-def calibrate(in_scores: list[float], off_scores: list[float], answer_share: float = 0.92) -> float:
-    """The highest threshold that still answers ``answer_share`` of in-period questions."""
-    return float(np.quantile(np.asarray(in_scores), 1 - answer_share))
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, required=True)
@@ -203,13 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             load_scorer(a.eval_dir),
             mode=a.mode,
         )
-    in_scores, off_scores = result.pop("_in_scores"), result.pop("_off_scores")
-    threshold = calibrate(in_scores, off_scores)
-    result["calibrated_threshold"] = round(threshold, 3)
-    result["at_threshold"] = {
-        "answered_in_period": round(float(np.mean(np.asarray(in_scores) >= threshold)), 4),
-        "abstained_off_period": round(float(np.mean(np.asarray(off_scores) < threshold)), 4),
-    }
+    result.pop("_in_scores"), result.pop("_off_scores")
     print(json.dumps(result))
     return 0
 
