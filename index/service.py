@@ -350,7 +350,10 @@ class NewsService:
             if collection
             else self.store.collections.all()
         )
-        return self.indexes.rebuild(targets, progress, self.pipeline.reembed)
+        counts = self.indexes.rebuild(targets, progress, self.pipeline.reembed)
+        if collection is None:  # vectors a concurrent sweep had to leave (``store/vectors.py``)
+            self.store.vectors.sweep_orphans()
+        return counts
 
     def stats(self, collection: str) -> dict[str, object]:
         try:
