@@ -84,8 +84,9 @@ class CoreSettings:
     )
     chunk_overlap_tokens: int = setting(
         "NEWSBOT_CHUNK_OVERLAP",
-        40,
-        "At most this many word pieces of whole sentences are repeated between chunks.",
+        0,
+        "At most this many word pieces of whole sentences are repeated between chunks (40 cost"
+        " 12 % more chunks to embed and store for the same retrieval figures: README).",
     )
     max_input_bytes: int = setting(
         "NEWSBOT_MAX_INPUT_BYTES",
