@@ -44,6 +44,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -126,13 +127,20 @@ def _read_text(path: Path) -> str:
         return f.read(1 << 20).decode()
 
 
+@lru_cache(maxsize=8)
+def _weights_sha256(path: str, mtime_ns: int, size: int) -> str:
+    """The weights' SHA-256, read once a process while the file is unchanged (~90 MB)."""
+    return _sha256(Path(path))
+
+
 def source_of(model_path: Path, flavour: str = "fp32") -> dict[str, str]:
     """What an export is made from; a cached file made from anything else is exported again."""
     weights = model_path / "model.safetensors"
     if not weights.is_file():
         weights = model_path / "pytorch_model.bin"
+    st = weights.stat()
     return {
-        "weights_sha256": _sha256(weights),
+        "weights_sha256": _weights_sha256(str(weights), st.st_mtime_ns, st.st_size),
         "recipe": str(EXPORT_RECIPE) if flavour == "fp32" else f"{EXPORT_RECIPE}-{flavour}",
         # Versions read without importing torch: a running bot never needs it.
         "torch": metadata.version("torch"),
