@@ -23,12 +23,14 @@ from pathlib import Path
 
 from bench import follow
 from bench.baselines import BM25Baseline, DenseBaseline, corpus_windows
+from bench.collections import run as same_news
 from bench.load import sweep
 from bench.quality import EVAL, MODES, evaluate, load_scorer, read_jsonl
 from bench.report import charts, markdown
 from bench.rss import measure as peak_rss
 from bench.runtime import ingest_side_by_side, query_side_by_side, torch_copy
 from bench.speed import latency, rebuild_ratio
+from bench.tokens import accounting as tokens_accounting
 from index.feeds import FeedPoller
 from index.ingest.sources import document_from_record
 from index.search.embed import Embedder, make_embedder
@@ -63,8 +65,13 @@ def machine() -> dict:
         )
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "unknown", False
+    from index.search.cpu import cpu, cpu_line
+
     return {
         "commit": commit + ("-dirty" if dirty else ""),
+        "cpu": cpu_line(),  # beside every speed figure: the vector units decide the runtime
+        "cpu_model": cpu()["model"],
+        "cpu_flags": cpu()["flags"],
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -116,7 +123,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--backend",
         default=CoreSettings().embed_backend,
-        help="the embedding runtime measured (onnx or torch); PyTorch runs beside it",
+        help="the embedding runtime measured (auto, onnx-int8, onnx or torch); PyTorch beside it",
     )
     ap.add_argument("--eval-dir", type=Path, default=EVAL)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -364,6 +371,20 @@ def main(argv: list[str] | None = None) -> int:
         for b in ("torch", a.backend)
     ]
     samples = speed(service, data, result, torch_model, a.quick)
+    stage("word pieces the model reads: text, prefix, overlap, padding (bench.tokens)")
+    result["tokens"] = tokens_accounting(
+        small_dir, a.backend, 128 if a.quick else 512, 32, 256, models
+    )
+    stage("the same news in ten collections (bench.collections)")
+    result["collections"] = same_news(
+        30 if a.quick else 150,
+        3 if a.quick else 10,
+        a.backend,
+        a.eval_dir,
+        work / "collections",
+        models,
+    )
+    (out / "collections.json").write_text(json.dumps(result["collections"], indent=2) + "\n")
     if (scaled := scale(a, out)) is not None:
         result["scale"] = scaled
     stage("an ask right after another process's write (bench.follow, separate processes)")

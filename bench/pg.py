@@ -106,7 +106,10 @@ def run_one(n: int, lines: list[str], admin: str | None, work: Path) -> dict:
     articles, chunks = asker.store.collections.counts(asker.store.collections.id_of("default"))
     asker.close()
     lat = sorted(latencies) or [0.0]
+    from index.search.cpu import cpu_line
+
     return {
+        "cpu": cpu_line(),
         "backend": "postgresql" if url else "sqlite",
         "processes": n,
         "articles": articles,

@@ -59,10 +59,10 @@ def charts(result: dict, out: Path, samples: dict) -> list[str]:
     return files
 
 
-def follow_markdown(follow: dict) -> list[str]:
+def follow_markdown(follow: dict, cpu: str = "") -> list[str]:
     """bench.follow: an ask right after another process's write, against a normal ask."""
     lines = [
-        "## An ask right after another process's write (bench.follow)",
+        f"## An ask right after another process's write (bench.follow){on(cpu)}",
         "",
         "| code | chunks | ask p50 | right after a write p50 (max) | ratio |",
         "|---|---|---|---|---|",
@@ -76,11 +76,11 @@ def follow_markdown(follow: dict) -> list[str]:
     return lines
 
 
-def scale_markdown(scale: dict) -> list[str]:
+def scale_markdown(scale: dict, cpu: str = "") -> list[str]:
     """The 1 M-chunk run (bench.scale) as a table: exact flat vs the IVF index newsbot uses."""
     lines = [
         f"## Scale: {scale.get('n', 0):,} synthetic chunks ({scale.get('dim')}-d), "
-        f"load average at start {scale.get('loadavg_at_start', [0.0])[0]:.1f}",
+        f"load average at start {scale.get('loadavg_at_start', [0.0])[0]:.1f}{on(cpu)}",
         "",
     ]
     for run in scale.get("runs", []):
@@ -108,22 +108,35 @@ def scale_markdown(scale: dict) -> list[str]:
     return lines
 
 
+def on(cpu: str) -> str:
+    """What a speed heading says of the machine: speeds differ with the CPU's vector units."""
+    return f" — CPU: {cpu}" if cpu else ""
+
+
 def markdown(r: dict) -> str:
     """The whole report of a run (``latest.md``)."""
+    cpu = r["machine"].get("cpu", "")
     lines = [
         "# newsbot benchmark",
         "",
-        f"commit {r['machine']['commit']} · {r['machine']['date']} · {r['machine']['cpus']} CPUs"
-        f" · torch {r['machine']['torch']} · faiss {r['machine']['faiss']}",
+        f"commit {r['machine']['commit']} · {r['machine']['date']} · CPU: {cpu or '?'}"
+        f" · torch {r['machine']['torch']} · faiss {r['machine']['faiss']}"
+        f" · onnxruntime {r['machine'].get('onnxruntime')}",
         "",
         *_quality_markdown(r),
         *_answers_markdown(r),
         *_speed_markdown(r),
     ]
+    if r.get("collections"):
+        from bench.collections import markdown as collections_markdown
+
+        lines += ["", *collections_markdown(r["collections"])]
+    if r.get("tokens"):
+        lines += ["", *tokens_markdown(r["tokens"])]
     if r.get("scale"):
-        lines += ["", *scale_markdown(r["scale"])]
+        lines += ["", *scale_markdown(r["scale"], cpu)]
     if r.get("follow"):
-        lines += ["", *follow_markdown(r["follow"])]
+        lines += ["", *follow_markdown(r["follow"], cpu)]
     lines += ["", "Charts: " + ", ".join(f"`{f}`" for f in r.get("charts", []))]
     return "\n".join(lines) + "\n"
 
@@ -237,10 +250,11 @@ def _fitted_markdown(path: Path = Path("bench/results/answer_model.json")) -> li
 def _speed_markdown(r: dict) -> list[str]:
     """The runtimes side by side, latency, load as servers see it, rebuild, memory."""
     t, lat, rb, qe = r["ingest"], r["latency"], r["rebuild"], r["query_embedding"]
+    cpu = r["machine"].get("cpu", "")
     lines = [
         "",
         f"## Ingest throughput (corpus-small; newsbot on {t['runtime']}, raw embed of the same"
-        " chunk texts on both runtimes, slice by slice)",
+        f" chunk texts on both runtimes, slice by slice){on(cpu)}",
         "",
         f"- newsbot ingest end to end: {t['ingest_chunks_per_s']} chunks/s ({t['chunks']} chunks,"
         f" {t['ingest_seconds']} s)",
@@ -254,7 +268,7 @@ def _speed_markdown(r: dict) -> list[str]:
     lines += _runtime_quality(r)
     lines += [
         "",
-        "## Latency (warm, in-process, asked today)",
+        f"## Latency (warm, in-process, asked today){on(cpu)}",
         "",
         "| | p50 ms | p95 ms |",
         "|---|---|---|",
@@ -265,11 +279,11 @@ def _speed_markdown(r: dict) -> list[str]:
         "",
         f"ask p95 / floor p95: **{lat['ask_p95_over_floor_p95']}**.",
     ]
-    lines += _load_markdown(r["load"])
+    lines += _load_markdown(r["load"], cpu)
     lines += _alerts_markdown(r)
     lines += [
         "",
-        "## Rebuild and memory",
+        f"## Rebuild and memory{on(cpu)}",
         "",
         f"Rebuild from stored vectors {rb['rebuild_seconds']} s vs re-embedding with PyTorch "
         f"{rb['reembed_seconds']} s: **{rb['speedup']}×** faster ({rb['vectors']} vectors).",
@@ -319,11 +333,11 @@ def _runtime_quality(r: dict) -> list[str]:
     return lines
 
 
-def _load_markdown(load: dict) -> list[str]:
+def _load_markdown(load: dict, cpu: str = "") -> list[str]:
     lines = [
         "",
         f"## Load: open-loop Poisson arrivals, {load['seconds_per_rate']} s a rate, latency from"
-        " each question's arrival",
+        f" each question's arrival{on(cpu)}",
         "",
         "| while | questions/s | asked | p50 ms | p95 ms | p99 ms | p95 / idle p95 | errors |",
         "|---|---|---|---|---|---|---|---|",
@@ -346,3 +360,17 @@ def _load_markdown(load: dict) -> list[str]:
         f" feed poll: {load['feed_poll'].get('new')} new entries.",
     ]
     return lines
+
+
+def tokens_markdown(t: dict) -> list[str]:
+    """bench.tokens: what the model reads, by where the word pieces come from."""
+    share = t["share_of_model_pieces"]
+    return [
+        f"## Word pieces the model reads (corpus-small, {t['chunks']:,} chunks){on(t['cpu'])}",
+        "",
+        f"Of {t['pieces']['model_reads']:,} pieces: chunk text {share['text']:.1%} (of which the"
+        f" overlap with the chunk before {share['overlap']:.1%}), title/source/date prefix"
+        f" {share['prefix']:.1%}, padding {share['padding']:.1%}, special tokens"
+        f" {share['special']:.1%}. The model on {t['runtime']}: {t['sample']['ms_per_1000_pieces']}"
+        f" ms a thousand pieces ({t['sample']['chunks_per_s']} chunks/s on a sample).",
+    ]

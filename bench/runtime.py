@@ -129,3 +129,45 @@ def query_side_by_side(runtime: Embedder, torch_model: Embedder, questions: list
         "torch_p50_ms": round(p50["torch"], 2),
         "ratio": round(p50["runtime"] / p50["torch"], 3),
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.runtime``: ingest of held-out articles (the model warm) against raw
+    encode of the same chunk texts on its runtime and on PyTorch, slice by slice."""
+    import argparse
+    import json
+    import sys
+    import tempfile
+
+    from bench.collections import held_out
+    from bench.quality import EVAL
+    from index.ingest.sources import document_from_record
+    from index.search.cpu import cpu_line
+    from index.search.embed import make_embedder, model_cache_dir
+
+    ap = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    ap.add_argument("--articles", type=int, default=150)
+    ap.add_argument("--backend", default="auto")
+    ap.add_argument("--slices", type=int, default=4)
+    ap.add_argument("--eval-dir", type=Path, default=EVAL)
+    a = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-runtime-") as tmp:
+        cache = model_cache_dir("", Path(tmp))
+        runtime = make_embedder(a.backend, cache_dir=cache)
+        torch_model = make_embedder("torch", cache_dir=cache)
+        service = NewsService(CoreSettings(data_dir=Path(tmp) / "data"), runtime)
+        service.bulk.embed(runtime, ["warm up"] * 4)  # exported, chosen, the lane warm
+        _encode(torch_model, ["warm up"] * 4)
+        docs = [
+            document_from_record(x, f"held-out:{i}")
+            for i, x in enumerate(held_out(a.eval_dir, a.articles))
+        ]
+        figures, _ = ingest_side_by_side(service, docs, torch_model, a.slices)
+        service.close()
+    print(json.dumps({"cpu": cpu_line(), **figures}, indent=2))
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

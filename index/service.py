@@ -32,7 +32,7 @@ from .search.answer import (
     days_between,
     understand,
 )
-from .search.embed import BackgroundLane, Embedder, make_embedder
+from .search.embed import BackgroundLane, Embedder, make_embedder, model_cache_dir
 from .search.registry import Change, IndexRegistry
 from .search.retrieve import Filters, RetrievalParams, Retriever
 from .search.timeline import Timeline
@@ -63,7 +63,7 @@ class NewsService:
         self.settings = settings
         embedder = embedder or make_embedder(
             settings.embed_backend,
-            cache_dir=Path(settings.model_cache or settings.data_dir / "models"),
+            cache_dir=model_cache_dir(settings.model_cache, settings.data_dir),
             path=Path(settings.model_path) if settings.model_path else None,
             batch_size=settings.embed_batch_size,
             threads=settings.torch_threads,
@@ -359,7 +359,10 @@ class NewsService:
             if collection
             else self.store.collections.all()
         )
-        return self.indexes.rebuild(targets, progress, self.pipeline.reembed)
+        counts = self.indexes.rebuild(targets, progress, self.pipeline.reembed)
+        if collection is None:  # vectors a concurrent sweep had to leave (``store/vectors.py``)
+            self.store.vectors.sweep_orphans()
+        return counts
 
     def stats(self, collection: str) -> dict[str, object]:
         try:
@@ -378,10 +381,19 @@ class NewsService:
             "indexed_vectors": indexed,
             "model": self.embedder.name,
             "dimension": self.embedder.dim,
+            **self._runtime(),
+            "vectors_in_store": self.store.vectors.count(),  # every collection's, each once
             "database_bytes": db_bytes + wal_bytes,  # the log holds recent writes until merged
             "wal_bytes": wal_bytes,
             "data_dir": str(self.settings.data_dir),
         }
+
+    def _runtime(self) -> dict[str, object]:
+        """The model's runtime, and when it was chosen by measurement, what was measured."""
+        describe = getattr(self.embedder, "describe", None)
+        if describe is not None:
+            return describe()
+        return {"runtime": getattr(self.embedder, "runtime", type(self.embedder).__name__)}
 
     def check(self) -> list[str]:
         """Problems found in the store and its indexes; empty when all is consistent.

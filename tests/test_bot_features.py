@@ -17,6 +17,7 @@ from bot.cogs.ask import question_from
 from bot_helpers import running_bot
 from fakediscord import MANAGE_GUILD, FakeDiscord, FakeGuild, FakeMember, FakeUser
 from helpers import (
+    BACK_TO_SCHEMA_7,
     FAKE_EMBEDDER_BARS,
     SAMPLE,
     SAMPLE_QUESTION,
@@ -255,7 +256,8 @@ def test_a_schema_3_store_migrates_to_4_and_keeps_its_articles(tmp_path):
         "DROP TABLE answer_votes; DROP TABLE answers; DROP TABLE watch_alerts;"
         " DROP TABLE watches; DROP TABLE digests; DROP TABLE chunk_log;"
         " DROP INDEX article_sources_once; ALTER TABLE collections DROP COLUMN logged_from;"
-        " PRAGMA user_version = 3;"
+        + BACK_TO_SCHEMA_7
+        + " PRAGMA user_version = 3;"
     )
     con.close()
     with make_service(tmp_path / "data") as svc:

@@ -270,10 +270,13 @@ def test_check_while_another_process_writes_finds_nothing(data: Path) -> None:
                     " added_at) VALUES (?, 't', 'x', ?, 1, 'now')",
                     (cid, str(len(written))),
                 ).lastrowid
+                vector_id = con.execute(
+                    "INSERT INTO vectors (vector) VALUES (?)", (vector,)
+                ).lastrowid
                 chunk = con.execute(
-                    "INSERT INTO chunks (article_id, ordinal, start, end, text, vector)"
+                    "INSERT INTO chunks (article_id, ordinal, start, end, text, vector_id)"
                     " VALUES (?, 0, 0, 1, 'x', ?)",
-                    (article, vector),
+                    (article, vector_id),
                 ).lastrowid
                 con.execute(
                     "INSERT INTO chunks_fts (rowid, title, text) VALUES (?, 't', 'x')", (chunk,)

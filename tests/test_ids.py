@@ -118,8 +118,9 @@ def test_a_schema_4_store_migrates_and_gives_out_no_id_twice(tmp_path, monkeypat
     data = tmp_path / "data"
     with monkeypatch.context() as m:
         m.setattr(schema, "SCHEMA_VERSION", 4)  # the schema the release before created
-        # with the chunk log this code writes, taken away below: the release before kept none
-        m.setitem(schema.MIGRATIONS, 4, schema.MIGRATIONS[4] + schema.MIGRATIONS[7])
+        # with the chunk log and the vectors table this code writes, taken away below: the
+        # release before kept neither
+        m.setitem(schema.MIGRATIONS, 4, schema.MIGRATIONS[4] + schema.MIGRATIONS[7] + VECTORS_SHIM)
         with make_service(data, **BARS) as svc:
             svc.ingest("news", [STRIKE])
             watch = svc.watches.add("news", TOPIC, owner="10", channel_id=None)
@@ -134,7 +135,7 @@ def test_a_schema_4_store_migrates_and_gives_out_no_id_twice(tmp_path, monkeypat
     with sqlite3.connect(data / "newsbot.sqlite3") as db:
         db.executescript(
             "DROP TABLE chunk_log; DROP INDEX article_sources_once;"
-            " ALTER TABLE collections DROP COLUMN logged_from;"
+            " ALTER TABLE collections DROP COLUMN logged_from;" + VECTORS_UNSHIM
         )
     index_file = data / "faiss" / "collection-1.faiss"
     saved = (index_file.stat().st_mtime_ns, index_file.read_bytes())
@@ -146,7 +147,7 @@ def test_a_schema_4_store_migrates_and_gives_out_no_id_twice(tmp_path, monkeypat
     with make_service(data, **BARS) as svc:
         db = svc.store.db
         assert db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
-        assert tables_sql(db).count("AUTOINCREMENT") == 5
+        assert tables_sql(db).count("AUTOINCREMENT") == 6  # vectors too (schema 8)
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
         assert [(h.chunk_id, h.title) for h in svc.search("news", "auto workers union")] == found
         # the alert kept for the forgotten article remembers its number
@@ -165,6 +166,41 @@ def test_a_schema_4_store_migrates_and_gives_out_no_id_twice(tmp_path, monkeypat
         assert svc.check() == []
         assert db.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0] == len(chunk_ids(svc))
         assert db.execute("SELECT COUNT(*) FROM article_versions").fetchone()[0] == 1
+
+
+# Schema 8's vectors table at schema 4 (no id counters yet), for this code to write to; and the
+# chunks table as schema 4 had it back, each vector in its chunk's row.
+VECTORS_SHIM = """
+CREATE TABLE vectors (id INTEGER PRIMARY KEY, digest BLOB UNIQUE, vector BLOB NOT NULL);
+DROP TABLE chunks;
+CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY,
+    article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    text TEXT NOT NULL, vector_id INTEGER NOT NULL REFERENCES vectors(id)
+);
+CREATE INDEX chunks_article ON chunks (article_id);
+CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+    DELETE FROM chunks_fts WHERE rowid = old.id;
+END;
+"""
+VECTORS_UNSHIM = """
+CREATE TABLE chunks_old (
+    id INTEGER PRIMARY KEY,
+    article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
+    text TEXT NOT NULL, vector BLOB NOT NULL
+);
+INSERT INTO chunks_old SELECT ch.id, ch.article_id, ch.ordinal, ch.start, ch."end", ch.text,
+    v.vector FROM chunks ch JOIN vectors v ON v.id = ch.vector_id;
+DROP TABLE chunks;
+DROP TABLE vectors;
+ALTER TABLE chunks_old RENAME TO chunks;
+CREATE INDEX chunks_article ON chunks (article_id);
+CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+    DELETE FROM chunks_fts WHERE rowid = old.id;
+END;
+"""
 
 
 def tables_sql(db: sqlite3.Connection) -> str:

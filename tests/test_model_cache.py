@@ -26,12 +26,18 @@ from index.search.embed import packaged_model_path
 pytest.importorskip("onnxruntime")
 pytestmark = pytest.mark.model
 
-ANSWER = "reconnaissance satellite"  # in the demo's answer, whichever runtime embedded it
+ANSWER = "final phase of preparations"  # in the demo's answer, whichever runtime embedded it
 
 
 def newsbot(data: Path, cache: Path | None, *args: str, **env: str) -> dict:
-    """How to start a real ``newsbot`` process on ``data`` and ``cache``."""
-    settings = {"NEWSBOT_DATA_DIR": str(data), "NEWSBOT_TORCH_THREADS": "1", **env}
+    """How to start a real ``newsbot`` process on ``data`` and ``cache`` (None: the user's cache,
+    in a home of its own beside ``data``)."""
+    settings = {
+        "NEWSBOT_DATA_DIR": str(data),
+        "NEWSBOT_TORCH_THREADS": "1",
+        "XDG_CACHE_HOME": str(data.parent / "xdg-cache"),
+        **env,
+    }
     if cache is not None:
         settings["NEWSBOT_MODEL_CACHE"] = str(cache)
     inherited = {k: v for k, v in os.environ.items() if k != "NEWSBOT_MODEL_CACHE"}
@@ -50,11 +56,16 @@ def run(data: Path, cache: Path | None, *args: str, **env: str) -> subprocess.Co
 
 @pytest.fixture
 def cache(tmp_path: Path, real_embedder, model_cache: Path) -> Path:
-    """A copy of the session's export for the default runtime, to spoil."""
-    copy = tmp_path / "models"
-    copy.mkdir()
-    for name in onnx_embed.files(real_embedder.flavour):
-        shutil.copy2(model_cache / name, copy / name)
+    """A copy of the session's exports and the runtime chosen for this CPU, to spoil."""
+    return copy_cache(model_cache, tmp_path / "models")
+
+
+def copy_cache(model_cache: Path, copy: Path) -> Path:
+    copy.mkdir(parents=True)
+    for flavour in onnx_embed.CANDIDATES:
+        for name in onnx_embed.files(flavour):
+            shutil.copy2(model_cache / name, copy / name)
+    shutil.copy2(model_cache / onnx_embed.RUNTIME_FILE, copy / onnx_embed.RUNTIME_FILE)
     return copy
 
 
@@ -154,7 +165,10 @@ def test_a_cache_folder_that_is_a_symbolic_link_is_refused(tmp_path: Path, where
     elsewhere.mkdir()
     data = tmp_path / "data"
     data.mkdir()
-    link = data / "models" if where == "default" else tmp_path / "cache-link"
+    link = tmp_path / "xdg-cache" / "newsbot" / "models"
+    if where != "default":
+        link = tmp_path / "cache-link"
+    link.parent.mkdir(parents=True, exist_ok=True)
     link.symlink_to(elsewhere)
 
     done = run(data, None if where == "default" else link, "demo")
@@ -164,4 +178,45 @@ def test_a_cache_folder_that_is_a_symbolic_link_is_refused(tmp_path: Path, where
         "write through: point NEWSBOT_MODEL_CACHE at a real folder"
     )
     assert list(elsewhere.iterdir()) == []
-    assert sorted(p.name for p in data.iterdir()) == (["models"] if where == "default" else [])
+    assert list(data.iterdir()) == []
+
+
+def test_data_folders_share_the_users_cache_and_its_runtime_chosen_for_this_cpu(
+    tmp_path: Path, real_embedder, model_cache: Path
+) -> None:
+    """The export and the runtime choice are made once per user, not per data folder; a choice
+    made on another CPU is measured again here, recorded with this CPU, and `stats` shows it."""
+    from index.search.cpu import cpu
+
+    cache = copy_cache(model_cache, tmp_path / "xdg-cache" / "newsbot" / "models")
+    exports = {p.name: (p.stat().st_mtime_ns, sha256(p)) for p in cache.glob("*.onnx")}
+    elsewhere = json.loads((cache / onnx_embed.RUNTIME_FILE).read_text())
+    elsewhere["cpu"] = {**elsewhere["cpu"], "model": "Another CPU", "flags": "avx512_vnni"}
+    elsewhere["chosen"] = "torch"
+    (cache / onnx_embed.RUNTIME_FILE).write_text(json.dumps(elsewhere))
+
+    first = run(tmp_path / "first", None, "demo")
+    assert first.returncode == 0, first.stderr
+    assert ANSWER in first.stdout
+    choice = json.loads((cache / onnx_embed.RUNTIME_FILE).read_text())
+    assert choice["cpu"] == cpu()  # measured again, on this CPU
+    measured = choice["candidates"]
+    assert set(measured) == {"int8", "fp32", "torch"}
+    assert all(m["chunks_per_s"] > 0 and -1 <= m["min_cosine"] <= 1.0001 for m in measured.values())
+    assert measured["fp32"]["passed"] and measured["fp32"]["mean_cosine"] > 0.999
+    passed = [k for k, m in measured.items() if m["passed"]]
+    assert choice["chosen"] == max(passed, key=lambda k: measured[k]["chunks_per_s"])
+
+    second = run(tmp_path / "second", None, "stats", "--json")
+    assert second.returncode == 0, second.stderr
+    stats = json.loads(second.stdout)
+    runtime = {"int8": "onnxruntime-int8", "fp32": "onnxruntime", "torch": "torch"}
+    assert stats["runtime"] == runtime[choice["chosen"]]
+    assert stats["model_cache"] == str(cache)
+    shown = stats["runtime_choice"]
+    assert shown["chosen"] == choice["chosen"] and shown["cpu"].startswith(str(cpu()["model"]))
+    assert shown["chunks_per_s"] == {k: m["chunks_per_s"] for k, m in measured.items()}
+    # one export for both data folders: none made in either, the cached files untouched
+    assert not (tmp_path / "first" / "models").exists()
+    assert not (tmp_path / "second" / "models").exists()
+    assert {p.name: (p.stat().st_mtime_ns, sha256(p)) for p in cache.glob("*.onnx")} == exports

@@ -55,7 +55,10 @@ def test_vectors_round_trip_as_little_endian_float32(two):
     assert np.array_equal(np.stack([got[i] for i in ids]), art.vectors)
     (vid, vecs), *_ = list(a.chunks.iter_vectors(cid))
     assert vid.tolist() == ids and vecs.dtype == np.float32
-    raw = a.value("SELECT vector FROM chunks WHERE id = ?", (ids[0],))
+    raw = a.value(
+        "SELECT v.vector FROM chunks ch JOIN vectors v ON v.id = ch.vector_id WHERE ch.id = ?",
+        (ids[0],),
+    )
     assert bytes(raw) == art.vectors[0].astype("<f4").tobytes()
 
 
@@ -287,3 +290,60 @@ def test_a_digest_day_is_sent_by_one_process(two):
     ]
     assert sent.count(True) == 10  # each day once, by one of them
     assert a.digests.get(cid).last_day == "2026-11-10"
+
+
+# A database of this version taken back to schema 4 (its vectors in their chunks' rows).
+BACK_TO_SCHEMA_4 = """
+ALTER TABLE chunks ADD COLUMN vector BYTEA;
+UPDATE chunks SET vector = v.vector FROM vectors v WHERE v.id = chunks.vector_id;
+ALTER TABLE chunks ALTER COLUMN vector SET NOT NULL;
+ALTER TABLE chunks DROP COLUMN vector_id;
+DROP TABLE vectors;
+DELETE FROM schema_version WHERE version >= 5;
+"""
+
+
+def test_a_schema_4_database_keeps_its_vectors_and_the_next_ingest_merges_their_copies(
+    tmp_path, pg_database
+):
+    from fake_embedder import FakeEmbedder
+    from index.store.postgres import SCHEMA_VERSION
+
+    def hits(svc, collection: str) -> list[tuple[int, float]]:
+        return [(h.chunk_id, round(h.score, 5)) for h in svc.search(collection, "volcano strike")]
+
+    with make_service(tmp_path / "p", database_url=pg_database) as svc:
+        svc.ingest("a", [VOLCANO, STRIKE])
+        svc.ingest("b", [VOLCANO])
+        before = {c: hits(svc, c) for c in ("a", "b")}
+        chunks = svc.stats("a")["chunks"] + svc.stats("b")["chunks"]
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(BACK_TO_SCHEMA_4)
+        columns = [
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'chunks'"
+                " ORDER BY ordinal_position"
+            )
+        ]  # as pg_migrations/001 made the table
+        assert columns == [
+            "id",
+            "article_id",
+            "collection_id",
+            "ordinal",
+            "start",
+            "end",
+            "text",
+            "vector",
+        ]
+    model = FakeEmbedder()
+    with make_service(tmp_path / "p", model, database_url=pg_database) as svc:
+        assert svc.store.value("SELECT MAX(version) FROM schema_version") == SCHEMA_VERSION
+        assert svc.store.vectors.count() == chunks  # moved as they were
+        assert {c: hits(svc, c) for c in ("a", "b")} == before
+        assert model.embedded == 2  # the two questions: nothing re-embedded
+        report = svc.ingest("c", [VOLCANO])
+        assert report.embedded == 0 and model.embedded == 2
+        assert svc.store.vectors.count() == svc.stats("a")["chunks"]  # the copies merged
+        assert {c: hits(svc, c) for c in ("a", "b")} == before
+        assert svc.check() == []

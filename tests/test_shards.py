@@ -53,7 +53,7 @@ async def fake() -> AsyncIterator[FakeDiscord]:
         yield server
 
 
-async def start_bot(fake: FakeDiscord, url: str, data, shard: int):
+async def start_bot(fake: FakeDiscord, url: str, data, shard: int, model_cache):
     env = {
         **os.environ,
         "DISCORD_TOKEN": "fake-token",
@@ -67,6 +67,7 @@ async def start_bot(fake: FakeDiscord, url: str, data, shard: int):
         "NEWSBOT_ASK_COOLDOWN": "0",
         "NEWSBOT_INGEST_COOLDOWN": "0",
         "NEWSBOT_LOG_LEVEL": "INFO",
+        "NEWSBOT_MODEL_CACHE": str(model_cache),  # the session's export, not the user's
     }
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -80,9 +81,12 @@ async def start_bot(fake: FakeDiscord, url: str, data, shard: int):
 
 
 async def test_two_processes_on_two_shards_each_answer_their_own_servers(
-    fake, pg_database, tmp_path
+    fake, pg_database, tmp_path, model_cache
 ):
-    procs = [await start_bot(fake, pg_database, tmp_path / f"shard{i}", i) for i in (0, 1)]
+    procs = [
+        await start_bot(fake, pg_database, tmp_path / f"shard{i}", i, model_cache) for i in (0, 1)
+    ]
+    early = [b"", b""]
     try:
         await fake.wait_ready(timeout=90, shards=2)
         assert fake.gateway.shard_count == 2
@@ -107,11 +111,20 @@ async def test_two_processes_on_two_shards_each_answer_their_own_servers(
             other = await slash(fake, guild, member, "ask", question=question)
             text = str((await other.wait_final(timeout=60))["embeds"][0])
             assert absent not in text
+        # on_ready comes once a shard's servers are all in: with the model cached, the
+        # questions above can be answered before it
+        async with asyncio.timeout(30):
+            for k, proc in enumerate(procs):
+                while b"connected as" not in early[k] and not proc.stdout.at_eof():
+                    early[k] += await proc.stdout.readline()
     finally:
         for proc in procs:
             if proc.returncode is None:
                 proc.terminate()
-        logs = [(await asyncio.wait_for(p.communicate(), 30))[0].decode() for p in procs]
+        logs = [
+            (early[k] + (await asyncio.wait_for(p.communicate(), 30))[0]).decode()
+            for k, p in enumerate(procs)
+        ]
     assert fake.errors == []
     with psycopg.connect(pg_database, autocommit=True) as conn:
         ids = dict(conn.execute("SELECT name, id FROM collections").fetchall())

@@ -242,7 +242,14 @@ def cmd_stats(service: NewsService, args: argparse.Namespace) -> int:
         print(json.dumps(stats, indent=2))
     else:
         for k, v in stats.items():
-            print(f"{k}: {v}")
+            if isinstance(v, dict):  # the runtime's choice: one line a thing measured
+                for kk, vv in v.items():
+                    shown = (
+                        ", ".join(f"{a} {b}" for a, b in vv.items()) if isinstance(vv, dict) else vv
+                    )
+                    print(f"{k}.{kk}: {shown}")
+            else:
+                print(f"{k}: {v}")
     return 0
 
 

@@ -195,7 +195,7 @@ def print_ingest(report: IngestReport) -> None:
     rate = report.chunks / report.seconds if report.seconds > 0 else 0.0
     print(
         f"{len(report.added)} added, {len(report.updated)} updated "
-        f"({report.chunks} chunks, {rate:.1f} chunks/s, "
+        f"({report.chunks} chunks, {report.embedded} embedded, {rate:.1f} chunks/s, "
         f"{report.seconds:.1f} s), {len(report.duplicates)} already indexed, "
         f"{len(report.failed)} failed",
         file=sys.stderr if few else sys.stdout,

@@ -7,6 +7,7 @@ exact slice of the article text (``text[start:end]``), which is what makes snipp
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Sequence
 
@@ -161,6 +162,13 @@ def fit_prefix(
         prefix = prefix[:CUT_PREFIX_CHARS]
         budget = min(chunk_tokens, max_tokens - 3 - CUT_PREFIX_TOKENS)
     return prefix, budget
+
+
+def vector_digest(model: str, text: str) -> bytes:
+    """The key a chunk's vector is stored and found under: the model's name and exactly the text
+    it read (``embedded_text``). Any collection embedding the same text with the same model
+    reuses the vector instead of running the model."""
+    return hashlib.sha256(f"{model}\x00{text}".encode("utf-8", "surrogatepass")).digest()
 
 
 def embedded_text(prefix: str, chunk: str) -> str:

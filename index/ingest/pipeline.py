@@ -2,7 +2,10 @@
 
 Each document is cleaned, chunked and fingerprinted here; ``dedup`` decides whether it repeats
 or updates a stored article. Chunks are embedded in groups across articles on the bulk lane (one
-group is embedded while the next is read and chunked), each chunk once. A group is stored in one
+group is embedded while the next is read and chunked), each text once: a chunk whose embedded
+text the store already holds a vector for (another collection following the same feed, an
+unchanged passage of an updated article) takes that vector and the model does not run. A group
+is stored in one
 write transaction that checks duplicates again (another process may have stored the same article
 meanwhile), so every article is stored whole, once, or not at all; the vector index follows the
 write only from the state the write started from (``IndexRegistry.follow``).
@@ -23,9 +26,9 @@ from ..search.embed import BackgroundLane, Embedder
 from ..search.registry import Change, IndexRegistry
 from ..settings import CoreSettings
 from ..store import ChunkText, NewArticle, Store
-from .chunk import chunk_text, embedded_text, fit_prefix
+from .chunk import chunk_text, embedded_text, fit_prefix, vector_digest
 from .dedup import Duplicates, Fingerprint, Match, fingerprint
-from .reembed import StepFn, embedded_texts, reembed
+from .reembed import StepFn, embedded_texts, key_stored_vectors, reembed
 from .sources import Failed
 
 # Chunks gathered across articles before one model call: big enough for full batches (short
@@ -47,6 +50,7 @@ class IngestReport:
     duplicates: list[IngestResult] = field(default_factory=list)
     failed: list[Failed] = field(default_factory=list)
     seconds: float = 0.0
+    embedded: int = 0  # chunks the model ran on (the others' vectors were stored already)
 
     @property
     def chunks(self) -> int:
@@ -65,6 +69,7 @@ class _Pending:
     fp: Fingerprint
     chunks: list[ChunkSpan]
     embedded: list[str]  # what the model reads for each chunk
+    digests: list[bytes]  # the key each chunk's vector is stored and found under
     replaces: int | None = None  # the stored article this is a newer version of
 
 
@@ -113,7 +118,7 @@ class _Run:
     group_chunks: int = 0
     # One group is embedded (on the bulk lane) while the next is read and chunked; when that one
     # is sent, the one before is stored, so articles still land in order, group by group.
-    inflight: tuple[list[_Pending], Future[np.ndarray]] | None = None
+    inflight: tuple[list[_Pending], _Vectors] | None = None
 
     def waiting(self) -> list[_Pending]:
         return self.group + (self.inflight[0] if self.inflight else [])
@@ -121,6 +126,28 @@ class _Run:
     def tell(self) -> None:
         if self.progress:
             self.progress(self.state)
+
+
+@dataclass
+class _Vectors:
+    """A group's vectors: those the store holds already, and the rest being embedded."""
+
+    digests: list[bytes]
+    known: dict[bytes, np.ndarray]
+    missing: list[bytes]  # each text the model runs on, once
+    future: Future[np.ndarray] | None
+
+    def result(self) -> np.ndarray:
+        found = dict(self.known)
+        if self.future is not None:
+            found.update(zip(self.missing, self.future.result(), strict=True))
+        if not self.digests:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.vstack([found[d] for d in self.digests]).astype(np.float32, copy=False)
+
+    def cancel(self) -> None:
+        if self.future is not None:
+            self.future.cancel()
 
 
 class IngestPipeline:
@@ -140,6 +167,7 @@ class IngestPipeline:
         self.bulk = bulk
         self.settings = settings
         self.duplicates = Duplicates(store.articles)
+        self._keyed = False  # stored vectors from before digests were keyed (once a process)
 
     def reembed(self, progress: StepFn | None = None) -> None:
         """Every stored chunk embedded again by this model (``reembed.py``)."""
@@ -162,6 +190,7 @@ class IngestPipeline:
         """Each article is stored whole or not at all; a stop part-way (Ctrl-C, a full disk)
         says what was stored before it."""
         started = time.perf_counter()
+        self._key_stored_vectors()
         run = _Run(
             collection_id, added_by, feed_id, progress, state=Progress(docs_total=docs_total)
         )
@@ -222,13 +251,33 @@ class IngestPipeline:
         queued behind that one, the model never waits for a store to finish."""
         previous, run.inflight = run.inflight, None
         if run.group:
-            texts = [t for p in run.group for t in p.embedded]
-            run.inflight = (run.group, self.bulk.submit(self.embedder, texts))
+            run.inflight = (run.group, self._vectors(run.group, run.report))
         run.group, run.group_chunks = [], 0
         if previous is not None:  # a failure here drops the later group too (``run``'s finally)
             batch, vectors = previous
             self._flush(run, batch, vectors.result())
             run.tell()
+
+    def _vectors(self, group: list[_Pending], report: IngestReport) -> _Vectors:
+        """The group's vectors: each text the store holds a vector for is not embedded again,
+        and a text repeated in the group is embedded once; the rest go to the bulk lane."""
+        digests = [d for p in group for d in p.digests]
+        known = self.store.vectors.known(digests)
+        texts: dict[bytes, str] = {}
+        for p in group:
+            for digest, text in zip(p.digests, p.embedded, strict=True):
+                if digest not in known:
+                    texts.setdefault(digest, text)
+        report.embedded += len(texts)
+        future = self.bulk.submit(self.embedder, list(texts.values())) if texts else None
+        return _Vectors(digests, known, list(texts), future)
+
+    def _key_stored_vectors(self) -> None:
+        """Vectors stored before they were keyed by digest get their keys (once; ``reembed``)."""
+        if self._keyed or self.registry.model_changed:
+            return
+        key_stored_vectors(self.store, self.embedder, self.settings.chunk_tokens)
+        self._keyed = True
 
     def prepare(self, doc: Document) -> _Pending:
         """Clean, check, chunk and fingerprint a document; ``InputError`` when it cannot be
@@ -262,7 +311,8 @@ class IngestPipeline:
         if not chunks:
             raise InputError(f"{doc.origin or 'the input'} has no sentences to index")
         embedded = [embedded_text(prefix, c.text) for c in chunks]
-        return _Pending(doc, title, fingerprint(text, doc.url), chunks, embedded)
+        digests = [vector_digest(self.embedder.name, t) for t in embedded]
+        return _Pending(doc, title, fingerprint(text, doc.url), chunks, embedded, digests)
 
     def _record_duplicate(self, pending: _Pending, match: Match, report: IngestReport) -> None:
         """Report a repeat; the same story from another outlet is listed beside the first."""
@@ -361,6 +411,7 @@ class IngestPipeline:
                     content_hash=p.fp.text_hash,
                     chunks=p.chunks,
                     vectors=vectors[offset : offset + n],
+                    digests=p.digests,
                     canonical_url=p.fp.url,
                     added_by=run.added_by,
                     minhash=p.fp.minhash,

@@ -232,7 +232,37 @@ class BackgroundLane:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-BACKENDS = ("onnx", "onnx-int8", "torch")
+BACKENDS = ("auto", "onnx", "onnx-int8", "torch")
+_FLAVOURS = {"auto": "auto", "onnx": "fp32", "onnx-int8": "int8"}
+
+
+def user_model_cache() -> Path:
+    """The user's cache for the exported model, shared by all their data folders:
+    ``$XDG_CACHE_HOME/newsbot/models``, else ``~/.cache/newsbot/models``."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
+    return root / "newsbot" / "models"
+
+
+def model_cache_dir(configured: str, data_dir: Path) -> Path:
+    """Where the model is exported: ``NEWSBOT_MODEL_CACHE`` when set, else the user's cache
+    (one export for every data folder), else — a home that cannot be written, say — the data
+    folder's own ``models``."""
+    if configured:
+        return Path(configured)
+    cache = user_model_cache()
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        if os.access(cache.parent, os.W_OK | os.X_OK):
+            return cache
+    except OSError:
+        pass
+    import logging
+
+    logging.getLogger(__name__).info(
+        "%s cannot be written: the model cache is in the data folder", cache.parent
+    )
+    return data_dir / "models"
 
 
 def make_embedder(
@@ -243,8 +273,9 @@ def make_embedder(
     batch_size: int = 32,
     threads: int = 0,
 ) -> Embedder:
-    """The real model on the runtime asked for: ONNX Runtime (exported once into ``cache_dir``)
-    or PyTorch, which stays the fallback when onnxruntime is not installed."""
+    """The real model on the runtime asked for: ONNX Runtime (exported once into ``cache_dir``;
+    ``auto``: the flavour measured fastest on this CPU) or PyTorch, which stays the fallback when
+    onnxruntime is not installed."""
     if backend not in BACKENDS:
         from ..errors import InputError
 
@@ -267,5 +298,5 @@ def make_embedder(
         batch_size=batch_size,
         threads=threads,
         fallback=torch_model,
-        flavour="int8" if backend == "onnx-int8" else "fp32",
+        flavour=_FLAVOURS[backend],
     )

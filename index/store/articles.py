@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import fields
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..errors import DuplicateError, NotFoundError
 from ..models import Article
 from .base import ArticleVersion, NewArticle, StoredRef
@@ -29,7 +31,7 @@ LOG_PRUNE_EVERY = 100
 
 # What of a ``NewArticle`` is stored elsewhere than in its ``articles`` row; every other field
 # is a column of that name. A replacement keeps the article's address and first adder.
-_ELSEWHERE = {"chunks", "vectors", "minhash", "bands", "fetched_url", "feed_id"}
+_ELSEWHERE = {"chunks", "vectors", "digests", "minhash", "bands", "fetched_url", "feed_id"}
 COLUMNS = tuple(f.name for f in fields(NewArticle) if f.name not in _ELSEWHERE)
 REPLACED = tuple(c for c in COLUMNS if c not in ("url", "canonical_url", "added_by"))
 VERSION_SELECT = f"SELECT {select(ArticleVersion, 'v')} FROM article_versions v"
@@ -65,6 +67,18 @@ def bump(
             (floor, collection_id, floor),
         )
     return version
+
+
+def _vectors_of(articles: Sequence[NewArticle]) -> tuple[list[bytes | None], np.ndarray]:
+    """Every chunk's digest and vector, in order (no digests given: each stored unshared)."""
+    digests: list[bytes | None] = []
+    for art in articles:
+        given = list(art.digests)
+        if given and len(given) != len(art.chunks):
+            raise ValueError(f"{len(given)} digests for {len(art.chunks)} chunks")
+        digests += given or [None] * len(art.chunks)
+    vectors = [np.asarray(a.vectors, dtype=np.float32) for a in articles if len(a.chunks)]
+    return digests, (np.vstack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32))
 
 
 class CollectionStore:
@@ -188,6 +202,7 @@ class ArticleStore:
         marks = ", ".join("?" * len(COLUMNS))
         with self._store.transaction():
             self._store.lock(collection_id)
+            vector_ids = iter(self._store.vectors.place(*_vectors_of(articles)))
             for art in articles:
                 article_id = self._store.value(
                     f"INSERT INTO articles (collection_id, chunk_count, added_at, {names})"
@@ -203,7 +218,10 @@ class ArticleStore:
                         ref.id if ref else 0,
                         ref.title if ref else art.title,
                     )
-                out.append((article_id, self._store.insert_chunks(collection_id, article_id, art)))
+                mine = [next(vector_ids) for _ in art.chunks]
+                out.append(
+                    (article_id, self._store.insert_chunks(collection_id, article_id, art, mine))
+                )
                 self._extras(collection_id, article_id, art, 1, added)
             bump(self._store, collection_id, added=[c for _, ids in out for c in ids])
         return out
@@ -225,15 +243,16 @@ class ArticleStore:
             )
             if version is None:
                 raise NotFoundError(f"no article {article_id} in this collection")
-            old = sorted(
-                r[0]
-                for r in store.rows(
-                    "DELETE FROM chunks WHERE article_id = ? RETURNING id", (article_id,)
-                )
+            gone = store.rows(
+                "DELETE FROM chunks WHERE article_id = ? RETURNING id, vector_id", (article_id,)
             )
+            old = sorted(r[0] for r in gone)
             store.run("DELETE FROM minhash_bands WHERE article_id = ?", (article_id,))
             store.run("DELETE FROM article_minhash WHERE article_id = ?", (article_id,))
-            new = store.insert_chunks(collection_id, article_id, art)
+            # The unchanged passages' vectors are taken up again before the old ones are swept.
+            vector_ids = store.vectors.place(*_vectors_of([art]))
+            new = store.insert_chunks(collection_id, article_id, art, vector_ids)
+            store.vectors.sweep([r[1] for r in gone])
             self._extras(collection_id, article_id, art, version, now_iso())
             bump(store, collection_id, added=new, removed=old)
         return new, old, version
@@ -280,13 +299,12 @@ class ArticleStore:
         with self._store.transaction():
             self._store.lock(collection_id)
             article = self.get(collection_id, article_id)
-            chunk_ids = sorted(
-                r[0]
-                for r in self._store.rows(
-                    "DELETE FROM chunks WHERE article_id = ? RETURNING id", (article_id,)
-                )
+            gone = self._store.rows(
+                "DELETE FROM chunks WHERE article_id = ? RETURNING id, vector_id", (article_id,)
             )
+            chunk_ids = sorted(r[0] for r in gone)
             self._store.run("DELETE FROM articles WHERE id = ?", (article_id,))
+            self._store.vectors.sweep([r[1] for r in gone])  # those no other chunk uses
             bump(self._store, collection_id, removed=chunk_ids)
         return article, chunk_ids
 

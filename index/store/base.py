@@ -33,6 +33,10 @@ The contract every backend keeps:
 - **Schema.** Opening a store brings its schema up to date once, however many processes open it
   at the same moment, and refuses a store made by a newer newsbot.
 
+Vectors are kept once: a chunk refers to its vector, stored under the digest of the model and
+the text it embedded, which chunks of other collections (and later versions) embedding the same
+text share (``vectors.py``); a vector goes when its last chunk does.
+
 Chunk ids are unique across the whole store and never reused: they are the ids of the derived
 vector index. Nor are the ids of articles, feeds, watches and answers, even of the newest one
 removed (SQLite: AUTOINCREMENT; PostgreSQL: sequences): members, alerts and the alert scan's
@@ -69,6 +73,10 @@ class NewArticle:
     bands: Sequence[int] = ()  # its LSH band keys
     fetched_url: str | None = None  # where the text was fetched from (a page or a feed)
     feed_id: int | None = None  # the feed that carried it
+    # Each vector's key (``index.ingest.chunk.vector_digest``: the model and the text it read);
+    # a vector stored under a digest already there is not stored again. None, or none given:
+    # stored unshared.
+    digests: Sequence[bytes | None] = ()
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import numpy as np
 from ..models import Hit
 from .articles import bump
 from .base import ChunkText
-from .sql import select, vector_bytes, vector_of
+from .sql import select, vector_of
 
 if TYPE_CHECKING:
     from .sql import SqlStore
@@ -59,7 +59,7 @@ class ChunkStore:
         last = 0
         while True:
             rows = self._store.rows(
-                f"SELECT ch.id, ch.vector {self._store.CHUNKS_OF} AND ch.id > ?"
+                f"SELECT ch.id, v.vector {self._store.VECTORS_OF} AND ch.id > ?"
                 " ORDER BY ch.id LIMIT ?",
                 (collection_id, last, batch),
             )
@@ -91,25 +91,43 @@ class ChunkStore:
             out += [ChunkText(*r) for r in self._store.rows(f"{_TEXTS} WHERE {cond}", params)]
         return out
 
-    def replace_vectors(self, collection_id: int, ids: Sequence[int], vectors: np.ndarray) -> None:
-        """New vectors for stored chunks of the collection (re-embedding), its version bumped in
-        the same transaction."""
-        with self._store.transaction():
-            self._store.lock(collection_id)
+    def replace_vectors(
+        self,
+        collection_id: int,
+        ids: Sequence[int],
+        vectors: np.ndarray,
+        digests: Sequence[bytes | None] = (),
+    ) -> None:
+        """New vectors for stored chunks of the collection (re-embedding: under ``digests``, the
+        new model's, when given), its version bumped in the same transaction; the old vectors
+        no other chunk uses go."""
+        store = self._store
+        with store.transaction():
+            store.lock(collection_id)
             ids = [int(i) for i in ids]
-            bump(self._store, collection_id, revectored=ids)
-            self._store.run_many(
-                "UPDATE chunks SET vector = ? WHERE id = ?",
-                [(vector_bytes(v), i) for i, v in zip(ids, vectors, strict=True)],
+            bump(store, collection_id, revectored=ids)
+            old = []
+            for start in range(0, len(ids), 1000):
+                cond, params = store.in_("id", ids[start : start + 1000])
+                old += [
+                    r[0] for r in store.rows(f"SELECT vector_id FROM chunks WHERE {cond}", params)
+                ]
+            placed = store.vectors.place(list(digests), np.asarray(vectors, dtype=np.float32))
+            store.run_many(
+                "UPDATE chunks SET vector_id = ? WHERE id = ?",
+                list(zip(placed, ids, strict=True)),
             )
+            store.vectors.sweep(old)
 
     def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored vector of each chunk still there."""
         out = {}
         for start in range(0, len(ids), 1000):
-            cond, params = self._store.in_("id", ids[start : start + 1000])
+            cond, params = self._store.in_("ch.id", ids[start : start + 1000])
             for cid, blob in self._store.rows(
-                f"SELECT id, vector FROM chunks WHERE {cond}", params
+                "SELECT ch.id, v.vector FROM chunks ch JOIN vectors v ON v.id = ch.vector_id"
+                f" WHERE {cond}",
+                params,
             ):
                 out[cid] = vector_of(blob)
         return out

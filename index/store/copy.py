@@ -2,8 +2,8 @@
 database as it is — ids, versions and vectors included (never re-embedded), so derived indexes
 stay valid, and each table's id counter, so no id SQLite gave out is given out again — then
 verified: the rows of every table counted on both sides, and a checksum of every article (id,
-collection, hash, text) and chunk (id, article, offsets, text, vector bytes) compared, both read
-back in id order.
+collection, hash, text), chunk (id, article, offsets, text, its vector's bytes) and vector (id,
+digest, bytes) compared, all read back in id order.
 
 The copy is one transaction: stopped before its commit, nothing is copied. Stopped after it,
 during verification, the copy is whole but unverified; run again, a database that already holds
@@ -23,7 +23,16 @@ from .schema import COUNTED
 # Derived from what they record: not copied (PostgreSQL's log starts at the copied versions).
 NOT_COPIED = ("chunk_log",)
 
-SEQUENCES = ("collections", "articles", "chunks", "feeds", "article_sources", "answers", "watches")
+SEQUENCES = (
+    "collections",
+    "articles",
+    "chunks",
+    "vectors",
+    "feeds",
+    "article_sources",
+    "answers",
+    "watches",
+)
 BATCH = 5000
 
 
@@ -204,7 +213,11 @@ def _digest(rows: Iterator[tuple]) -> tuple[int, str]:
 
 
 ARTICLE_SUMS = "SELECT id, collection_id, content_hash, text, version FROM articles ORDER BY id"
-CHUNK_SUMS = 'SELECT id, article_id, ordinal, start, "end", text, vector FROM chunks ORDER BY id'
+CHUNK_SUMS = (
+    'SELECT ch.id, ch.article_id, ch.ordinal, ch.start, ch."end", ch.text, v.vector FROM chunks ch'
+    " JOIN vectors v ON v.id = ch.vector_id ORDER BY ch.id"
+)
+VECTOR_SUMS = "SELECT id, digest, vector FROM vectors ORDER BY id"
 
 
 def _pg_rows(target, sql: str) -> Iterator[tuple]:
@@ -228,7 +241,11 @@ def compare(src, target) -> tuple[CopyReport, list[str]]:
         if a != b:
             problems.append(f"{table}: {a} rows in SQLite, {b} in PostgreSQL")
     if not problems:
-        for name, sql in (("articles", ARTICLE_SUMS), ("chunks", CHUNK_SUMS)):
+        for name, sql in (
+            ("articles", ARTICLE_SUMS),
+            ("chunks", CHUNK_SUMS),
+            ("vectors", VECTOR_SUMS),
+        ):
             _, mine = _digest(tuple(r) for r in src.execute(sql))
             _, theirs = _digest(_pg_rows(target, sql))
             report.checksums[name] = theirs

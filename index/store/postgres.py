@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import BusyError, DiskFullError, StoreError
-from .sql import SqlStore, vector_bytes
+from .sql import SqlStore
 
 try:
     import psycopg
@@ -95,6 +95,7 @@ class PostgresStore(SqlStore):
     """One PostgreSQL database, shared by every process pointed at it."""
 
     CHUNKS_OF = "FROM chunks ch WHERE ch.collection_id = ?"
+    VECTORS_OF = "FROM chunks ch JOIN vectors v ON v.id = ch.vector_id WHERE ch.collection_id = ?"
     ROW_ORDER = "id"
     KEY_SHARE = " FOR KEY SHARE"
     SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
@@ -167,8 +168,8 @@ class PostgresStore(SqlStore):
         with self.conn() as conn, conn.cursor() as cur:
             cur.executemany(_pg(sql), list(params))
 
-    def in_(self, column: str, ids: Sequence[int]) -> tuple[str, list]:
-        return f"{column} = ANY(?)", [[int(i) for i in ids]]
+    def in_(self, column: str, ids: Sequence[int] | Sequence[bytes]) -> tuple[str, list]:
+        return f"{column} = ANY(?)", [[i if isinstance(i, bytes) else int(i) for i in ids]]
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
         names = ", ".join(f'"{c}"' for c in columns)
@@ -180,26 +181,35 @@ class PostgresStore(SqlStore):
             for row in rows:
                 copy.write_row(row)
 
-    def insert_chunks(self, collection_id: int, article_id: int, art: Any) -> list[int]:
-        """Ids taken from the sequence at once, the rows sent by ``COPY``."""
-        if not art.chunks:
+    def insert_returning_ids(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence]
+    ) -> list[int]:
+        """Ids taken from the table's sequence at once, the rows sent by ``COPY``."""
+        if not rows:
             return []
         ids = [
             int(r[0])
             for r in self.rows(
-                "SELECT nextval('chunks_id_seq') FROM generate_series(1, ?) ORDER BY 1",
-                (len(art.chunks),),
+                f"SELECT nextval('{table}_id_seq') FROM generate_series(1, ?) ORDER BY 1",
+                (len(rows),),
             )
         ]
         self.insert_rows(
-            "chunks",
-            ("id", "article_id", "collection_id", "ordinal", "start", "end", "text", "vector"),
-            (
-                (cid, article_id, collection_id, s.ordinal, s.start, s.end, s.text, vector_bytes(v))
-                for cid, s, v in zip(ids, art.chunks, art.vectors, strict=True)
-            ),
+            table, ("id", *columns), ((i, *row) for i, row in zip(ids, rows, strict=True))
         )
         return ids
+
+    def insert_chunks(
+        self, collection_id: int, article_id: int, art: Any, vector_ids: Sequence[int]
+    ) -> list[int]:
+        return self.insert_returning_ids(
+            "chunks",
+            ("article_id", "collection_id", "ordinal", "start", "end", "text", "vector_id"),
+            [
+                (article_id, collection_id, s.ordinal, s.start, s.end, s.text, vid)
+                for s, vid in zip(art.chunks, vector_ids, strict=True)
+            ],
+        )
 
     def close(self) -> None:
         with suppress(Exception):

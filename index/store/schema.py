@@ -14,10 +14,10 @@ from contextlib import AbstractContextManager
 
 from ..errors import StoreError
 
-SCHEMA_VERSION = 7
-# The first version that rewrites whole tables (the chunks' vectors too): an existing store
-# is told why its first start takes a while.
-REWRITES = 5
+SCHEMA_VERSION = 8
+# The versions that rewrite whole tables (the chunks' vectors too): an existing store is told
+# why its first start takes a while.
+REWRITES = (5, 8)
 
 log = logging.getLogger(__name__)
 
@@ -375,11 +375,50 @@ MIGRATIONS: dict[int, str] = {
     CREATE UNIQUE INDEX article_sources_once ON article_sources
         (article_id, COALESCE(source, ''), COALESCE(url, ''));
     """,
+    # Each text embedded once: a vector is kept once by the digest of (model, embedded text)
+    # and chunks refer to it, so a second collection (server) following the same feed, or an
+    # article re-ingested, reuses it instead of running the model. Stored vectors move over as
+    # they are (ids equal to their chunk's: nothing re-embedded, the FAISS indexes stay valid),
+    # unkeyed until the first ingest keys them (``index.ingest.vector_keys``).
+    8: """
+    CREATE TABLE vectors (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        digest BLOB UNIQUE,
+        vector BLOB NOT NULL
+    );
+    INSERT INTO vectors (id, vector) SELECT id, vector FROM chunks ORDER BY id;
+    CREATE TEMP TABLE counted AS SELECT name, seq FROM sqlite_sequence WHERE name = 'chunks';
+    CREATE TABLE chunks_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        ordinal INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        vector_id INTEGER NOT NULL REFERENCES vectors(id)
+    );
+    INSERT INTO chunks_new (id, article_id, ordinal, start, "end", text, vector_id)
+    SELECT id, article_id, ordinal, start, "end", text, id FROM chunks;
+    DROP TABLE chunks;
+    ALTER TABLE chunks_new RENAME TO chunks;
+    CREATE INDEX chunks_article ON chunks (article_id);
+    CREATE INDEX chunks_vector ON chunks (vector_id);
+    CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+        DELETE FROM chunks_fts WHERE rowid = old.id;
+    END;
+    UPDATE sqlite_sequence SET seq = MAX(seq, COALESCE((SELECT seq FROM counted), 0))
+        WHERE name = 'chunks';
+    INSERT INTO sqlite_sequence (name, seq) SELECT name, seq FROM counted
+        WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'chunks');
+    UPDATE sqlite_sequence SET seq = (SELECT seq FROM sqlite_sequence WHERE name = 'chunks')
+        WHERE name = 'vectors';
+    DROP TABLE counted;
+    """,
 }
 
 # Tables whose ids AUTOINCREMENT keeps from being reused (schema 5); copy-store carries their
 # counters (``sqlite_sequence``) over to PostgreSQL's sequences.
-COUNTED = ("articles", "chunks", "feeds", "watches", "answers")
+COUNTED = ("articles", "chunks", "feeds", "watches", "answers", "vectors")
 
 
 def statements(script: str) -> list[str]:
@@ -423,7 +462,7 @@ def migrate(
             if version > SCHEMA_VERSION:
                 raise _newer(name, version)
             orphans = _orphans(db)
-            if 0 < version < REWRITES:
+            if version and any(version < v <= SCHEMA_VERSION for v in REWRITES):
                 log.warning(
                     "upgrading %s from schema %d to %d: its tables are rewritten once"
                     " (a few minutes for a million passages)",

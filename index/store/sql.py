@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .articles import ArticleStore, CollectionStore
     from .chunks import ChunkStore
     from .feeds import FeedStateStore
+    from .vectors import VectorStore
 
 
 def now_iso() -> str:
@@ -69,12 +70,14 @@ class SqlStore:
     collections: CollectionStore
     articles: ArticleStore
     chunks: ChunkStore
+    vectors: VectorStore
     feeds: FeedStateStore
     feedback: FeedbackStore
     watches: WatchStore
     digests: DigestStore
     # The dialect's pieces of SQL.
     CHUNKS_OF: ClassVar[str]  # FROM … WHERE: a collection's chunks ``ch`` (the id a parameter)
+    VECTORS_OF: ClassVar[str]  # the same, with each chunk's vector ``v``
     ROW_ORDER: ClassVar[str]  # a table's insertion order
     KEY_SHARE: ClassVar[str] = ""  # a row kept from deletion until the transaction ends
     SKIP_LOCKED: ClassVar[str] = ""  # rows claimed, skipping those another transaction holds
@@ -86,10 +89,12 @@ class SqlStore:
         from .articles import ArticleStore, CollectionStore
         from .chunks import ChunkStore
         from .feeds import FeedStateStore
+        from .vectors import VectorStore
 
         self.collections = CollectionStore(self)
         self.articles = ArticleStore(self)
         self.chunks = ChunkStore(self)
+        self.vectors = VectorStore(self)
         self.feeds = FeedStateStore(self)
         self.feedback = FeedbackStore(self)
         self.watches = WatchStore(self)
@@ -107,16 +112,25 @@ class SqlStore:
     def run_many(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
         raise NotImplementedError
 
-    def in_(self, column: str, ids: Sequence[int]) -> tuple[str, list]:
-        """``column`` among ``ids``: the condition and its parameters."""
+    def in_(self, column: str, ids: Sequence[int] | Sequence[bytes]) -> tuple[str, list]:
+        """``column`` among ``ids`` (or digests): the condition and its parameters."""
         raise NotImplementedError
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
         """Many rows at once (PostgreSQL: ``COPY``)."""
         raise NotImplementedError
 
-    def insert_chunks(self, collection_id: int, article_id: int, art: Any) -> list[int]:
-        """An article's chunks (and what indexes them in the database); their new ids."""
+    def insert_returning_ids(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence]
+    ) -> list[int]:
+        """New rows of a table with an id counter; their ids, in order."""
+        raise NotImplementedError
+
+    def insert_chunks(
+        self, collection_id: int, article_id: int, art: Any, vector_ids: Sequence[int]
+    ) -> list[int]:
+        """An article's chunks, each with its vector's id (and what indexes them in the
+        database); their new ids."""
         raise NotImplementedError
 
     def fulltext(self, *query: Any) -> list[tuple[int, float]] | None:
@@ -208,10 +222,11 @@ class SqlStore:
             vecs: dict[int, list[np.ndarray]] = {a.id: [] for a in articles}
             ids = list(texts)
             for start in range(0, len(ids), 500):
-                cond, args = self.in_("article_id", ids[start : start + 500])
+                cond, args = self.in_("ch.article_id", ids[start : start + 500])
                 for article_id, text, blob in self.rows(
-                    f"SELECT article_id, text, vector FROM chunks WHERE {cond}"
-                    " ORDER BY article_id, ordinal",
+                    "SELECT ch.article_id, ch.text, v.vector FROM chunks ch"
+                    f" JOIN vectors v ON v.id = ch.vector_id WHERE {cond}"
+                    " ORDER BY ch.article_id, ch.ordinal",
                     args,
                 ):
                     texts[article_id].append(text)

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import StoreError, damaged_message, from_sqlite
 from . import schema
-from .sql import SqlStore, vector_bytes
+from .sql import SqlStore
 
 # Seconds a connection waits for another one (another process, often) to release SQLite's lock.
 BUSY_TIMEOUT = 30.0
@@ -29,6 +29,10 @@ class SqliteStore(SqlStore):
     # batch (quadratic at 1 M).
     CHUNKS_OF = (
         "FROM chunks ch CROSS JOIN articles a ON a.id = ch.article_id WHERE a.collection_id = ?"
+    )
+    VECTORS_OF = (
+        "FROM chunks ch CROSS JOIN articles a ON a.id = ch.article_id"
+        " CROSS JOIN vectors v ON v.id = ch.vector_id WHERE a.collection_id = ?"
     )
     ROW_ORDER = "rowid"
 
@@ -81,21 +85,41 @@ class SqliteStore(SqlStore):
     def run_many(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
         self.db.executemany(sql, params)
 
-    def in_(self, column: str, ids: Sequence[int]) -> tuple[str, list]:
-        return f"{column} IN ({','.join('?' * len(ids))})", [int(i) for i in ids]
+    def in_(self, column: str, ids: Sequence[int] | Sequence[bytes]) -> tuple[str, list]:
+        values = [i if isinstance(i, bytes) else int(i) for i in ids]
+        return f"{column} IN ({','.join('?' * len(ids))})", values
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
         marks = ", ".join("?" * len(columns))
         self.db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
-    def insert_chunks(self, collection_id: int, article_id: int, art: Any) -> list[int]:
+    def insert_returning_ids(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence]
+    ) -> list[int]:
+        """Inside a transaction (SQLite's write lock held): the next ids of the table's counter
+        given out at once, the rows inserted in one ``executemany`` (the counter follows)."""
+        if not rows:
+            return []
+        used = self.value("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,), 0)
+        first = max(int(used), int(self.value(f"SELECT MAX(id) FROM {table}", (), 0))) + 1
+        ids = list(range(first, first + len(rows)))
+        marks = ", ".join("?" * (len(columns) + 1))
+        self.db.executemany(
+            f"INSERT INTO {table} (id, {', '.join(columns)}) VALUES ({marks})",
+            [(i, *row) for i, row in zip(ids, rows, strict=True)],
+        )
+        return ids
+
+    def insert_chunks(
+        self, collection_id: int, article_id: int, art: Any, vector_ids: Sequence[int]
+    ) -> list[int]:
         """Each chunk and its full-text row (title and text, FTS5's two columns)."""
         ids = []
-        for span, vector in zip(art.chunks, art.vectors, strict=True):
+        for span, vector_id in zip(art.chunks, vector_ids, strict=True):
             (chunk_id,) = self.db.execute(
-                'INSERT INTO chunks (article_id, ordinal, start, "end", text, vector)'
+                'INSERT INTO chunks (article_id, ordinal, start, "end", text, vector_id)'
                 " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                (article_id, span.ordinal, span.start, span.end, span.text, vector_bytes(vector)),
+                (article_id, span.ordinal, span.start, span.end, span.text, vector_id),
             ).fetchone()
             self.db.execute(
                 "INSERT INTO chunks_fts (rowid, title, text) VALUES (?, ?, ?)",
