@@ -18,10 +18,14 @@ from index.service import NewsService
 
 pytestmark = pytest.mark.model
 
-SATELLITE_SENTENCE = (
+# What the NIS claims about the satellite launch, the article's two sentences saying it: either
+# answers the question (which leads depends on how the article was cut into passages).
+SATELLITE_SENTENCES = (
     "It’s also likely that North Korea is receiving Russian technological assistance as it "
     "pushes ahead with plans to launch its first military reconnaissance satellite, Yoo quoted "
-    "the NIS as saying."
+    "the NIS as saying.",
+    "The NIS believes that the North is in the final phase of preparations for the third launch,"
+    " which is more likely to be successful, Yoo said.",
 )
 
 
@@ -53,10 +57,11 @@ def test_sample_question_cites_the_satellite_passage_first(real_service: NewsSer
     real_service.ingest_paths("news", [SAMPLE])
     answer = real_service.ask("news", SAMPLE_QUESTION)
     assert answer.found
-    assert answer.sentences[0].text == SATELLITE_SENTENCE
+    lead = answer.sentences[0].text
+    assert lead in SATELLITE_SENTENCES, lead
     assert answer.sentences[0].citations == (1,)
     first = answer.citations[0]
-    assert SATELLITE_SENTENCE in first.snippet
+    assert lead in first.snippet
     assert first.snippet in real_service.article("news", first.article_id).text
     assert (first.title, first.published_at) == (SAMPLE_TITLE, "2025-04-25")
 
