@@ -89,3 +89,35 @@ def test_allowed_ids_filter_and_limit():
     index.add(ROWS)
     assert [i for i, _ in index.search(["strike", "wages"], 10, allowed=[4, 5])] == [5, 4]
     assert len(index.search(["the"], 2)) == 2
+
+
+def test_many_small_catch_ups_rank_as_one_build_and_as_fts5():
+    """Rows arriving a few at a time, as an ask follows other processes' writes (each add a
+    segment, segments merged as they grow), some replaced or removed on the way."""
+    words = "volcano lava strike wages port bank rates ash town workers union café all-around"
+    vocab = words.split()
+    rows = [
+        (
+            i,
+            f"{vocab[i % 13]} {vocab[(i * 7) % 13]} report",
+            " ".join(vocab[(i * k + k * k) % 13] for k in range(1, 4 + i % 9)) + f" n{i}",
+        )
+        for i in range(1, 301)
+    ]
+    index = LexicalIndex()
+    for start in range(0, 300, 7):
+        index.add(rows[start : start + 7])
+        index.remove(range(start - 20, start - 17))
+    index.add(rows[40:60])  # ids 41–60 again: those held are replaced, those removed come back
+    removed = {i for s in range(0, 300, 7) for i in range(s - 20, s - 17)} - set(range(41, 61))
+    kept = [r for r in rows if r[0] not in removed]
+    fresh = LexicalIndex()
+    fresh.add(kept)
+    db = fts5(kept)
+    assert index.count == len(kept)
+    for query in (["volcano"], ["strike", "wages"], ["all-around", "port"], ["n42"], ["cafe"]):
+        ours = index.search(query, 300)  # every match: no tie cut at the limit
+        assert ours == fresh.search(query, 300)
+        theirs = fts5_search(db, query, 300)
+        assert [i for i, _ in ours] == [i for i, _ in theirs]
+        assert [s for _, s in ours] == pytest.approx([s for _, s in theirs], rel=1e-9)

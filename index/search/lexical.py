@@ -14,11 +14,9 @@ remove_diacritics 2`` makes them (Porter stems of lower-cased, accent-free lette
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 import unicodedata
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
@@ -44,22 +42,33 @@ def _fold(token: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """FTS5 ``porter unicode61 remove_diacritics 2`` tokens, near enough."""
-    raw = [_fold(t) for t in _TOKEN.findall(text.lower())]
-    return _stem_words(raw) if _stem_words else raw
+    low = text.lower()
+    raw = _TOKEN.findall(low)
+    if not low.isascii():
+        raw = [t if t.isascii() else _fold(t) for t in raw]
+    return _stemmed(raw) if _stem_words else raw
 
 
-def _terms(toks: list[str]) -> Counter[str]:
-    """A column's terms: its tokens, and each pair of adjacent tokens (``"a b"``), which is how
-    a query word of two tokens ("all-around") matches: as FTS5's phrase, adjacent."""
-    out = Counter(toks)
-    out.update(f"{a} {b}" for a, b in itertools.pairwise(toks))
+_STEMS: dict[str, str] = {}  # word -> stem: a look-up is ~4x faster than stemming it again
+_STEMS_MAX = 200_000
+
+
+def _stemmed(words: list[str]) -> list[str]:
+    out = list(map(_STEMS.get, words))
+    if None in out:
+        missing = list({w for w, stem in zip(words, out, strict=True) if stem is None})
+        found = dict(zip(missing, _stem_words(missing), strict=True))
+        if len(_STEMS) > _STEMS_MAX:
+            _STEMS.clear()
+        _STEMS.update(found)
+        out = [found[w] if stem is None else stem for w, stem in zip(words, out, strict=True)]
     return out
 
 
 @lru_cache(maxsize=4096)
-def _title_terms(title: str) -> Counter[str]:
-    """A title's terms, once for all the chunks of its article (do not change the result)."""
-    return _terms(tokens(title))
+def _title_tokens(title: str) -> list[str]:
+    """A title's tokens, once for all the chunks of its article (do not change the list)."""
+    return tokens(title)
 
 
 def query_terms(words: Sequence[str]) -> list[str]:
@@ -74,20 +83,62 @@ def query_terms(words: Sequence[str]) -> list[str]:
     return out
 
 
+_Postings = tuple[np.ndarray, np.ndarray, np.ndarray]  # rows, frequency in title, in text
+_PAIR = np.int64(1 << 32)  # a pair's key: (first token's id + 1) · 2³² + the second's id
+
+
+class _Segment:
+    """Postings of rows added together, sorted by term key: one term's are a slice."""
+
+    __slots__ = ("f_text", "f_title", "keys", "rows")
+
+    def __init__(
+        self, keys: np.ndarray, rows: np.ndarray, f_title: np.ndarray, f_text: np.ndarray
+    ) -> None:
+        self.keys, self.rows, self.f_title, self.f_text = keys, rows, f_title, f_text
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @staticmethod
+    def merged(a: _Segment, b: _Segment) -> _Segment:
+        """One segment of two, in linear time: ``b``'s postings go after ``a``'s of the same key."""
+        at = np.searchsorted(a.keys, b.keys, side="right") + np.arange(len(b))
+        rest = np.ones(len(a) + len(b), dtype=bool)
+        rest[at] = False
+        parts = {}
+        for name in _Segment.__slots__:
+            x, y = getattr(a, name), getattr(b, name)
+            parts[name] = out = np.empty(len(rest), dtype=x.dtype)
+            out[at] = y
+            out[rest] = x
+        return _Segment(**parts)
+
+
 class LexicalIndex:
-    """One collection's BM25 postings, in memory; rows added and removed in place."""
+    """One collection's BM25 postings, in memory, as numpy arrays; rows added and removed in
+    place.
+
+    A term is a token or a pair of adjacent tokens, keyed by token ids. The rows added together
+    are tokenized in Python and everything after — pairs, counts per row and column, postings
+    sorted by key — is array work, one segment per add; segments of like size are merged (a
+    posting is merged O(log n) times). So following a few hundred rows of the chunk log, which
+    an ask does while others ingest, costs about what tokenizing them does, and so does building
+    the index of a whole collection."""
 
     def __init__(self, version: int = 0) -> None:
         self.version = version  # the collection version it holds
         self._row: dict[int, int] = {}  # chunk id -> row
-        self._ids: list[int] = []
-        self._len: list[int] = []
-        self._alive: list[bool] = []
-        self._post: dict[str, tuple[list[int], list[int], list[int]]] = {}  # rows, tf title, text
-        self._arrays: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._n = 0  # rows, removed ones included
+        self._ids = np.zeros(0, dtype=np.int64)  # by row; capacity grows by doubling
+        self._len = np.zeros(0, dtype=np.float64)
+        self._alive = np.zeros(0, dtype=bool)
+        self._token: dict[str, int] = {}  # token -> id
+        # The postings and the arrays made of them for queries, replaced together (a search
+        # running meanwhile keeps the pair it took; the rows it names are below ``_n``).
+        self._state: tuple[list[_Segment], dict[int, _Postings]] = ([], {})
         self._live = 0
         self._total_len = 0
-        self._np: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
     def count(self) -> int:
@@ -95,39 +146,76 @@ class LexicalIndex:
 
     def add(self, rows: Iterable[tuple[int, str, str]]) -> None:
         """(chunk id, title, text) rows; a chunk already held is replaced."""
-        postings = self._post
-        for chunk_id, title, text in rows:
+        text: list[str] = []  # every row's tokens, one after another
+        title: list[str] = []
+        text_n: list[int] = []  # tokens a row
+        title_n: list[int] = []
+        ids: list[int] = []
+        row = self._n
+        for chunk_id, title_text, body in rows:
             if chunk_id in self._row:
                 self.remove([chunk_id])
-            t_title, t_text = tokens(title or ""), tokens(text or "")
-            row = len(self._ids)
+            toks = tokens(body or "")
+            head = _title_tokens(title_text or "")
+            text += toks
+            title += head
+            text_n.append(len(toks))
+            title_n.append(len(head))
             self._row[chunk_id] = row
-            self._ids.append(chunk_id)
-            n = len(t_title) + len(t_text)
-            self._len.append(n)
-            self._alive.append(True)
-            self._live += 1
-            self._total_len += n
-            f_title, f_text = _title_terms(title or ""), _terms(t_text)
-            for term, count in f_text.items():
-                post = postings.get(term)
-                if post is None:
-                    post = postings[term] = ([], [], [])
-                post[0].append(row)
-                post[1].append(f_title.get(term, 0))
-                post[2].append(count)
-            for term, count in f_title.items():
-                if term not in f_text:
-                    post = postings.get(term)
-                    if post is None:
-                        post = postings[term] = ([], [], [])
-                    post[0].append(row)
-                    post[1].append(count)
-                    post[2].append(0)
-            if self._arrays:  # arrays cached for queries: those of these terms are stale
-                for term in itertools.chain(f_text, f_title):
-                    self._arrays.pop(term, None)
-        self._np = None
+            ids.append(chunk_id)
+            row += 1
+        if not ids:
+            return
+        start = self._n
+        numbered = np.arange(start, row, dtype=np.int32)
+        keys, at, in_title = [], [], []
+        for toks, counts, flag in ((text, text_n, False), (title, title_n, True)):
+            token_ids = self._token_ids(toks)
+            rows_of = np.repeat(numbered, counts)
+            same = rows_of[1:] == rows_of[:-1]  # adjacent tokens of one row make a pair
+            pairs = (token_ids[:-1][same] + 1) * _PAIR + token_ids[1:][same]
+            keys += [token_ids, pairs]
+            at += [rows_of, rows_of[1:][same]]
+            in_title.append(np.full(len(token_ids) + len(pairs), flag))
+        key = np.concatenate(keys)
+        where = np.concatenate(at)
+        is_title = np.concatenate(in_title)
+        order = np.lexsort((where, key))
+        key, where, is_title = key[order], where[order], is_title[order]
+        first = np.flatnonzero(
+            np.r_[True, (key[1:] != key[:-1]) | (where[1:] != where[:-1])]
+        )  # one posting a (term, row): its entries counted by column
+        f_title = np.add.reduceat(is_title.astype(np.int32), first)
+        f_text = np.diff(np.r_[first, len(key)]).astype(np.int32) - f_title
+        segment = _Segment(key[first], where[first], f_title, f_text)
+        lengths = np.asarray(text_n, dtype=np.float64) + np.asarray(title_n, dtype=np.float64)
+        self._grow(row)
+        self._ids[start:row] = ids
+        self._len[start:row] = lengths
+        self._alive[start:row] = True
+        self._live += len(ids)
+        self._total_len += int(lengths.sum())
+        self._n = row
+        segments = [*self._state[0], segment]
+        while len(segments) > 1 and 2 * len(segments[-1]) >= len(segments[-2]):
+            segments[-2:] = [_Segment.merged(*segments[-2:])]
+        self._state = (segments, {})
+
+    def _token_ids(self, toks: list[str]) -> np.ndarray:
+        known = self._token
+        for token in set(toks).difference(known):
+            known[token] = len(known)
+        return np.fromiter(map(known.__getitem__, toks), dtype=np.int64, count=len(toks))
+
+    def _grow(self, rows: int) -> None:
+        if rows <= len(self._ids):
+            return
+        size = max(rows, 2 * len(self._ids), 1024)
+        for name in ("_ids", "_len", "_alive"):
+            old = getattr(self, name)
+            new = np.zeros(size, dtype=old.dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
 
     def remove(self, chunk_ids: Iterable[int]) -> None:
         for chunk_id in chunk_ids:
@@ -136,30 +224,38 @@ class LexicalIndex:
                 continue
             self._alive[row] = False
             self._live -= 1
-            self._total_len -= self._len[row]
-        self._np = None
+            self._total_len -= int(self._len[row])
 
-    def _columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if self._np is None:
-            self._np = (
-                np.asarray(self._ids, dtype=np.int64),
-                np.asarray(self._len, dtype=np.float64),
-                np.asarray(self._alive, dtype=bool),
-            )
-        return self._np
+    def _key(self, term: str) -> int | None:
+        first, _, second = term.partition(" ")
+        a = self._token.get(first)
+        if not second or a is None:
+            return a
+        b = self._token.get(second)
+        return None if b is None else (a + 1) * int(_PAIR) + b
 
-    def _postings(self, term: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        arrays = self._arrays.get(term)
-        if arrays is None:
-            post = self._post.get(term)
-            if post is None:
+    def _postings(
+        self, term: str, segments: list[_Segment], cache: dict[int, _Postings]
+    ) -> _Postings | None:
+        """The rows holding ``term`` and its frequency in each column."""
+        key = self._key(term)
+        if key is None:
+            return None
+        found = cache.get(key)
+        if found is None:
+            parts = []
+            for seg in segments:
+                lo, hi = np.searchsorted(seg.keys, [key, key + 1])
+                if hi > lo:
+                    parts.append((seg.rows[lo:hi], seg.f_title[lo:hi], seg.f_text[lo:hi]))
+            if not parts:
                 return None
-            arrays = self._arrays[term] = (
-                np.asarray(post[0], dtype=np.int64),
-                np.asarray(post[1], dtype=np.float64),
-                np.asarray(post[2], dtype=np.float64),
+            found = cache[key] = (
+                np.concatenate([p[0] for p in parts]),
+                np.concatenate([p[1] for p in parts]).astype(np.float64),
+                np.concatenate([p[2] for p in parts]).astype(np.float64),
             )
-        return arrays
+        return found
 
     def search(
         self,
@@ -173,7 +269,9 @@ class LexicalIndex:
         ``allowed`` ids when given."""
         if not self._live or limit <= 0:
             return []
-        ids, lengths, alive = self._columns()
+        segments, cache = self._state
+        n_rows = self._n
+        ids, lengths, alive = self._ids[:n_rows], self._len[:n_rows], self._alive[:n_rows]
         terms = query_terms(words)
         if allowed is not None:
             mask = alive & np.isin(ids, np.asarray(allowed, dtype=np.int64))
@@ -183,7 +281,7 @@ class LexicalIndex:
         avgdl = self._total_len / n if n else 1.0
         scores: np.ndarray | None = None
         for term in terms:
-            post = self._postings(term)
+            post = self._postings(term, segments, cache)
             if post is None:
                 continue
             rows, f_title, f_text = post
