@@ -260,7 +260,13 @@ def _speed_markdown(r: dict) -> list[str]:
         f" {t['ingest_seconds']} s)",
         f"- raw embed, {t['runtime']}: {t['raw_encode_chunks_per_s']} chunks/s; PyTorch"
         f" (SentenceTransformer.encode): {t['torch_encode_chunks_per_s']} chunks/s",
-        f"- ingest / PyTorch raw: **{t['ingest_over_torch_raw']}×**; ingest / {t['runtime']} raw:"
+        f"- ingest / PyTorch raw: **{t['ingest_over_torch_raw']}×**"
+        + (
+            f" (median of the slices {t['median_slice_ingest_over_torch_raw']}×)"
+            if "median_slice_ingest_over_torch_raw" in t
+            else ""
+        )
+        + f"; ingest / {t['runtime']} raw:"
         f" **{t['ratio']}**; {t['runtime']} raw / PyTorch raw: {t['raw_over_torch_raw']}×",
         f"- question embedding (one thread, alternating): {t['runtime']} p50 {qe['runtime_p50_ms']}"
         f" ms, PyTorch {qe['torch_p50_ms']} ms: **{qe['ratio']}×**",

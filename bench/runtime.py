@@ -2,12 +2,18 @@
 ``embed`` of exactly the same chunk texts on ONNX Runtime and on PyTorch, and a question's
 embedding on each, interleaved so a neighbour's load lands on every side of the ratios.
 
-The PyTorch vectors computed for the ratio are kept: written into a copy of the store, they
-give the PyTorch run's retrieval figures without a second ingest.
+  python -m bench.runtime [--articles 150] [--slices 4] [--retrieval-from DATA_DIR] [--out FILE]
+
+The raw encodes run on the ingest's own lane (the same threads, the same lowered priority), so
+a neighbour on the same cores slows each side alike. The PyTorch vectors computed for the ratio
+are kept: written into a copy of the store, they give the PyTorch run's retrieval figures
+without a second ingest (``make bench``); ``--retrieval-from`` does the same for a data folder
+of corpus-small the runtime stored.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import time
@@ -17,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from index.models import Document
-from index.search.embed import Embedder
+from index.search.embed import BackgroundLane, Embedder
 from index.service import NewsService
 from index.settings import CoreSettings
 
@@ -33,15 +39,14 @@ def _new_chunks(service: NewsService, collection: str, after: int) -> tuple[list
     return ids, texts
 
 
-def _encode(embedder: Embedder, texts: list[str]) -> tuple[np.ndarray, float]:
-    """Raw ``embed`` in the groups ingest sends (256), all cores, like the bulk lane."""
-    use = getattr(embedder, "use_threads", None)
-    if use:
-        use(0)
+def _encode(lane: BackgroundLane, embedder: Embedder, texts: list[str]) -> tuple[np.ndarray, float]:
+    """Raw ``embed`` in the groups ingest sends (256), on the ingest's own lane: all cores and
+    the same priority as the ingest's model (the lane is niced), so a neighbour's load costs
+    every side alike. On an idle machine the lane changes nothing."""
     out = []
     started = time.perf_counter()
     for i in range(0, len(texts), 256):
-        out.append(embedder.embed(texts[i : i + 256]))
+        out.append(lane.embed(embedder, texts[i : i + 256]))
     seconds = time.perf_counter() - started
     return (np.vstack(out) if out else np.zeros((0, embedder.dim), np.float32)), seconds
 
@@ -50,14 +55,18 @@ def ingest_side_by_side(
     service: NewsService, docs: list[Document], torch_model: Embedder, slices: int = 4
 ) -> tuple[dict, dict[int, np.ndarray]]:
     """Slice by slice: ingest (the service's runtime), then raw encode of the slice's chunks on
-    that runtime and on PyTorch. Returns the figures and the PyTorch vectors by chunk id."""
+    that runtime and on PyTorch, those two in turn first. Returns the figures (totals, and the
+    median of the slices' ratios: a neighbour's load shifts less of it) and the PyTorch vectors
+    by chunk id."""
     runtime = service.embedder
     seconds = {"ingest": 0.0, "raw": 0.0, "torch": 0.0}
     chunks = added = duplicates = encoded = 0
     last_id = 0
     torch_vectors: dict[int, np.ndarray] = {}
+    per_slice: list[dict[str, float]] = []
+    loads = [os.getloadavg()[0]]
     step = -(-len(docs) // slices)
-    for start in range(0, len(docs), step):
+    for k, start in enumerate(range(0, len(docs), step)):
         report = service.ingest("default", docs[start : start + step])
         seconds["ingest"] += report.seconds
         chunks += report.chunks
@@ -65,12 +74,23 @@ def ingest_side_by_side(
         duplicates += len(report.duplicates)
         ids, texts = _new_chunks(service, "default", last_id)
         last_id = max(ids, default=last_id)
-        _, took = _encode(runtime, texts)
-        seconds["raw"] += took
-        vectors, took = _encode(torch_model, texts)
-        seconds["torch"] += took
-        torch_vectors.update(zip(ids, vectors, strict=True))
+        took = {"ingest": report.seconds}
+        for side in ("raw", "torch") if k % 2 == 0 else ("torch", "raw"):
+            vectors, took[side] = _encode(
+                service.bulk, runtime if side == "raw" else torch_model, texts
+            )
+            seconds[side] += took[side]
+            if side == "torch":
+                torch_vectors.update(zip(ids, vectors, strict=True))
         encoded += len(texts)
+        per_slice.append(
+            {
+                "chunks": len(texts),
+                "ingest_over_torch_raw": round(took["torch"] / took["ingest"], 3),
+                "raw_over_torch_raw": round(took["torch"] / took["raw"], 3),
+            }
+        )
+        loads.append(os.getloadavg()[0])
     ingest_rate = chunks / seconds["ingest"]
     raw_rate = encoded / seconds["raw"]
     torch_rate = encoded / seconds["torch"]
@@ -88,8 +108,15 @@ def ingest_side_by_side(
         "ratio": round(ingest_rate / raw_rate, 3),
         "ingest_over_torch_raw": round(ingest_rate / torch_rate, 3),
         "raw_over_torch_raw": round(raw_rate / torch_rate, 3),
-        "slices": slices,
+        "median_slice_ingest_over_torch_raw": _median(per_slice, "ingest_over_torch_raw"),
+        "median_slice_raw_over_torch_raw": _median(per_slice, "raw_over_torch_raw"),
+        "slices": per_slice,
+        "load_average": [round(x, 2) for x in loads],  # 1-minute, before and after each slice
     }, torch_vectors
+
+
+def _median(rows: list[dict[str, float]], key: str) -> float:
+    return round(float(np.median([r[key] for r in rows])), 3) if rows else 0.0
 
 
 def torch_copy(
@@ -107,6 +134,60 @@ def torch_copy(
     cid = copy.store.collections.id_of("default")
     copy.store.chunks.replace_vectors(cid, ids, np.vstack([vectors[i] for i in ids]))
     return copy
+
+
+def retrieval_side_by_side(
+    source: Path, work: Path, runtime: Embedder, torch_model: Embedder, eval_dir: Path
+) -> dict:
+    """Retrieval figures of a store the runtime embedded (``source``: corpus-small, say)
+    against the same chunks embedded by PyTorch now, each store asked through its own runtime
+    (dated and undated). A copy of each; ``source`` is only read."""
+    from bench.quality import asked, load_scorer, read_jsonl
+
+    copies = {}
+    for name, model in (("runtime", runtime), ("torch", torch_model)):
+        data = work / name
+        data.mkdir(parents=True)
+        with (
+            closing(sqlite3.connect(f"file:{source / 'newsbot.sqlite3'}?mode=ro", uri=True)) as src,
+            closing(sqlite3.connect(data / "newsbot.sqlite3")) as dst,
+        ):
+            src.backup(dst)
+        copies[name] = NewsService(CoreSettings(data_dir=data), model)
+    service = copies["runtime"]
+    cid = service.store.collections.id_of("default")
+    ids, texts = _new_chunks(service, "default", 0)
+    vectors, seconds = _encode(service.bulk, torch_model, texts)
+    copies["torch"].store.chunks.replace_vectors(cid, ids, vectors)
+    scorer = load_scorer(eval_dir)
+    queries = read_jsonl(eval_dir / "realtimeqa-2023q4" / "queries.jsonl")
+    out: dict = {
+        "chunks": len(texts),
+        "torch_encode_chunks_per_s": round(len(texts) / seconds, 2),
+    }
+    for mode in ("dated", "undated"):
+        figures = {}
+        for name, svc in copies.items():
+            run = {}
+            for q in queries:
+                question, filters = asked(q, mode, q.get("as_of") or "")
+                hits = svc.search("default", question, top_k=10, filters=filters)
+                run[q["id"]] = [{"text": h.text} for h in hits]
+            figures[name] = {k: round(v, 4) for k, v in scorer.score(queries, run).items()}
+        out[mode] = {
+            **figures,
+            "largest_difference": round(
+                max(
+                    abs(figures["runtime"][k] - figures["torch"][k])
+                    for k in figures["torch"]
+                    if isinstance(figures["torch"][k], float)
+                ),
+                4,
+            ),
+        }
+    for svc in copies.values():
+        svc.close()
+    return out
 
 
 def query_side_by_side(runtime: Embedder, torch_model: Embedder, questions: list[str]) -> dict:
@@ -150,6 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--slices", type=int, default=4)
     ap.add_argument("--eval-dir", type=Path, default=EVAL)
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "runtime.json")
+    ap.add_argument(
+        "--retrieval-from",
+        type=Path,
+        help="a data folder of corpus-small stored by the runtime: its retrieval figures against"
+        " the same chunks embedded by PyTorch (copies; the folder is only read)",
+    )
     a = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-runtime-") as tmp:
         cache = model_cache_dir("", Path(tmp))
@@ -157,14 +245,25 @@ def main(argv: list[str] | None = None) -> int:
         torch_model = make_embedder("torch", cache_dir=cache)
         service = NewsService(CoreSettings(data_dir=Path(tmp) / "data"), runtime)
         service.bulk.embed(runtime, ["warm up"] * 4)  # exported, chosen, the lane warm
-        _encode(torch_model, ["warm up"] * 4)
+        _encode(service.bulk, torch_model, ["warm up"] * 4)
         docs = [
             document_from_record(x, f"held-out:{i}")
             for i, x in enumerate(held_out(a.eval_dir, a.articles))
         ]
         figures, _ = ingest_side_by_side(service, docs, torch_model, a.slices)
         service.close()
-    print(json.dumps({"cpu": cpu_line(), **figures}, indent=2))
+        if a.retrieval_from:
+            figures["retrieval"] = retrieval_side_by_side(
+                a.retrieval_from, Path(tmp) / "retrieval", runtime, torch_model, a.eval_dir
+            )
+    result = {
+        "cpu": cpu_line(),
+        "command": "python -m bench.runtime " + " ".join(argv or sys.argv[1:]),
+        **figures,
+    }
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
     sys.stdout.flush()
     return 0
 
