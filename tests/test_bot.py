@@ -264,7 +264,7 @@ async def test_concurrent_question_is_answered_while_ingesting(fake, busy_servic
 
 @pytest.mark.timeout(180)
 async def test_python_m_bot_runs_against_the_fake_and_never_logs_the_token(
-    fake, tmp_path, model_cache
+    fake, tmp_path, model_cache, real_embedder
 ):
     """The way it is deployed: a separate process configured only by its environment."""
     token = "MTIz.secret-token-value.XYZ"
