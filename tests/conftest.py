@@ -102,7 +102,10 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def real_embedder(model_cache: Path) -> Embedder:
-    """The real model on the runtime newsbot runs by default."""
+    """The real model on the runtime newsbot runs by default. Requested by tests that start a
+    bot process on ``model_cache`` too: the exports and the runtime measured for this CPU are in
+    place before it starts (measuring them in the process took longer than its first reply may
+    on a loaded machine)."""
     embedder = make_embedder(CoreSettings().embed_backend, cache_dir=model_cache, threads=2)
     embedder.embed(["warm up"])
     return embedder

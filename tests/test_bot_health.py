@@ -156,7 +156,9 @@ async def test_no_health_server_unless_a_port_is_set(fake, service):
 
 
 @pytest.mark.timeout(240)
-async def test_python_m_bot_serves_healthz_and_logs_json_lines(tmp_path, model_cache):
+async def test_python_m_bot_serves_healthz_and_logs_json_lines(
+    tmp_path, model_cache, real_embedder
+):
     """The bot as systemd runs it: configured by its environment, logs on stdout as JSON."""
     token = "MTIz.health-secret-token.XYZ"
     async with FakeDiscord(guilds=[GUILD], token=token) as fake:

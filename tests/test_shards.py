@@ -81,7 +81,7 @@ async def start_bot(fake: FakeDiscord, url: str, data, shard: int, model_cache):
 
 
 async def test_two_processes_on_two_shards_each_answer_their_own_servers(
-    fake, pg_database, tmp_path, model_cache
+    fake, pg_database, tmp_path, model_cache, real_embedder
 ):
     procs = [
         await start_bot(fake, pg_database, tmp_path / f"shard{i}", i, model_cache) for i in (0, 1)
