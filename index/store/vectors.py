@@ -40,15 +40,7 @@ class VectorStore:
 
     def known(self, digests: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         """The stored vector of each digest that has one: what need not be embedded again."""
-        out: dict[bytes, np.ndarray] = {}
-        unique = list(dict.fromkeys(digests))
-        for start in range(0, len(unique), BATCH):
-            cond, params = self._store.in_("digest", unique[start : start + BATCH])
-            for digest, blob in self._store.rows(
-                f"SELECT digest, vector FROM vectors WHERE {cond}", params
-            ):
-                out[bytes(digest)] = vector_of(blob)
-        return out
+        return {d: vector_of(blob) for d, blob in self._by_digest(digests, "vector").items()}
 
     def place(self, digests: Sequence[bytes | None], vectors: np.ndarray) -> list[int]:
         """Inside the caller's transaction: the id of each vector — the stored one of its digest
@@ -189,13 +181,18 @@ class VectorStore:
         return sets, merges
 
     def _ids(self, digests: Sequence[bytes]) -> dict[bytes, int]:
-        out: dict[bytes, int] = {}
-        for start in range(0, len(digests), BATCH):
-            cond, params = self._store.in_("digest", digests[start : start + BATCH])
-            for vid, digest in self._store.rows(
-                f"SELECT id, digest FROM vectors WHERE {cond}", params
+        return {d: int(vid) for d, vid in self._by_digest(digests, "id").items()}
+
+    def _by_digest(self, digests: Sequence[bytes], column: str) -> dict[bytes, object]:
+        """``column`` of each stored digest, looked up BATCH digests a statement."""
+        out: dict[bytes, object] = {}
+        unique = list(dict.fromkeys(digests))
+        for start in range(0, len(unique), BATCH):
+            cond, params = self._store.in_("digest", unique[start : start + BATCH])
+            for digest, value in self._store.rows(
+                f"SELECT digest, {column} FROM vectors WHERE {cond}", params
             ):
-                out[bytes(digest)] = int(vid)
+                out[bytes(digest)] = value
         return out
 
     def _collections_of(self, vector_ids: Sequence[int]) -> list[int]:
