@@ -111,6 +111,7 @@ class NewsService:
 
     def close(self) -> None:
         self.bulk.close()
+        self.retriever.close()
         self.store.close()
 
     def __enter__(self) -> NewsService:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -75,3 +76,33 @@ def test_torch_thread_counts_are_kept_per_thread():
         b.submit(embedder.use_threads, 2).result()
         assert a.submit(torch.get_num_threads).result() == 1
         assert b.submit(torch.get_num_threads).result() == 2
+
+
+def _question_lanes() -> int:
+    return sum(1 for t in threading.enumerate() if t.name == "newsbot-queries")
+
+
+def test_a_closed_service_leaves_no_question_lane_behind(tmp_path):
+    """Each service (and each model swapped in) had a question thread that outlived it, holding
+    its model: a process opening services one after another (tests, benches, scripts) kept them
+    all."""
+    from helpers import make_service
+
+    before = _question_lanes()
+    for n in range(3):
+        with make_service(tmp_path / f"data-{n}") as service:
+            service.retriever.embedder = FakeEmbedder()  # the old lane closes with the swap
+            assert service.search("default", "council bridge") == []
+            assert _question_lanes() == before + 1
+    deadline = time.monotonic() + 5
+    while _question_lanes() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _question_lanes() == before
+
+
+def test_a_question_to_a_closed_lane_is_refused_not_left_waiting():
+    queries = QueryBatcher(FakeEmbedder(), threads=1)
+    assert queries.embed_one("what did the council approve?").shape == (FakeEmbedder().dim,)
+    queries.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        queries.embed_one("and then?")

@@ -156,26 +156,46 @@ class QueryBatcher:
         self.embedder = embedder
         self.max_batch = max_batch
         self.threads = threads
-        self._queue: queue.SimpleQueue[tuple[str, Future]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[str, Future] | None] = queue.SimpleQueue()
         self._future = Future
+        self._closing = threading.Lock()  # nothing is queued after the end marker
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name="newsbot-queries", daemon=True)
         self._thread.start()
 
     def embed_one(self, text: str) -> np.ndarray:
         future = self._future()
-        self._queue.put((text, future))
+        with self._closing:
+            if self._closed:
+                raise RuntimeError("the question lane is closed")
+            self._queue.put((text, future))
         return future.result()
+
+    def close(self) -> None:
+        """End the thread once the questions already waiting are answered: it holds the model,
+        and a process that opens services one after another would keep every one's."""
+        with self._closing:
+            if not self._closed:
+                self._closed = True
+                self._queue.put(None)
 
     def _run(self) -> None:
         import queue
 
         while True:
-            batch = [self._queue.get()]
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
             while len(batch) < self.max_batch:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
+                if item is None:  # answer these, then end
+                    self._queue.put(None)
+                    break
+                batch.append(item)
             try:
                 _use_threads(self.embedder, self.threads)
                 vectors = self.embedder.embed([text for text, _ in batch])

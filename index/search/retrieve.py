@@ -98,7 +98,11 @@ class Retriever:
     @embedder.setter
     def embedder(self, embedder: Embedder) -> None:
         self._embedder = embedder
+        self.queries.close()
         self.queries = QueryBatcher(embedder, threads=self.query_threads)
+
+    def close(self) -> None:
+        self.queries.close()
 
     def search(
         self,
