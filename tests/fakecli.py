@@ -135,7 +135,14 @@ def start_together(delay: float = 1.5) -> dict[str, str]:
 
 
 if __name__ == "__main__":
+    import signal
+
     import index.service  # noqa: F401 - imported before the gate, as the command would
+
+    # Ctrl-C as at a terminal, whatever the test run inherited: a run started in the background
+    # (`make test &`, `nohup`) ignores SIGINT, its children too, and the tests that press Ctrl-C
+    # would see an ingest that never stops.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     if at := float(os.environ.get("FAKE_START_AT", "0") or 0):
         time.sleep(max(0.0, at - time.time()))
