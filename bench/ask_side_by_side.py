@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from bench.quality import EVAL, read_jsonl
 from bench.speed import ms, percentile
+from index.search.cpu import cpu_line
 
 REPO = Path(__file__).resolve().parent.parent
 MODES = ("dated", "today")
@@ -56,21 +56,6 @@ for line in sys.stdin:
         out.append(time.perf_counter() - started)
     print(json.dumps(out), flush=True)
 """
-
-
-def cpu() -> str:
-    """The CPU model and its vector flags: speed figures mean nothing without them."""
-    model, flags = platform.processor() or "?", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model in ("?", ""):
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    vector = sorted(flags & {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8"})
-    return f"{model} ({', '.join(vector) or 'no AVX2'}), {os.cpu_count()} cores"
 
 
 class Worker:
@@ -133,7 +118,7 @@ def run(data: Path, before: str, rounds: int, eval_dir: Path = EVAL) -> dict:
         finally:
             for w in workers.values():
                 w.close()
-    out: dict = {"cpu": cpu(), "before": before, "rounds": rounds, "questions": len(queries)}
+    out: dict = {"cpu": cpu_line(), "before": before, "rounds": rounds, "questions": len(queries)}
     for mode in MODES:
         this, old = times["this"][mode], times["before"][mode]
         out[mode] = {
