@@ -181,23 +181,9 @@ class PostgresStore(SqlStore):
             for row in rows:
                 copy.write_row(row)
 
-    def insert_returning_ids(
-        self, table: str, columns: Sequence[str], rows: Sequence[Sequence]
-    ) -> list[int]:
-        """Ids taken from the table's sequence at once, the rows sent by ``COPY``."""
-        if not rows:
-            return []
-        ids = [
-            int(r[0])
-            for r in self.rows(
-                f"SELECT nextval('{table}_id_seq') FROM generate_series(1, ?) ORDER BY 1",
-                (len(rows),),
-            )
-        ]
-        self.insert_rows(
-            table, ("id", *columns), ((i, *row) for i, row in zip(ids, rows, strict=True))
-        )
-        return ids
+    def next_ids(self, table: str, n: int) -> list[int]:
+        sql = f"SELECT nextval('{table}_id_seq') FROM generate_series(1, ?) ORDER BY 1"
+        return [int(r[0]) for r in self.rows(sql, (n,))]
 
     def insert_chunks(
         self, collection_id: int, article_id: int, art: Any, vector_ids: Sequence[int]

@@ -120,10 +120,8 @@ class SqlStore:
         """Many rows at once (PostgreSQL: ``COPY``)."""
         raise NotImplementedError
 
-    def insert_returning_ids(
-        self, table: str, columns: Sequence[str], rows: Sequence[Sequence]
-    ) -> list[int]:
-        """New rows of a table with an id counter; their ids, in order."""
+    def next_ids(self, table: str, n: int) -> list[int]:
+        """Inside a transaction: the next ``n`` ids of the table's counter, given out at once."""
         raise NotImplementedError
 
     def insert_chunks(
@@ -175,6 +173,16 @@ class SqlStore:
         return []
 
     # -- shared ---------------------------------------------------------------------------------
+    def insert_returning_ids(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence]
+    ) -> list[int]:
+        """New rows of a table with an id counter, inserted at once; their ids, in order."""
+        if not rows:
+            return []
+        ids = self.next_ids(table, len(rows))
+        self.insert_rows(table, ("id", *columns), [(i, *r) for i, r in zip(ids, rows, strict=True)])
+        return ids
+
     def row(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
         found = self.rows(sql, params)
         return found[0] if found else None
