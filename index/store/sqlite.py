@@ -224,11 +224,6 @@ class SqliteStore(SqlStore):
         except sqlite3.DatabaseError as exc:
             raise (from_sqlite(exc, self.name) or StoreError(str(exc))) from exc
 
-    @contextmanager
-    def exclusive(self, what: str) -> Iterator[None]:
-        """Nothing to take: each process refuses a second rebuild of its own (base.py)."""
-        yield
-
     # -- health -------------------------------------------------------------------------------
     def size_bytes(self) -> tuple[int, int]:
         """Bytes of the database file and of its write-ahead log (not yet checkpointed)."""

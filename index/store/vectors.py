@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .base import ChunkText
-from .sql import select, vector_bytes, vector_of
+from .chunks import CHUNK_TEXT
+from .sql import vector_bytes, vector_of
 
 if TYPE_CHECKING:
     from .sql import SqlStore
 
 BATCH = 500
-_OF_ARTICLE = {f: f"a.{f}" for f in ("title", "source", "published_at")}
 
 
 class VectorStore:
@@ -114,7 +114,7 @@ class VectorStore:
         """Vectors without a digest yet, each with a chunk that uses it, in id order from
         ``after``: what an ingest keys (the text is made from the chunk as the ingest made it)."""
         rows = self._store.rows(
-            f"SELECT v.id, {select(ChunkText, 'ch', **_OF_ARTICLE)} FROM vectors v"
+            f"SELECT v.id, {CHUNK_TEXT} FROM vectors v"
             " JOIN chunks ch ON ch.id = (SELECT MIN(c.id) FROM chunks c WHERE c.vector_id = v.id)"
             " JOIN articles a ON a.id = ch.article_id"
             " WHERE v.digest IS NULL AND v.id > ? ORDER BY v.id LIMIT ?",
@@ -175,28 +175,21 @@ class VectorStore:
     def _by_digest(
         self, digests: Sequence[bytes], column: str, hold: bool = False
     ) -> dict[bytes, object]:
-        """``column`` of each stored digest, looked up BATCH digests a statement, in id order."""
-        out: dict[bytes, object] = {}
-        unique = list(dict.fromkeys(digests))
+        """``column`` of each stored digest, looked up in batches, in id order."""
         held = self._store.KEY_SHARE if hold else ""
-        for start in range(0, len(unique), BATCH):
-            cond, params = self._store.in_("digest", unique[start : start + BATCH])
-            for digest, value in self._store.rows(
-                f"SELECT digest, {column} FROM vectors WHERE {cond} ORDER BY id{held}", params
-            ):
-                out[bytes(digest)] = value
-        return out
+        rows = self._store.rows_where_in(
+            f"SELECT digest, {column} FROM vectors",
+            "digest",
+            list(dict.fromkeys(digests)),
+            f" ORDER BY id{held}",
+        )
+        return {bytes(digest): value for digest, value in rows}
 
     def _collections_of(self, vector_ids: Sequence[int]) -> list[int]:
-        found: set[int] = set()
-        for start in range(0, len(vector_ids), BATCH):
-            cond, params = self._store.in_("ch.vector_id", vector_ids[start : start + BATCH])
-            found.update(
-                int(r[0])
-                for r in self._store.rows(
-                    "SELECT DISTINCT a.collection_id FROM chunks ch"
-                    f" JOIN articles a ON a.id = ch.article_id WHERE {cond}",
-                    params,
-                )
-            )
-        return sorted(found)
+        rows = self._store.rows_where_in(
+            "SELECT DISTINCT a.collection_id FROM chunks ch"
+            " JOIN articles a ON a.id = ch.article_id",
+            "ch.vector_id",
+            vector_ids,
+        )
+        return sorted({int(r[0]) for r in rows})
