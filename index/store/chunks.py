@@ -54,31 +54,24 @@ class ChunkStore:
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(ids, float32 vectors) of a collection's chunks in id order, in batches: what a
         vector index is built from (inside ``snapshot()``, with the version read there)."""
-        last = 0
-        while True:
-            rows = self._store.rows(
-                f"SELECT ch.id, v.vector {self._store.VECTORS_OF} AND ch.id > ?"
-                " ORDER BY ch.id LIMIT ?",
-                (collection_id, last, batch),
-            )
-            if not rows:
-                return
+        sql = f"SELECT ch.id, v.vector {self._store.VECTORS_OF}"
+        for rows in self._pages(sql, collection_id, batch):
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vecs = vector_of(b"".join(r[1] for r in rows))
-            yield ids, vecs.reshape(len(rows), -1)
-            last = int(ids[-1])
+            yield ids, vector_of(b"".join(r[1] for r in rows)).reshape(len(rows), -1)
 
     def iter_texts(self, collection_id: int, batch: int = 512) -> Iterator[list[ChunkText]]:
         """The collection's chunks with their articles' title, source and date, in batches."""
-        last = 0
-        while True:
-            rows = self._store.rows(
-                f"{_TEXTS} WHERE a.collection_id = ? AND ch.id > ? ORDER BY ch.id LIMIT ?",
-                (collection_id, last, batch),
-            )
-            if not rows:
-                return
+        for rows in self._pages(f"{_TEXTS} WHERE a.collection_id = ?", collection_id, batch):
             yield [ChunkText(*r) for r in rows]
+
+    def _pages(self, sql: str, collection_id: int, batch: int) -> Iterator[list[tuple]]:
+        """The rows of ``sql`` (a collection's chunks ``ch``, their id first) in id order,
+        ``batch`` at a time, each batch from the id the last one ended at."""
+        last = 0
+        while rows := self._store.rows(
+            f"{sql} AND ch.id > ? ORDER BY ch.id LIMIT ?", (collection_id, last, batch)
+        ):
+            yield rows
             last = int(rows[-1][0])
 
     def texts(self, ids: Sequence[int]) -> list[ChunkText]:
