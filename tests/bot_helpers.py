@@ -1,18 +1,29 @@
-"""newsbot's own bot against the fake Discord: how a test starts it and speaks to it.
+"""newsbot's own bot against the fake Discord: how a test starts it and speaks to it; and the
+server, dated news and ``newsbot`` process of the tests that ask about articles dated relative
+to today.
 
 Apart from helpers.py so that tests of the core never import discord.py.
 """
 
 from __future__ import annotations
 
+import asyncio
+import calendar
+import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.client import NewsBot
 from bot.config import BotSettings
 from fakediscord import FakeDiscord, FakeGuild, FakeInteraction, FakeMember, FakeUser
+from helpers import REPO
+from index.models import Document
 from index.service import NewsService
 
 # Unless a test is about them, cooldowns would only make its second command wait.
@@ -74,3 +85,85 @@ async def ingest_file(
         guild_id=guild.id, channel_id=channel, author=author, content="!ingest", attachments=[att]
     )
     return await fake.wait_channel_message(channel, after=sent["id"], timeout=90)
+
+
+# -- a server asked about dated news ----------------------------------------------------------
+# One guild, a member who may run every command there, and the guild's collection.
+BOB = FakeUser(102, "bob")
+MEMBER = FakeMember(BOB, permissions=0x800 | 0x400)
+GUILD = FakeGuild(1001, "Alpha", owner_id=999, channels=[(2001, "news")], members=[MEMBER])
+COLLECTION = f"guild-{GUILD.id}"
+
+# The day a member asks on: the interaction's own (UTC) date.
+TODAY = datetime.now(UTC).date()
+
+
+def days_ago(n: int) -> str:
+    """An article's date ``n`` days before TODAY."""
+    return (TODAY - timedelta(days=n)).isoformat()
+
+
+def long_date(iso: str) -> str:
+    """ "2 March 2023", as an answer dates old news."""
+    d = date.fromisoformat(iso)
+    return f"{d.day} {calendar.month_name[d.month]} {d.year}"
+
+
+def short_date(iso: str) -> str:
+    """ "2 Mar 2023", as a timeline dates a development."""
+    d = date.fromisoformat(iso)
+    return f"{d.day} {calendar.month_abbr[d.month]} {d.year}"
+
+
+@asynccontextmanager
+async def guild_discord() -> AsyncIterator[FakeDiscord]:
+    """The fake Discord serving GUILD (a quick heartbeat: the bot is ready sooner)."""
+    async with FakeDiscord(guilds=[GUILD], heartbeat_interval_ms=100) as server:
+        yield server
+
+
+async def add(service: NewsService, *docs: Document) -> None:
+    """``docs`` ingested into GUILD's collection, every one of them added."""
+    report = await asyncio.to_thread(service.ingest, COLLECTION, list(docs))
+    assert len(report.added) == len(docs), report.failed
+
+
+async def reply_embed(
+    fake: FakeDiscord, name: str, *, within: float = 30, deferred: bool = False, **options: Any
+) -> dict:
+    """MEMBER runs ``/name``; the embed of the bot's final reply (in ``within`` seconds), the
+    fake having seen no error. ``deferred``: the bot is seen to answer "thinking…" first."""
+    interaction = await slash(fake, GUILD, MEMBER, name, **options)
+    if deferred:
+        assert (await interaction.wait_response())["type"] == 5
+    final = await interaction.wait_final(timeout=within)
+    assert fake.errors == [] and fake.unhandled == []
+    return final["embeds"][0]
+
+
+# -- the same news through the command line ---------------------------------------------------
+def newsbot(data: Path, cache: Path, *args: str) -> subprocess.CompletedProcess:
+    """One real ``newsbot`` process on ``data``, with the session's model export."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
+    env |= {"NEWSBOT_DATA_DIR": str(data), "NEWSBOT_MODEL_CACHE": str(cache)}
+    env |= {"NEWSBOT_TORCH_THREADS": "1", "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "index.cli", "-q", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def ingest_by_cli(data: Path, cache: Path, docs: list[Document]) -> None:
+    """``docs`` written as a JSON-lines file beside ``data`` and ingested by ``newsbot ingest``."""
+    articles = data.parent / "articles.jsonl"
+    rows = [
+        {"title": d.title, "body": d.text, "source": d.source, "published_at": d.published_at}
+        for d in docs
+    ]
+    articles.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    ingest = newsbot(data, cache, "ingest", str(articles))
+    assert ingest.returncode == 0, ingest.stderr

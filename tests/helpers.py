@@ -20,6 +20,7 @@ from fake_embedder import FakeEmbedder
 from index.search.embed import Embedder
 from index.service import NewsService
 from index.settings import CoreSettings
+from index.store.schema import CHUNKS, CHUNKS_INDEXED, rebuild
 from local_site import serving
 
 REPO = Path(__file__).resolve().parent.parent
@@ -133,26 +134,17 @@ def foreign_graph(
 # An SQLite store of this version taken back to schema 7 (its vectors in their chunks' rows, as
 # schema 5 made the table; the chunk id counter kept): a store of the release before, for
 # migration tests. Run with ``executescript``; set ``user_version`` after it.
-BACK_TO_SCHEMA_7 = """
+BACK_TO_SCHEMA_7 = f"""
 CREATE TEMP TABLE counted AS SELECT seq FROM sqlite_sequence WHERE name = 'chunks';
-CREATE TABLE chunks_old (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
-    ordinal INTEGER NOT NULL,
-    start INTEGER NOT NULL,
-    "end" INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    vector BLOB NOT NULL
-);
-INSERT INTO chunks_old SELECT ch.id, ch.article_id, ch.ordinal, ch.start, ch."end", ch.text,
-    v.vector FROM chunks ch JOIN vectors v ON v.id = ch.vector_id;
-DROP TABLE chunks;
-DROP TABLE vectors;
-ALTER TABLE chunks_old RENAME TO chunks;
-CREATE INDEX chunks_article ON chunks (article_id);
-CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
-    DELETE FROM chunks_fts WHERE rowid = old.id;
-END;
+{
+    rebuild(
+        "chunks",
+        CHUNKS,
+        'SELECT ch.id, ch.article_id, ch.ordinal, ch.start, ch."end", ch.text, v.vector'
+        " FROM chunks ch JOIN vectors v ON v.id = ch.vector_id",
+    )
+}
+DROP TABLE vectors;{CHUNKS_INDEXED}
 UPDATE sqlite_sequence SET seq = (SELECT seq FROM counted) WHERE name = 'chunks';
 DELETE FROM sqlite_sequence WHERE name = 'vectors';
 DROP TABLE counted;

@@ -12,48 +12,35 @@ names, each quoted passage is verbatim, and nothing quoted is live markup.
 
 from __future__ import annotations
 
-import asyncio
-import calendar
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from discord_markup import only_text, shown
 
 from bot.client import NewsBot
-from bot_helpers import running_bot, slash
-from fakediscord import FakeDiscord, FakeGuild, FakeMember, FakeUser
-from helpers import REPO, make_service
+from bot_helpers import (
+    add,
+    days_ago,
+    guild_discord,
+    ingest_by_cli,
+    long_date,
+    newsbot,
+    reply_embed,
+    running_bot,
+)
+from fakediscord import FakeDiscord
+from helpers import make_service
 from index.models import Document
 from index.search.embed import Embedder
 from index.service import NewsService
 
 pytestmark = [pytest.mark.model, pytest.mark.timeout(120)]
 
-BOB = FakeUser(102, "bob")
-MEMBER = FakeMember(BOB, permissions=0x800 | 0x400)
-GUILD = FakeGuild(1001, "Alpha", owner_id=999, channels=[(2001, "news")], members=[MEMBER])
-COLLECTION = f"guild-{GUILD.id}"
 NOTHING = "couldn't find anything relevant"
-
-# The day a member asks on: the interaction's own (UTC) date.
-TODAY = datetime.now(UTC).date()
-
-
-def days_ago(n: int) -> str:
-    return (TODAY - timedelta(days=n)).isoformat()
-
-
-def long_date(iso: str) -> str:
-    d = date.fromisoformat(iso)
-    return f"{d.day} {calendar.month_name[d.month]} {d.year}"
 
 
 # -- the news ---------------------------------------------------------------------------------
@@ -230,7 +217,7 @@ AIRPORT_QUESTION = "How many daily flights will Redfield Regional Airport add to
 # -- the bot ----------------------------------------------------------------------------------
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord(guilds=[GUILD], heartbeat_interval_ms=100) as server:
+    async with guild_discord() as server:
         yield server
 
 
@@ -247,17 +234,9 @@ async def bot(fake: FakeDiscord, service: NewsService) -> AsyncIterator[NewsBot]
         yield client
 
 
-async def add(service: NewsService, *docs: Document) -> None:
-    report = await asyncio.to_thread(service.ingest, COLLECTION, list(docs))
-    assert len(report.added) == len(docs), report.failed
-
-
 async def ask(fake: FakeDiscord, question: str) -> dict:
     """A member runs /ask; the embed of the bot's final reply."""
-    interaction = await slash(fake, GUILD, MEMBER, "ask", question=question)
-    final = await interaction.wait_final(timeout=30)
-    assert fake.errors == [] and fake.unhandled == []
-    return final["embeds"][0]
+    return await reply_embed(fake, "ask", question=question)
 
 
 # -- reading an answer as a member does -------------------------------------------------------
@@ -424,33 +403,11 @@ CLI_NEWS = [
 ]
 
 
-def newsbot(data: Path, cache: Path, *args: str) -> subprocess.CompletedProcess:
-    """One real ``newsbot`` process on ``data``, with the session's model export."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
-    env |= {"NEWSBOT_DATA_DIR": str(data), "NEWSBOT_MODEL_CACHE": str(cache)}
-    env |= {"NEWSBOT_TORCH_THREADS": "1", "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-m", "index.cli", "-q", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_newsbot_ask_refuses_an_unheld_subject_and_dates_an_old_answer(
     tmp_path: Path, real_embedder: Embedder, model_cache: Path
 ):
-    articles = tmp_path / "articles.jsonl"
-    rows = [
-        {"title": d.title, "body": d.text, "source": d.source, "published_at": d.published_at}
-        for d in CLI_NEWS
-    ]
-    articles.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     data = tmp_path / "data"
-    ingest = newsbot(data, model_cache, "ingest", str(articles))
-    assert ingest.returncode == 0, ingest.stderr
+    ingest_by_cli(data, model_cache, CLI_NEWS)
 
     for args in ([], ["--as-of", CLI_ASKED]):
         refused = newsbot(data, model_cache, "ask", UNHELD[0], "--json", *args)

@@ -7,49 +7,34 @@ interaction's ``created_at``, carry), and everything is asserted on the embed a 
 from __future__ import annotations
 
 import asyncio
-import calendar
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.client import NewsBot
-from bot_helpers import running_bot, slash
-from fakediscord import FakeDiscord, FakeGuild, FakeMember, FakeUser
+from bot_helpers import (
+    COLLECTION,
+    TODAY,
+    add,
+    days_ago,
+    guild_discord,
+    long_date,
+    reply_embed,
+    running_bot,
+)
+from fakediscord import FakeDiscord
 from helpers import FAKE_EMBEDDER_BARS, make_service
 from index.models import Document
 from index.service import NewsService
 
 pytestmark = pytest.mark.timeout(60)
 
-BOB = FakeUser(102, "bob")
-MEMBER = FakeMember(BOB, permissions=0x800 | 0x400)
-GUILD = FakeGuild(1001, "Alpha", owner_id=999, channels=[(2001, "news")], members=[MEMBER])
-COLLECTION = f"guild-{GUILD.id}"
-
-# The day the bot takes a question to be asked on: the interaction's own (UTC) date.
-TODAY = datetime.now(UTC).date()
-
-
-def days_ago(n: int) -> str:
-    return (TODAY - timedelta(days=n)).isoformat()
-
-
-def long_date(iso: str) -> str:
-    d = date.fromisoformat(iso)
-    return f"{d.day} {calendar.month_name[d.month]} {d.year}"
-
-
-def short_date(iso: str) -> str:
-    d = date.fromisoformat(iso)
-    return f"{d.day} {calendar.month_abbr[d.month]} {d.year}"
-
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord(guilds=[GUILD], heartbeat_interval_ms=100) as server:
+    async with guild_discord() as server:
         yield server
 
 
@@ -68,17 +53,9 @@ async def bot(fake: FakeDiscord, service: NewsService) -> AsyncIterator[NewsBot]
         yield client
 
 
-async def add(service: NewsService, *docs: Document) -> None:
-    report = await asyncio.to_thread(service.ingest, COLLECTION, list(docs))
-    assert len(report.added) == len(docs), report.failed
-
-
 async def embed_of(fake: FakeDiscord, name: str, **options: str) -> dict:
     """A member runs /name; the embed of the bot's final reply."""
-    interaction = await slash(fake, GUILD, MEMBER, name, **options)
-    final = await interaction.wait_final(timeout=20)
-    assert fake.errors == [] and fake.unhandled == []
-    return final["embeds"][0]
+    return await reply_embed(fake, name, within=20, **options)
 
 
 def field_of(embed: dict, title: str) -> dict | None:

@@ -22,6 +22,7 @@ import pytest
 from helpers import REPO, foreign_graph
 from index.search import onnx_embed
 from index.search.embed import packaged_model_path
+from index.search.runtime import CANDIDATES, RUNTIME_FILE
 
 pytest.importorskip("onnxruntime")
 pytestmark = pytest.mark.model
@@ -62,10 +63,10 @@ def cache(tmp_path: Path, real_embedder, model_cache: Path) -> Path:
 
 def copy_cache(model_cache: Path, copy: Path) -> Path:
     copy.mkdir(parents=True)
-    for flavour in onnx_embed.CANDIDATES:
+    for flavour in CANDIDATES:
         for name in onnx_embed.files(flavour):
             shutil.copy2(model_cache / name, copy / name)
-    shutil.copy2(model_cache / onnx_embed.RUNTIME_FILE, copy / onnx_embed.RUNTIME_FILE)
+    shutil.copy2(model_cache / RUNTIME_FILE, copy / RUNTIME_FILE)
     return copy
 
 
@@ -190,15 +191,15 @@ def test_data_folders_share_the_users_cache_and_its_runtime_chosen_for_this_cpu(
 
     cache = copy_cache(model_cache, tmp_path / "xdg-cache" / "newsbot" / "models")
     exports = {p.name: (p.stat().st_mtime_ns, sha256(p)) for p in cache.glob("*.onnx")}
-    elsewhere = json.loads((cache / onnx_embed.RUNTIME_FILE).read_text())
+    elsewhere = json.loads((cache / RUNTIME_FILE).read_text())
     elsewhere["cpu"] = {**elsewhere["cpu"], "model": "Another CPU", "flags": "avx512_vnni"}
     elsewhere["chosen"] = "torch"
-    (cache / onnx_embed.RUNTIME_FILE).write_text(json.dumps(elsewhere))
+    (cache / RUNTIME_FILE).write_text(json.dumps(elsewhere))
 
     first = run(tmp_path / "first", None, "demo")
     assert first.returncode == 0, first.stderr
     assert ANSWER in first.stdout
-    choice = json.loads((cache / onnx_embed.RUNTIME_FILE).read_text())
+    choice = json.loads((cache / RUNTIME_FILE).read_text())
     assert choice["cpu"] == cpu()  # measured again, on this CPU
     measured = choice["candidates"]
     assert set(measured) == {"int8", "fp32", "torch"}

@@ -7,45 +7,36 @@ embed's limits and escaping as a unit.
 
 from __future__ import annotations
 
-import asyncio
 import calendar
 import json
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
 from discord_markup import live, only_text, shown
 
 from bot import render
-from bot_helpers import running_bot, slash
-from fakediscord import FakeDiscord, FakeGuild, FakeMember, FakeUser
-from helpers import FAKE_EMBEDDER_BARS, REPO, make_service
+from bot_helpers import (
+    GUILD,
+    MEMBER,
+    add,
+    days_ago,
+    guild_discord,
+    ingest_by_cli,
+    newsbot,
+    reply_embed,
+    running_bot,
+    short_date,
+    slash,
+)
+from fakediscord import FakeDiscord
+from helpers import FAKE_EMBEDDER_BARS, make_service
 from index.models import Citation, Document, Snippet
 from index.search.embed import Embedder
 from index.search.timeline import Timeline, TimelineLine
 
 pytestmark = pytest.mark.timeout(120)
-
-BOB = FakeUser(102, "bob")
-MEMBER = FakeMember(BOB, permissions=0x800 | 0x400)
-GUILD = FakeGuild(1001, "Alpha", owner_id=999, channels=[(2001, "news")], members=[MEMBER])
-COLLECTION = f"guild-{GUILD.id}"
-
-# The day a member asks on: the interaction's own (UTC) date.
-TODAY = datetime.now(UTC).date()
-
-
-def days_ago(n: int) -> str:
-    return (TODAY - timedelta(days=n)).isoformat()
-
-
-def short_date(iso: str) -> str:
-    d = date.fromisoformat(iso)
-    return f"{d.day} {calendar.month_abbr[d.month]} {d.year}"
 
 
 CLOSED = Document(
@@ -124,16 +115,12 @@ def told_in(sentence: str, docs: list[Document]) -> list[Document]:
 # -- Discord ----------------------------------------------------------------------------------
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord(guilds=[GUILD], heartbeat_interval_ms=100) as server:
+    async with guild_discord() as server:
         yield server
 
 
 async def embed_of(fake: FakeDiscord, topic: str) -> dict:
-    interaction = await slash(fake, GUILD, MEMBER, "timeline", topic=topic)
-    assert (await interaction.wait_response())["type"] == 5  # deferred: "thinking…"
-    final = await interaction.wait_final(timeout=30)
-    assert fake.errors == [] and fake.unhandled == []
-    return final["embeds"][0]
+    return await reply_embed(fake, "timeline", deferred=True, topic=topic)
 
 
 @pytest.mark.model
@@ -141,8 +128,7 @@ async def test_timeline_shows_a_storys_developments_newest_first_outlets_merged(
     fake: FakeDiscord, tmp_path: Path, real_embedder: Embedder
 ):
     with make_service(tmp_path / "data", real_embedder) as service:
-        report = await asyncio.to_thread(service.ingest, COLLECTION, [*STORY, ORCHESTRA])
-        assert len(report.added) == 5, report
+        await add(service, *STORY, ORCHESTRA)
         async with running_bot(fake, service):
             embed = await embed_of(fake, TOPIC)
             nothing = await embed_of(fake, NOTHING)
@@ -189,34 +175,12 @@ async def test_timeline_has_the_ask_cooldown(fake: FakeDiscord, tmp_path: Path):
 
 
 # -- the command line -------------------------------------------------------------------------
-def newsbot(data: Path, cache: Path, *args: str) -> subprocess.CompletedProcess:
-    """One real ``newsbot`` process on ``data``, with the session's model export."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
-    env |= {"NEWSBOT_DATA_DIR": str(data), "NEWSBOT_MODEL_CACHE": str(cache)}
-    env |= {"NEWSBOT_TORCH_THREADS": "1", "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-m", "index.cli", "-q", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 @pytest.mark.model
 def test_newsbot_timeline_prints_dated_lines_sources_and_summary(
     tmp_path: Path, real_embedder: Embedder, model_cache: Path
 ):
-    articles = tmp_path / "articles.jsonl"
-    rows = [
-        {"title": d.title, "body": d.text, "source": d.source, "published_at": d.published_at}
-        for d in [*STORY, ORCHESTRA]
-    ]
-    articles.write_text("".join(json.dumps(r) + "\n" for r in rows))
     data = tmp_path / "data"
-    ingest = newsbot(data, model_cache, "ingest", str(articles))
-    assert ingest.returncode == 0, ingest.stderr
+    ingest_by_cli(data, model_cache, [*STORY, ORCHESTRA])
 
     text = newsbot(data, model_cache, "timeline", TOPIC)
     assert text.returncode == 0, text.stderr

@@ -1,6 +1,6 @@
 """The CPU a speed was measured on: its model name and the vector instructions that decide which
 runtime is fastest (AVX2 alone, AVX-512, VNNI for 8-bit products). Quoted beside every speed
-figure (``make bench``) and recorded with the runtime chosen for it (``onnx_embed``)."""
+figure (``make bench``) and recorded with the runtime chosen for it (``runtime``)."""
 
 from __future__ import annotations
 

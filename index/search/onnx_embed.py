@@ -7,15 +7,8 @@ torch and onnxruntime versions); a file that does not match is exported again. A
 exported "eager" so ONNX Runtime's transformer optimizer can fuse it (Attention, SkipLayerNorm,
 BiasGelu) — unfused, the same graph runs markedly slower.
 
-With ``NEWSBOT_EMBED_BACKEND=auto`` (the default) the runtime is chosen by measurement on the
-CPU at hand, once per cache and CPU: both exports (fp32 and int8) and PyTorch embed a fixed
-batch of news-like texts (``runtime_sample.txt``) side by side in a child process, and the
-fastest whose vectors stay within cosine 0.99 of PyTorch's (on average, none below 0.98) is
-used. 8-bit matrix
-products gain 2.6× on CPUs with VNNI but less on AVX2 alone, so no one flavour is fastest
-everywhere. The choice and its timings are kept in ``runtime.json`` beside the exports, with the
-CPU they were measured on (a cache carried to another CPU measures again); ``newsbot stats``
-shows them.
+With ``NEWSBOT_EMBED_BACKEND=auto`` (the default) the flavour is the one measured fastest on
+the CPU at hand (``runtime``).
 
 The cache lives outside the data folder by default, one per user (``embed.model_cache_dir``):
 every data folder of the user shares one export and one choice.
@@ -71,17 +64,6 @@ def files(flavour: str) -> tuple[str, str]:
     return f"model-{flavour}.onnx", f"model-{flavour}.json"
 
 
-RUNTIME_FILE = "runtime.json"  # the runtime chosen for this cache and CPU, with its timings
-MEASURE_RECIPE = 1  # bump when the measurement below changes what it compares
-CANDIDATES = ("int8", "fp32")  # what ``auto`` times (PyTorch beside them: "torch")
-# The quality gate: a candidate's vectors of the sample texts within cosine 0.99 of PyTorch's on
-# average, and none below 0.98 (a graph gone wrong gives far less). 8-bit products on an
-# AVX2-only CPU gave mean 0.990, least 0.985 on these long texts; fp32 1.000.
-MIN_COSINE = 0.99
-MIN_COSINE_EACH = 0.98
-MEASURE_ROUNDS = 3  # timed passes over the batch a candidate (the median is kept)
-MEASURE_TIMEOUT = 600.0
-
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 EXPORT_TIMEOUT = 900.0  # seconds; the export takes about ten
 TEMP_PREFIX = ".export-"  # every file or folder an export writes before renaming it into place
@@ -119,7 +101,7 @@ def _sha256(path: Path, *, follow: bool = True) -> str:
     return h.hexdigest()
 
 
-def _read_text(path: Path) -> str:
+def read_cache_text(path: Path) -> str:
     """A cache file's text, never read through a link (ELOOP)."""
     with os.fdopen(os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW), "rb") as f:
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
@@ -154,7 +136,7 @@ def _cached(model_path: Path, cache_dir: Path, flavour: str) -> tuple[Path, str]
     name, manifest_name = files(flavour)
     target = cache_dir / name
     try:
-        meta = json.loads(_read_text(cache_dir / manifest_name))
+        meta = json.loads(read_cache_text(cache_dir / manifest_name))
         sha = _sha256(target, follow=False)
     except (OSError, ValueError):
         return None
@@ -172,7 +154,7 @@ def cached_export(model_path: Path, cache_dir: Path, flavour: str = "fp32") -> P
 
 
 @contextmanager
-def _export_lock(cache_dir: Path, *, wait: bool = True) -> Iterator[tuple[int, int] | None]:
+def export_lock(cache_dir: Path, *, wait: bool = True) -> Iterator[tuple[int, int] | None]:
     """The cache folder and its export lock, opened without following links (their fds), or
     None when another process holds the lock and ``wait`` is False. Every running export holds
     it, the exporting child included, so under it no temp file is being written."""
@@ -223,7 +205,7 @@ def _sweep_if_idle(cache_dir: Path) -> None:
     try:
         if not any(name.startswith(TEMP_PREFIX) for name in os.listdir(cache_dir)):
             return
-        with _export_lock(cache_dir, wait=False) as held:
+        with export_lock(cache_dir, wait=False) as held:
             if held is not None:
                 _sweep(held[0])
     except OSError as exc:  # a read-only cache, say: it still serves its export
@@ -253,7 +235,7 @@ def _export(
         _sweep_if_idle(cache_dir)
         return found
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with _export_lock(cache_dir) as held:
+    with export_lock(cache_dir) as held:
         assert held is not None
         dir_fd, lock_fd = held
         found = _cached(model_path, cache_dir, flavour)  # another process just made it?
@@ -306,141 +288,6 @@ def _export_here(model_path: Path, cache_dir: Path, flavour: str = "fp32") -> No
     with os.fdopen(fd, "w") as f:
         f.write(json.dumps(meta, indent=1))
     os.replace(partial, cache_dir / manifest_name)
-
-
-# -- the runtime chosen by measurement ----------------------------------------------------------
-def sample_texts() -> list[str]:
-    """The fixed batch a choice is measured on: 32 texts of 2–4 paragraphs (~150–250 word
-    pieces, as ingested chunks are), each under a prefix line as the ingest embeds them."""
-    from importlib import resources
-
-    text = resources.files(__package__).joinpath("runtime_sample.txt").read_text("utf-8")
-    paragraphs = [p for p in text.splitlines() if p.strip()]
-    out = []
-    for i in range(32):
-        body = " ".join(paragraphs[(i + k) % len(paragraphs)] for k in range(2 + i % 3))
-        out.append(
-            f"Sample story {i + 1} (Newswire, 2024-{1 + i % 12:02d}-{1 + i % 28:02d})\n{body}"
-        )
-    return out
-
-
-def runtime_source(model_path: Path) -> dict[str, str]:
-    """What a choice depends on besides the CPU: the weights, the recipes, the versions."""
-    return {
-        **source_of(model_path),
-        "recipe": f"{EXPORT_RECIPE}/{MEASURE_RECIPE}",
-        "candidates": " ".join(CANDIDATES),
-    }
-
-
-def cached_choice(model_path: Path, cache_dir: Path) -> dict[str, Any] | None:
-    """The runtime chosen for this cache on this CPU, when it was measured with these weights
-    and versions; None otherwise (it is measured at the next first use)."""
-    from .cpu import cpu
-
-    try:
-        choice = json.loads(_read_text(cache_dir / RUNTIME_FILE))
-    except (OSError, ValueError):
-        return None
-    if (
-        not isinstance(choice, dict)
-        or choice.get("cpu") != cpu()
-        or choice.get("source") != runtime_source(model_path)
-        or choice.get("chosen") not in (*CANDIDATES, "torch")
-    ):
-        return None
-    return choice
-
-
-def choose(model_path: Path, cache_dir: Path) -> dict[str, Any]:
-    """The runtime for this CPU: the cached choice, or measured now (once per cache and CPU,
-    under the export lock; the candidates exported first). Measuring in a child process keeps
-    PyTorch out of this one."""
-    from .cpu import cpu
-
-    found = cached_choice(model_path, cache_dir)
-    if found is not None:
-        return found
-    for flavour in CANDIDATES:
-        _export(model_path, cache_dir, flavour)
-    with _export_lock(cache_dir) as held:
-        assert held is not None
-        found = cached_choice(model_path, cache_dir)  # another process measured meanwhile?
-        if found is not None:
-            return found
-        log.info("timing the model's runtimes on this CPU (once for %s)", cache_dir)
-        with tempfile.TemporaryFile("w+") as messages:
-            proc = subprocess.run(
-                [sys.executable, "-m", __name__, "--measure", str(model_path), str(cache_dir)],
-                stdout=subprocess.PIPE,
-                stderr=messages,
-                timeout=MEASURE_TIMEOUT,
-                text=True,
-            )
-            messages.seek(0)
-            stderr = messages.read()
-        try:
-            measured = json.loads(proc.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            detail = (stderr.strip().splitlines() or ["no output"])[-1][:300]
-            raise StoreError(f"could not time the model's runtimes ({detail})") from None
-        choice = {"source": runtime_source(model_path), "cpu": cpu(), **measured}
-        fd, partial = tempfile.mkstemp(dir=cache_dir, prefix=TEMP_PREFIX, suffix=".json")
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(choice, indent=1))
-        os.replace(partial, cache_dir / RUNTIME_FILE)
-    log.info(
-        "embedding on %s: %s",
-        choice["chosen"],
-        ", ".join(f"{k} {v['chunks_per_s']} chunks/s" for k, v in choice["candidates"].items()),
-    )
-    return choice
-
-
-def _measure_here(model_path: Path, cache_dir: Path) -> dict[str, Any]:
-    """Each candidate and PyTorch on the sample batch, interleaved round by round so a
-    neighbour's load lands on all of them; its speed (the median round, all cores, as the
-    ingest runs) and its vectors' least cosine to PyTorch's. The fastest that passes wins."""
-    import time
-
-    from .embed import SentenceTransformerEmbedder
-
-    texts = sample_texts()
-    reference = SentenceTransformerEmbedder(model_path, batch_size=32)
-    runners: dict[str, Embedder] = {
-        f: OnnxEmbedder(model_path, cache_dir, flavour=f) for f in CANDIDATES
-    }
-    runners["torch"] = reference
-    for runner in runners.values():
-        runner.use_threads(0)  # type: ignore[attr-defined]
-        runner.embed(texts[:4])  # sessions opened, the model loaded
-    took: dict[str, list[float]] = {k: [] for k in runners}
-    for _ in range(MEASURE_ROUNDS):
-        for name, runner in runners.items():
-            started = time.perf_counter()
-            runner.embed(texts)
-            took[name].append(time.perf_counter() - started)
-    expected = reference.embed(texts)
-    candidates = {}
-    for name, runner in runners.items():
-        cosine = (runner.embed(texts) * expected).sum(axis=1)
-        candidates[name] = {
-            "chunks_per_s": round(len(texts) / float(np.median(took[name])), 1),
-            "mean_cosine": round(float(cosine.mean()), 5),
-            "min_cosine": round(float(cosine.min()), 5),
-            "passed": bool(cosine.mean() >= MIN_COSINE and cosine.min() >= MIN_COSINE_EACH),
-        }
-    passed = [k for k, v in candidates.items() if v["passed"]]
-    return {
-        "chosen": max(passed, key=lambda k: candidates[k]["chunks_per_s"]),
-        "candidates": candidates,
-        "texts": len(texts),
-        "rounds": MEASURE_ROUNDS,
-        "threads": os.cpu_count() or 1,
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
 
 
 def misfit(session: Any, dim: int) -> str:
@@ -549,7 +396,7 @@ class OnnxEmbedder:
 
         check_cache_dir(cache_dir)  # refused at start, not at the first question
         self.fallback = fallback  # PyTorch, used when the export or ONNX Runtime fails
-        self.flavour = flavour  # "auto": chosen by measurement at first use (``choose``)
+        self.flavour = flavour  # "auto": chosen by measurement at first use (``runtime.choose``)
         self.choice: dict[str, Any] | None = None
         self.failed: str | None = None
         self.path = path
@@ -576,6 +423,8 @@ class OnnxEmbedder:
         """The runtime embedding now (or to be chosen at first use)."""
         flavour = self.flavour
         if flavour == "auto":
+            from .runtime import cached_choice  # runtime.py builds on this module
+
             found = cached_choice(self.path, self.cache_dir)
             if found is None:
                 return "auto (chosen at first use)"
@@ -587,6 +436,8 @@ class OnnxEmbedder:
     def describe(self) -> dict[str, Any]:
         """The runtime and, when chosen by measurement, what was measured (``stats``): read
         from the cache, never measured here."""
+        from .runtime import cached_choice
+
         out: dict[str, Any] = {"runtime": self.runtime, "model_cache": str(self.cache_dir)}
         choice = self.choice or (
             cached_choice(self.path, self.cache_dir) if self.flavour in ("auto",) else None
@@ -637,6 +488,8 @@ class OnnxEmbedder:
 
     def _choose(self) -> None:
         """The flavour measured fastest on this CPU; int8 if it cannot be measured."""
+        from .runtime import choose
+
         with self._lock:
             if self.flavour != "auto":
                 return
@@ -744,12 +597,7 @@ class OnnxEmbedder:
         return [len(e.ids) for e in encodings]
 
 
-if __name__ == "__main__":  # the child process ``export`` (or ``choose``) runs
+if __name__ == "__main__":  # the child process ``export`` runs
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    if sys.argv[1] == "--measure":
-        print(json.dumps(_measure_here(Path(sys.argv[2]), Path(sys.argv[3]))))
-    else:
-        _export_here(
-            Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "fp32"
-        )
+    _export_here(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "fp32")

@@ -343,11 +343,7 @@ class ArticleStore:
         return [ArticleVersion(*r) for r in rows]
 
     def latest_version(self, article_id: int) -> ArticleVersion | None:
-        row = self._store.row(
-            f"{VERSION_SELECT} WHERE v.article_id = ? ORDER BY v.version DESC LIMIT 1",
-            (article_id,),
-        )
-        return ArticleVersion(*row) if row else None
+        return (self.versions(article_id) or [None])[-1]
 
     def get(self, collection_id: int, article_id: int) -> Article:
         """``NotFoundError`` when the article is not in that collection."""

@@ -21,6 +21,7 @@ rows of every table with the manifest.
 
 from __future__ import annotations
 
+import graphlib
 import hashlib
 import io
 import json
@@ -247,15 +248,7 @@ def pg_tables_in_order(conn: Any) -> list[str]:
     ):
         if child in refers and parent in refers and child != parent:
             refers[child].add(parent)
-    ordered: list[str] = []
-    while refers:
-        ready = sorted(n for n, parents in refers.items() if not parents - set(ordered))
-        if not ready:  # a cycle: newsbot has none; keep going rather than loop
-            ready = sorted(refers)
-        for n in ready:
-            ordered.append(n)
-            del refers[n]
-    return ordered
+    return list(graphlib.TopologicalSorter(refers).static_order())  # newsbot's have no cycle
 
 
 def _write_archive(partial: Path, name: str, manifest: Manifest, work: Path) -> None:
@@ -407,16 +400,7 @@ def _restore_sqlite(
     finally:
         with suppress(OSError):
             partial.unlink()
-    store = SqliteStore(db_path)  # brings an older schema up to date
-    try:
-        problems = store.integrity_problems()
-        with store.snapshot() as db:
-            counts = {t: db.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in counts}
-    finally:
-        store.close()
-    if problems:
-        raise StoreError(f"the restored {db_path.name} has problems: {'; '.join(problems[:3])}")
-    return Restored(manifest, str(db_path), counts)
+    return _opened(SqliteStore(db_path), manifest, str(db_path))
 
 
 def _restore_postgres(
@@ -483,14 +467,21 @@ def _restore_postgres(
             if isinstance(exc, psycopg.Error):
                 raise StoreError(f"restoring into {name} failed (nothing was kept): {exc}") from exc
             raise
-    store = PostgresStore(url)  # brings an older schema up to date
+    restored = _opened(PostgresStore(url), manifest, name)
+    if restored.counts != manifest.counts:
+        raise StoreError(f"the restored {name} does not hold the rows its backup counted")
+    return restored
+
+
+def _opened(store: Any, manifest: Manifest, target: str) -> Restored:
+    """The restored store, opened (which brings an older schema up to date), checked sound and
+    the rows of the tables the manifest counts counted, from one snapshot; then closed."""
     try:
         problems = store.integrity_problems()
-        counts = {t: int(store.value(f'SELECT COUNT(*) FROM "{t}"')) for t in manifest.counts}
+        with store.snapshot():
+            counts = {t: int(store.value(f'SELECT COUNT(*) FROM "{t}"')) for t in manifest.counts}
     finally:
         store.close()
     if problems:
-        raise StoreError(f"the restored {name} has problems: {'; '.join(problems[:3])}")
-    if counts != manifest.counts:
-        raise StoreError(f"the restored {name} does not hold the rows its backup counted")
-    return Restored(manifest, name, counts)
+        raise StoreError(f"the restored {store.name} has problems: {'; '.join(problems[:3])}")
+    return Restored(manifest, target, counts)

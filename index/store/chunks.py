@@ -17,11 +17,9 @@ from .sql import select, vector_of
 if TYPE_CHECKING:
     from .sql import SqlStore
 
-_OF_ARTICLE = {f: f"a.{f}" for f in ("title", "source", "published_at")}
-_TEXTS = (
-    f"SELECT {select(ChunkText, 'ch', **_OF_ARTICLE)}"
-    " FROM chunks ch JOIN articles a ON a.id = ch.article_id"
-)
+# A chunk ``ch`` with what its embedded text is made of, from its article ``a``.
+CHUNK_TEXT = select(ChunkText, "ch", **{f: f"a.{f}" for f in ("title", "source", "published_at")})
+_TEXTS = f"SELECT {CHUNK_TEXT} FROM chunks ch JOIN articles a ON a.id = ch.article_id"
 
 
 # The search filters over articles ``a``: one place decides that ``as_of`` keeps undated
@@ -56,40 +54,29 @@ class ChunkStore:
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(ids, float32 vectors) of a collection's chunks in id order, in batches: what a
         vector index is built from (inside ``snapshot()``, with the version read there)."""
-        last = 0
-        while True:
-            rows = self._store.rows(
-                f"SELECT ch.id, v.vector {self._store.VECTORS_OF} AND ch.id > ?"
-                " ORDER BY ch.id LIMIT ?",
-                (collection_id, last, batch),
-            )
-            if not rows:
-                return
+        sql = f"SELECT ch.id, v.vector {self._store.VECTORS_OF}"
+        for rows in self._pages(sql, collection_id, batch):
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vecs = vector_of(b"".join(r[1] for r in rows))
-            yield ids, vecs.reshape(len(rows), -1)
-            last = int(ids[-1])
+            yield ids, vector_of(b"".join(r[1] for r in rows)).reshape(len(rows), -1)
 
     def iter_texts(self, collection_id: int, batch: int = 512) -> Iterator[list[ChunkText]]:
         """The collection's chunks with their articles' title, source and date, in batches."""
-        last = 0
-        while True:
-            rows = self._store.rows(
-                f"{_TEXTS} WHERE a.collection_id = ? AND ch.id > ? ORDER BY ch.id LIMIT ?",
-                (collection_id, last, batch),
-            )
-            if not rows:
-                return
+        for rows in self._pages(f"{_TEXTS} WHERE a.collection_id = ?", collection_id, batch):
             yield [ChunkText(*r) for r in rows]
+
+    def _pages(self, sql: str, collection_id: int, batch: int) -> Iterator[list[tuple]]:
+        """The rows of ``sql`` (a collection's chunks ``ch``, their id first) in id order,
+        ``batch`` at a time, each batch from the id the last one ended at."""
+        last = 0
+        while rows := self._store.rows(
+            f"{sql} AND ch.id > ? ORDER BY ch.id LIMIT ?", (collection_id, last, batch)
+        ):
+            yield rows
             last = int(rows[-1][0])
 
     def texts(self, ids: Sequence[int]) -> list[ChunkText]:
         """Stored chunks with their articles' title, source and date (for derived indexes)."""
-        out: list[ChunkText] = []
-        for start in range(0, len(ids), 1000):
-            cond, params = self._store.in_("ch.id", ids[start : start + 1000])
-            out += [ChunkText(*r) for r in self._store.rows(f"{_TEXTS} WHERE {cond}", params)]
-        return out
+        return [ChunkText(*r) for r in self._store.rows_where_in(_TEXTS, "ch.id", ids)]
 
     def replace_vectors(
         self,
@@ -106,12 +93,7 @@ class ChunkStore:
             store.lock(collection_id)
             ids = [int(i) for i in ids]
             bump(store, collection_id, revectored=ids)
-            old = []
-            for start in range(0, len(ids), 1000):
-                cond, params = store.in_("id", ids[start : start + 1000])
-                old += [
-                    r[0] for r in store.rows(f"SELECT vector_id FROM chunks WHERE {cond}", params)
-                ]
+            old = [r[0] for r in store.rows_where_in("SELECT vector_id FROM chunks", "id", ids)]
             placed = store.vectors.place(list(digests), np.asarray(vectors, dtype=np.float32))
             store.run_many(
                 "UPDATE chunks SET vector_id = ? WHERE id = ?",
@@ -121,16 +103,12 @@ class ChunkStore:
 
     def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored vector of each chunk still there."""
-        out = {}
-        for start in range(0, len(ids), 1000):
-            cond, params = self._store.in_("ch.id", ids[start : start + 1000])
-            for cid, blob in self._store.rows(
-                "SELECT ch.id, v.vector FROM chunks ch JOIN vectors v ON v.id = ch.vector_id"
-                f" WHERE {cond}",
-                params,
-            ):
-                out[cid] = vector_of(blob)
-        return out
+        rows = self._store.rows_where_in(
+            "SELECT ch.id, v.vector FROM chunks ch JOIN vectors v ON v.id = ch.vector_id",
+            "ch.id",
+            ids,
+        )
+        return {cid: vector_of(blob) for cid, blob in rows}
 
     # -- text and metadata -------------------------------------------------------------------
     def hits(self, scored: Sequence[tuple[int, float]]) -> list[Hit]:

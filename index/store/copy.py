@@ -23,16 +23,8 @@ from .schema import COUNTED
 # Derived from what they record: not copied (PostgreSQL's log starts at the copied versions).
 NOT_COPIED = ("chunk_log",)
 
-SEQUENCES = (
-    "collections",
-    "articles",
-    "chunks",
-    "vectors",
-    "feeds",
-    "article_sources",
-    "answers",
-    "watches",
-)
+# The tables with a PostgreSQL sequence: the counted ones, collections and article_sources.
+SEQUENCES = (*COUNTED, "collections", "article_sources")
 BATCH = 5000
 
 
@@ -92,30 +84,21 @@ def copy_sqlite_to_postgres(
         finally:
             target.close()
     except KeyboardInterrupt:
-        raise Interrupted(_left(phase, safe_url(url))) from None
+        raise Interrupted(LEFT[phase].format(name=safe_url(url))) from None
 
 
-def _left(phase: str, name: str) -> str:
-    """What an interrupt during ``phase`` left in the target, and what to do."""
-    if phase == "opening":
-        return f"nothing was copied: {name} is unchanged"
-    if phase == "copying":
-        return f"nothing was copied: the copy was rolled back and {name} is still empty"
-    if phase == "checking":
-        return (
-            f"nothing was copied or changed: {name} already held data, not yet verified as"
-            " this store's copy; run the same copy-store again to verify it"
-        )
-    if phase == "verified":
-        return f"the copy in {name} is whole and verified"
-    if phase == "committing":
-        return (
-            f"stopped while committing the copy to {name}: run the same copy-store again"
-            " (it copies into a database still empty, or verifies the copy there)"
-        )
-    return (
-        f"the copy in {name} is whole but not verified: run the same copy-store again to verify it"
-    )
+# What an interrupt during each phase left in the target ``{name}``, and what to do.
+LEFT = {
+    "opening": "nothing was copied: {name} is unchanged",
+    "copying": "nothing was copied: the copy was rolled back and {name} is still empty",
+    "checking": "nothing was copied or changed: {name} already held data, not yet verified as"
+    " this store's copy; run the same copy-store again to verify it",
+    "committing": "stopped while committing the copy to {name}: run the same copy-store again"
+    " (it copies into a database still empty, or verifies the copy there)",
+    "verifying": "the copy in {name} is whole but not verified: run the same copy-store again"
+    " to verify it",
+    "verified": "the copy in {name} is whole and verified",
+}
 
 
 def _verify_existing(src, target) -> CopyReport:
@@ -212,12 +195,12 @@ def _digest(rows: Iterator[tuple]) -> tuple[int, str]:
     return n, h.hexdigest()
 
 
-ARTICLE_SUMS = "SELECT id, collection_id, content_hash, text, version FROM articles ORDER BY id"
-CHUNK_SUMS = (
-    'SELECT ch.id, ch.article_id, ch.ordinal, ch.start, ch."end", ch.text, v.vector FROM chunks ch'
-    " JOIN vectors v ON v.id = ch.vector_id ORDER BY ch.id"
-)
-VECTOR_SUMS = "SELECT id, digest, vector FROM vectors ORDER BY id"
+SUMS = {
+    "articles": "SELECT id, collection_id, content_hash, text, version FROM articles ORDER BY id",
+    "chunks": 'SELECT ch.id, ch.article_id, ch.ordinal, ch.start, ch."end", ch.text, v.vector'
+    " FROM chunks ch JOIN vectors v ON v.id = ch.vector_id ORDER BY ch.id",
+    "vectors": "SELECT id, digest, vector FROM vectors ORDER BY id",
+}
 
 
 def _pg_rows(target, sql: str) -> Iterator[tuple]:
@@ -241,11 +224,7 @@ def compare(src, target) -> tuple[CopyReport, list[str]]:
         if a != b:
             problems.append(f"{table}: {a} rows in SQLite, {b} in PostgreSQL")
     if not problems:
-        for name, sql in (
-            ("articles", ARTICLE_SUMS),
-            ("chunks", CHUNK_SUMS),
-            ("vectors", VECTOR_SUMS),
-        ):
+        for name, sql in SUMS.items():
             _, mine = _digest(tuple(r) for r in src.execute(sql))
             _, theirs = _digest(_pg_rows(target, sql))
             report.checksums[name] = theirs

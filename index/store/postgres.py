@@ -181,23 +181,9 @@ class PostgresStore(SqlStore):
             for row in rows:
                 copy.write_row(row)
 
-    def insert_returning_ids(
-        self, table: str, columns: Sequence[str], rows: Sequence[Sequence]
-    ) -> list[int]:
-        """Ids taken from the table's sequence at once, the rows sent by ``COPY``."""
-        if not rows:
-            return []
-        ids = [
-            int(r[0])
-            for r in self.rows(
-                f"SELECT nextval('{table}_id_seq') FROM generate_series(1, ?) ORDER BY 1",
-                (len(rows),),
-            )
-        ]
-        self.insert_rows(
-            table, ("id", *columns), ((i, *row) for i, row in zip(ids, rows, strict=True))
-        )
-        return ids
+    def next_ids(self, table: str, n: int) -> list[int]:
+        sql = f"SELECT nextval('{table}_id_seq') FROM generate_series(1, ?) ORDER BY 1"
+        return [int(r[0]) for r in self.rows(sql, (n,))]
 
     def insert_chunks(
         self, collection_id: int, article_id: int, art: Any, vector_ids: Sequence[int]
@@ -261,13 +247,9 @@ class PostgresStore(SqlStore):
 
     def lock(self, collection_id: int) -> None:
         """Inside a transaction: hold the collection's write lock until it ends (every process)."""
-        if not getattr(self._local, "writing", False):
-            return
-        locked: set[int] = self._local.locked
-        if collection_id in locked:
-            return
-        self.lock_key(LOCK_COLLECTION, int(collection_id))
-        locked.add(collection_id)
+        if getattr(self._local, "writing", False) and collection_id not in self._local.locked:
+            self.lock_key(LOCK_COLLECTION, int(collection_id))
+            self._local.locked.add(collection_id)
 
     def lock_key(self, kind: int, key: int) -> None:
         if getattr(self._local, "writing", False):
@@ -310,9 +292,8 @@ class PostgresStore(SqlStore):
             """SELECT COUNT(*) FROM chunks ch JOIN articles a ON a.id = ch.article_id
                WHERE a.collection_id != ch.collection_id"""
         )
-        return [f"{stray} chunks are filed under another collection than their article"] * bool(
-            stray
-        )
+        problem = f"{stray} chunks are filed under another collection than their article"
+        return [problem] if stray else []
 
 
 def _known(exc: BaseException, name: str) -> StoreError:

@@ -21,17 +21,10 @@ REWRITES = (5, 8)
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS: dict[int, str] = {
-    1: """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE collections (
-        id INTEGER PRIMARY KEY,
-        name TEXT NOT NULL UNIQUE,
-        version INTEGER NOT NULL DEFAULT 0,
-        created_at TEXT NOT NULL
-    );
-    CREATE TABLE articles (
-        id INTEGER PRIMARY KEY,
+# The columns (but the id) of the tables schema 5 rebuilds, as they were created: written once for
+# the creation and the rebuilds. Released migrations use them, so they never change either: a new
+# column is a new migration's ALTER TABLE. Schema 2 added two to articles, before the table's key.
+ARTICLES = """
         collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
         title TEXT NOT NULL,
         source TEXT,
@@ -43,30 +36,96 @@ MIGRATIONS: dict[int, str] = {
         content_hash TEXT NOT NULL,
         chunk_count INTEGER NOT NULL,
         added_by TEXT,
-        added_at TEXT NOT NULL,
-        UNIQUE (collection_id, content_hash)
-    );
-    CREATE UNIQUE INDEX articles_url ON articles (collection_id, canonical_url)
-        WHERE canonical_url IS NOT NULL;
-    CREATE INDEX articles_published ON articles (collection_id, published_at);
-    CREATE TABLE chunks (
-        id INTEGER PRIMARY KEY,
+        added_at TEXT NOT NULL,"""
+ARTICLES_2 = """
+        guid TEXT,
+        version INTEGER NOT NULL DEFAULT 1,"""
+ARTICLES_KEY = """
+        UNIQUE (collection_id, content_hash)"""
+CHUNKS = """
         article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
         ordinal INTEGER NOT NULL,
         start INTEGER NOT NULL,
-        end INTEGER NOT NULL,
+        "end" INTEGER NOT NULL,
         text TEXT NOT NULL,
-        vector BLOB NOT NULL
-    );
+        vector BLOB NOT NULL"""
+FEEDS = """
+        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        url TEXT NOT NULL,
+        title TEXT,
+        etag TEXT,
+        last_modified TEXT,
+        interval_seconds INTEGER NOT NULL DEFAULT 1800,
+        next_poll_at REAL NOT NULL DEFAULT 0,
+        last_polled_at REAL,
+        last_status TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,
+        paused INTEGER NOT NULL DEFAULT 0,
+        added_by TEXT,
+        added_at TEXT NOT NULL,
+        UNIQUE (collection_id, url)"""
+WATCHES = """
+        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        topic TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        owner TEXT NOT NULL,
+        channel_id INTEGER,
+        created_at TEXT NOT NULL"""
+ANSWERS = """
+        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        question TEXT NOT NULL,
+        citations TEXT NOT NULL DEFAULT '[]',
+        asked_by TEXT,
+        channel_id INTEGER,
+        message_id INTEGER,
+        since TEXT,
+        until TEXT,
+        as_of TEXT,
+        asked_at TEXT NOT NULL"""
+# What indexes the chunks, dropped with the table each time it is rebuilt.
+CHUNKS_INDEXED = """
     CREATE INDEX chunks_article ON chunks (article_id);
+    CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+        DELETE FROM chunks_fts WHERE rowid = old.id;
+    END;"""
+
+
+def create_table(name: str, columns: str, *, counted: bool = False) -> str:
+    """``CREATE TABLE`` of a table with an id; ``counted``: an id never given out twice
+    (AUTOINCREMENT, schema 5)."""
+    key = "INTEGER PRIMARY KEY AUTOINCREMENT" if counted else "INTEGER PRIMARY KEY"
+    return f"CREATE TABLE {name} (\n        id {key},{columns}\n    );"
+
+
+def rebuild(name: str, columns: str, rows: str = "") -> str:
+    """A table made again with counted ids and ``columns`` (one a line), holding ``rows`` (a
+    ``SELECT``; by default its own rows, in those columns). Its indexes and triggers go with it."""
+    names = ["id"] + [c.split()[0] for c in columns.strip().splitlines() if "UNIQUE" not in c]
+    return f"""{create_table(name + "_new", columns, counted=True)}
+    INSERT INTO {name}_new ({", ".join(names)}) {rows or f"SELECT {', '.join(names)} FROM {name}"};
+    DROP TABLE {name};
+    ALTER TABLE {name}_new RENAME TO {name};"""
+
+
+MIGRATIONS: dict[int, str] = {
+    1: f"""
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE collections (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        version INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    {create_table("articles", ARTICLES + ARTICLES_KEY)}
+    CREATE UNIQUE INDEX articles_url ON articles (collection_id, canonical_url)
+        WHERE canonical_url IS NOT NULL;
+    CREATE INDEX articles_published ON articles (collection_id, published_at);
     CREATE VIRTUAL TABLE chunks_fts USING fts5 (
         title, text, tokenize = 'porter unicode61 remove_diacritics 2'
     );
-    CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
-        DELETE FROM chunks_fts WHERE rowid = old.id;
-    END;
+    {create_table("chunks", CHUNKS)}{CHUNKS_INDEXED}
     """,
-    2: """
+    2: f"""
     ALTER TABLE articles ADD COLUMN guid TEXT;
     ALTER TABLE articles ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
     CREATE INDEX articles_guid ON articles (collection_id, guid) WHERE guid IS NOT NULL;
@@ -91,23 +150,7 @@ MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX minhash_bands_lookup ON minhash_bands (collection_id, band, bucket);
     CREATE INDEX minhash_bands_article ON minhash_bands (article_id);
-    CREATE TABLE feeds (
-        id INTEGER PRIMARY KEY,
-        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
-        url TEXT NOT NULL,
-        title TEXT,
-        etag TEXT,
-        last_modified TEXT,
-        interval_seconds INTEGER NOT NULL DEFAULT 1800,
-        next_poll_at REAL NOT NULL DEFAULT 0,
-        last_polled_at REAL,
-        last_status TEXT,
-        failures INTEGER NOT NULL DEFAULT 0,
-        paused INTEGER NOT NULL DEFAULT 0,
-        added_by TEXT,
-        added_at TEXT NOT NULL,
-        UNIQUE (collection_id, url)
-    );
+    {create_table("feeds", FEEDS)}
     CREATE TABLE feed_entries (
         feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
         guid TEXT NOT NULL,
@@ -149,16 +192,8 @@ MIGRATIONS: dict[int, str] = {
     # answer continues from (its question and time window). Watches (standing questions) with
     # their topic's vector, and the alerts they raised. A server's daily digest schedule.
     # Nothing before existed to carry over.
-    4: """
-    CREATE TABLE watches (
-        id INTEGER PRIMARY KEY,
-        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
-        topic TEXT NOT NULL,
-        vector BLOB NOT NULL,
-        owner TEXT NOT NULL,
-        channel_id INTEGER,
-        created_at TEXT NOT NULL
-    );
+    4: f"""
+    {create_table("watches", WATCHES)}
     CREATE INDEX watches_collection ON watches (collection_id, id);
     CREATE TABLE watch_alerts (
         watch_id INTEGER NOT NULL REFERENCES watches(id) ON DELETE CASCADE,
@@ -175,19 +210,7 @@ MIGRATIONS: dict[int, str] = {
         timezone TEXT NOT NULL,
         last_day TEXT
     );
-    CREATE TABLE answers (
-        id INTEGER PRIMARY KEY,
-        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
-        question TEXT NOT NULL,
-        citations TEXT NOT NULL DEFAULT '[]',
-        asked_by TEXT,
-        channel_id INTEGER,
-        message_id INTEGER,
-        since TEXT,
-        until TEXT,
-        as_of TEXT,
-        asked_at TEXT NOT NULL
-    );
+    {create_table("answers", ANSWERS)}
     CREATE INDEX answers_channel ON answers (channel_id, id);
     CREATE UNIQUE INDEX answers_message ON answers (message_id) WHERE message_id IS NOT NULL;
     CREATE TABLE answer_votes (
@@ -206,108 +229,17 @@ MIGRATIONS: dict[int, str] = {
     # foreign keys off for the rebuild (``migrate``). The counters start past the highest id
     # still known anywhere, so an id forgotten before this upgrade is not given out again
     # either when something still refers to it.
-    5: """
-    CREATE TABLE articles_new (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
-        title TEXT NOT NULL,
-        source TEXT,
-        published_at TEXT,
-        url TEXT,
-        canonical_url TEXT,
-        author TEXT,
-        text TEXT NOT NULL,
-        content_hash TEXT NOT NULL,
-        chunk_count INTEGER NOT NULL,
-        added_by TEXT,
-        added_at TEXT NOT NULL,
-        guid TEXT,
-        version INTEGER NOT NULL DEFAULT 1,
-        UNIQUE (collection_id, content_hash)
-    );
-    INSERT INTO articles_new (id, collection_id, title, source, published_at, url,
-        canonical_url, author, text, content_hash, chunk_count, added_by, added_at, guid, version)
-    SELECT id, collection_id, title, source, published_at, url, canonical_url, author, text,
-        content_hash, chunk_count, added_by, added_at, guid, version FROM articles;
-    DROP TABLE articles;
-    ALTER TABLE articles_new RENAME TO articles;
+    5: f"""
+    {rebuild("articles", ARTICLES + ARTICLES_2 + ARTICLES_KEY)}
     CREATE UNIQUE INDEX articles_url ON articles (collection_id, canonical_url)
         WHERE canonical_url IS NOT NULL;
     CREATE INDEX articles_published ON articles (collection_id, published_at);
     CREATE INDEX articles_guid ON articles (collection_id, guid) WHERE guid IS NOT NULL;
-    CREATE TABLE chunks_new (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
-        ordinal INTEGER NOT NULL,
-        start INTEGER NOT NULL,
-        "end" INTEGER NOT NULL,
-        text TEXT NOT NULL,
-        vector BLOB NOT NULL
-    );
-    INSERT INTO chunks_new (id, article_id, ordinal, start, "end", text, vector)
-    SELECT id, article_id, ordinal, start, "end", text, vector FROM chunks;
-    DROP TABLE chunks;
-    ALTER TABLE chunks_new RENAME TO chunks;
-    CREATE INDEX chunks_article ON chunks (article_id);
-    CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
-        DELETE FROM chunks_fts WHERE rowid = old.id;
-    END;
-    CREATE TABLE feeds_new (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
-        url TEXT NOT NULL,
-        title TEXT,
-        etag TEXT,
-        last_modified TEXT,
-        interval_seconds INTEGER NOT NULL DEFAULT 1800,
-        next_poll_at REAL NOT NULL DEFAULT 0,
-        last_polled_at REAL,
-        last_status TEXT,
-        failures INTEGER NOT NULL DEFAULT 0,
-        paused INTEGER NOT NULL DEFAULT 0,
-        added_by TEXT,
-        added_at TEXT NOT NULL,
-        UNIQUE (collection_id, url)
-    );
-    INSERT INTO feeds_new (id, collection_id, url, title, etag, last_modified, interval_seconds,
-        next_poll_at, last_polled_at, last_status, failures, paused, added_by, added_at)
-    SELECT id, collection_id, url, title, etag, last_modified, interval_seconds, next_poll_at,
-        last_polled_at, last_status, failures, paused, added_by, added_at FROM feeds;
-    DROP TABLE feeds;
-    ALTER TABLE feeds_new RENAME TO feeds;
-    CREATE TABLE watches_new (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
-        topic TEXT NOT NULL,
-        vector BLOB NOT NULL,
-        owner TEXT NOT NULL,
-        channel_id INTEGER,
-        created_at TEXT NOT NULL
-    );
-    INSERT INTO watches_new (id, collection_id, topic, vector, owner, channel_id, created_at)
-    SELECT id, collection_id, topic, vector, owner, channel_id, created_at FROM watches;
-    DROP TABLE watches;
-    ALTER TABLE watches_new RENAME TO watches;
+    {rebuild("chunks", CHUNKS)}{CHUNKS_INDEXED}
+    {rebuild("feeds", FEEDS)}
+    {rebuild("watches", WATCHES)}
     CREATE INDEX watches_collection ON watches (collection_id, id);
-    CREATE TABLE answers_new (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
-        question TEXT NOT NULL,
-        citations TEXT NOT NULL DEFAULT '[]',
-        asked_by TEXT,
-        channel_id INTEGER,
-        message_id INTEGER,
-        since TEXT,
-        until TEXT,
-        as_of TEXT,
-        asked_at TEXT NOT NULL
-    );
-    INSERT INTO answers_new (id, collection_id, question, citations, asked_by, channel_id,
-        message_id, since, until, as_of, asked_at)
-    SELECT id, collection_id, question, citations, asked_by, channel_id, message_id, since,
-        until, as_of, asked_at FROM answers;
-    DROP TABLE answers;
-    ALTER TABLE answers_new RENAME TO answers;
+    {rebuild("answers", ANSWERS)}
     CREATE INDEX answers_channel ON answers (channel_id, id);
     CREATE UNIQUE INDEX answers_message ON answers (message_id) WHERE message_id IS NOT NULL;
     DELETE FROM sqlite_sequence;
@@ -380,7 +312,7 @@ MIGRATIONS: dict[int, str] = {
     # article re-ingested, reuses it instead of running the model. Stored vectors move over as
     # they are (ids equal to their chunk's: nothing re-embedded, the FAISS indexes stay valid),
     # unkeyed until the first ingest keys them (``index.ingest.vector_keys``).
-    8: """
+    8: f"""
     CREATE TABLE vectors (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         digest BLOB UNIQUE,
@@ -388,24 +320,16 @@ MIGRATIONS: dict[int, str] = {
     );
     INSERT INTO vectors (id, vector) SELECT id, vector FROM chunks ORDER BY id;
     CREATE TEMP TABLE counted AS SELECT name, seq FROM sqlite_sequence WHERE name = 'chunks';
-    CREATE TABLE chunks_new (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
-        ordinal INTEGER NOT NULL,
-        start INTEGER NOT NULL,
-        "end" INTEGER NOT NULL,
-        text TEXT NOT NULL,
-        vector_id INTEGER NOT NULL REFERENCES vectors(id)
-    );
-    INSERT INTO chunks_new (id, article_id, ordinal, start, "end", text, vector_id)
-    SELECT id, article_id, ordinal, start, "end", text, id FROM chunks;
-    DROP TABLE chunks;
-    ALTER TABLE chunks_new RENAME TO chunks;
-    CREATE INDEX chunks_article ON chunks (article_id);
-    CREATE INDEX chunks_vector ON chunks (vector_id);
-    CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
-        DELETE FROM chunks_fts WHERE rowid = old.id;
-    END;
+    {
+        rebuild(
+            "chunks",
+            CHUNKS.replace(
+                "vector BLOB NOT NULL", "vector_id INTEGER NOT NULL REFERENCES vectors(id)"
+            ),
+            'SELECT id, article_id, ordinal, start, "end", text, id FROM chunks',
+        )
+    }
+    CREATE INDEX chunks_vector ON chunks (vector_id);{CHUNKS_INDEXED}
     UPDATE sqlite_sequence SET seq = MAX(seq, COALESCE((SELECT seq FROM counted), 0))
         WHERE name = 'chunks';
     INSERT INTO sqlite_sequence (name, seq) SELECT name, seq FROM counted

@@ -13,8 +13,8 @@ the schema is read without another change here.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -120,10 +120,8 @@ class SqlStore:
         """Many rows at once (PostgreSQL: ``COPY``)."""
         raise NotImplementedError
 
-    def insert_returning_ids(
-        self, table: str, columns: Sequence[str], rows: Sequence[Sequence]
-    ) -> list[int]:
-        """New rows of a table with an id counter; their ids, in order."""
+    def next_ids(self, table: str, n: int) -> list[int]:
+        """Inside a transaction: the next ``n`` ids of the table's counter, given out at once."""
         raise NotImplementedError
 
     def insert_chunks(
@@ -153,11 +151,12 @@ class SqlStore:
         """Reads that all see one state; inside an open transaction, that transaction."""
         raise NotImplementedError
 
-    def exclusive(self, what: str) -> AbstractContextManager[None]:
+    @contextmanager
+    def exclusive(self, what: str) -> Iterator[None]:
         """Work only one process sharing the store may do at a time (a rebuild): ``BusyError``
         while another process holds it. SQLite: nothing (its processes each refuse a second
         rebuild of their own); PostgreSQL: a session advisory lock."""
-        raise NotImplementedError
+        yield
 
     def size_bytes(self) -> tuple[int, int]:
         """Bytes the store takes, and of those, recent writes not yet merged (a log)."""
@@ -175,6 +174,16 @@ class SqlStore:
         return []
 
     # -- shared ---------------------------------------------------------------------------------
+    def insert_returning_ids(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence]
+    ) -> list[int]:
+        """New rows of a table with an id counter, inserted at once; their ids, in order."""
+        if not rows:
+            return []
+        ids = self.next_ids(table, len(rows))
+        self.insert_rows(table, ("id", *columns), [(i, *r) for i, r in zip(ids, rows, strict=True)])
+        return ids
+
     def row(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
         found = self.rows(sql, params)
         return found[0] if found else None
@@ -182,6 +191,17 @@ class SqlStore:
     def value(self, sql: str, params: Sequence[Any] = (), default: Any = None) -> Any:
         found = self.row(sql, params)
         return default if found is None or found[0] is None else found[0]
+
+    def rows_where_in(
+        self, sql: str, column: str, values: Sequence, after: str = ""
+    ) -> list[tuple]:
+        """The rows of ``sql WHERE column IN values after``, run a batch of values at a time (a
+        statement takes only so many parameters)."""
+        out: list[tuple] = []
+        for start in range(0, len(values), 500):
+            cond, params = self.in_(column, values[start : start + 500])
+            out += self.rows(f"{sql} WHERE {cond}{after}", params)
+        return out
 
     def get_meta(self, key: str) -> str | None:
         return self.value("SELECT value FROM meta WHERE key = ?", (key,))
@@ -220,16 +240,14 @@ class SqlStore:
             articles = [Article(*r) for r in self.rows(f"{ARTICLE_SELECT} WHERE {where}", params)]
             texts: dict[int, list[str]] = {a.id: [] for a in articles}
             vecs: dict[int, list[np.ndarray]] = {a.id: [] for a in articles}
-            ids = list(texts)
-            for start in range(0, len(ids), 500):
-                cond, args = self.in_("ch.article_id", ids[start : start + 500])
-                for article_id, text, blob in self.rows(
-                    "SELECT ch.article_id, ch.text, v.vector FROM chunks ch"
-                    f" JOIN vectors v ON v.id = ch.vector_id WHERE {cond}"
-                    " ORDER BY ch.article_id, ch.ordinal",
-                    args,
-                ):
-                    texts[article_id].append(text)
-                    vecs[article_id].append(vector_of(blob))
+            for article_id, text, blob in self.rows_where_in(
+                "SELECT ch.article_id, ch.text, v.vector FROM chunks ch"
+                " JOIN vectors v ON v.id = ch.vector_id",
+                "ch.article_id",
+                list(texts),
+                " ORDER BY ch.article_id, ch.ordinal",
+            ):
+                texts[article_id].append(text)
+                vecs[article_id].append(vector_of(blob))
         empty = np.zeros((0, 0), dtype=np.float32)
         return [(a, texts[a.id], np.vstack(vecs[a.id]) if vecs[a.id] else empty) for a in articles]

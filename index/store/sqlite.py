@@ -93,22 +93,11 @@ class SqliteStore(SqlStore):
         marks = ", ".join("?" * len(columns))
         self.db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
-    def insert_returning_ids(
-        self, table: str, columns: Sequence[str], rows: Sequence[Sequence]
-    ) -> list[int]:
-        """Inside a transaction (SQLite's write lock held): the next ids of the table's counter
-        given out at once, the rows inserted in one ``executemany`` (the counter follows)."""
-        if not rows:
-            return []
+    def next_ids(self, table: str, n: int) -> list[int]:
+        """Those AUTOINCREMENT would give (SQLite's write lock is held; the counter follows)."""
         used = self.value("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,), 0)
         first = max(int(used), int(self.value(f"SELECT MAX(id) FROM {table}", (), 0))) + 1
-        ids = list(range(first, first + len(rows)))
-        marks = ", ".join("?" * (len(columns) + 1))
-        self.db.executemany(
-            f"INSERT INTO {table} (id, {', '.join(columns)}) VALUES ({marks})",
-            [(i, *row) for i, row in zip(ids, rows, strict=True)],
-        )
-        return ids
+        return list(range(first, first + n))
 
     def insert_chunks(
         self, collection_id: int, article_id: int, art: Any, vector_ids: Sequence[int]
@@ -234,11 +223,6 @@ class SqliteStore(SqlStore):
                         db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             raise (from_sqlite(exc, self.name) or StoreError(str(exc))) from exc
-
-    @contextmanager
-    def exclusive(self, what: str) -> Iterator[None]:
-        """Nothing to take: each process refuses a second rebuild of its own (base.py)."""
-        yield
 
     # -- health -------------------------------------------------------------------------------
     def size_bytes(self) -> tuple[int, int]:

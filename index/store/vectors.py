@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .base import ChunkText
-from .sql import select, vector_bytes, vector_of
+from .chunks import CHUNK_TEXT
+from .sql import vector_bytes, vector_of
 
 if TYPE_CHECKING:
     from .sql import SqlStore
 
 BATCH = 500
-_OF_ARTICLE = {f: f"a.{f}" for f in ("title", "source", "published_at")}
 
 
 class VectorStore:
@@ -49,7 +49,7 @@ class VectorStore:
         if not len(digests):
             digests = [None] * len(vectors)
         keyed = sorted({d for d in digests if d is not None})
-        ids = self._held(keyed)
+        ids = self._ids(keyed, hold=True)
         missing: dict[bytes, np.ndarray] = {}
         for d, v in zip(digests, vectors, strict=True):
             if d is not None and d not in ids:
@@ -61,25 +61,13 @@ class VectorStore:
                 " ON CONFLICT (digest) DO NOTHING",
                 [(d, vector_bytes(missing[d])) for d in order],
             )
-            ids.update(self._held(order))
+            ids.update(self._ids(order, hold=True))
         unshared = [i for i, d in enumerate(digests) if d is None]
         fresh = store.insert_returning_ids(
             "vectors", ("vector",), [(vector_bytes(vectors[i]),) for i in unshared]
         )
         by_row = dict(zip(unshared, fresh, strict=True))
         return [by_row[i] if d is None else ids[d] for i, d in enumerate(digests)]
-
-    def _held(self, digests: Sequence[bytes]) -> dict[bytes, int]:
-        """Ids of the stored digests, their rows held until commit on PostgreSQL."""
-        out: dict[bytes, int] = {}
-        for start in range(0, len(digests), BATCH):
-            cond, params = self._store.in_("digest", digests[start : start + BATCH])
-            for vid, digest in self._store.rows(
-                f"SELECT id, digest FROM vectors WHERE {cond} ORDER BY id{self._store.KEY_SHARE}",
-                params,
-            ):
-                out[bytes(digest)] = int(vid)
-        return out
 
     def sweep(self, ids: Sequence[int]) -> int:
         """Inside the caller's transaction: those of these vectors that no chunk refers to any
@@ -126,7 +114,7 @@ class VectorStore:
         """Vectors without a digest yet, each with a chunk that uses it, in id order from
         ``after``: what an ingest keys (the text is made from the chunk as the ingest made it)."""
         rows = self._store.rows(
-            f"SELECT v.id, {select(ChunkText, 'ch', **_OF_ARTICLE)} FROM vectors v"
+            f"SELECT v.id, {CHUNK_TEXT} FROM vectors v"
             " JOIN chunks ch ON ch.id = (SELECT MIN(c.id) FROM chunks c WHERE c.vector_id = v.id)"
             " JOIN articles a ON a.id = ch.article_id"
             " WHERE v.digest IS NULL AND v.id > ? ORDER BY v.id LIMIT ?",
@@ -149,7 +137,7 @@ class VectorStore:
             # them: then the rows.
             for cid in self._collections_of([vid for vid, _ in plan[1]]):
                 store.lock(cid)
-            sets, merges = self._merges(pairs, self._held(sorted({d for _, d in pairs})))
+            sets, merges = self._merges(pairs, self._ids(sorted({d for _, d in pairs}), hold=True))
             store.run_many("UPDATE vectors SET digest = ? WHERE id = ?", sets)
             for vid, into in merges:
                 for chunk_id, cid in store.rows(
@@ -180,31 +168,28 @@ class VectorStore:
                 merges.append((vid, keep[digest]))
         return sets, merges
 
-    def _ids(self, digests: Sequence[bytes]) -> dict[bytes, int]:
-        return {d: int(vid) for d, vid in self._by_digest(digests, "id").items()}
+    def _ids(self, digests: Sequence[bytes], hold: bool = False) -> dict[bytes, int]:
+        """The id of each stored digest; ``hold``: their rows held until commit (PostgreSQL)."""
+        return {d: int(vid) for d, vid in self._by_digest(digests, "id", hold).items()}
 
-    def _by_digest(self, digests: Sequence[bytes], column: str) -> dict[bytes, object]:
-        """``column`` of each stored digest, looked up BATCH digests a statement."""
-        out: dict[bytes, object] = {}
-        unique = list(dict.fromkeys(digests))
-        for start in range(0, len(unique), BATCH):
-            cond, params = self._store.in_("digest", unique[start : start + BATCH])
-            for digest, value in self._store.rows(
-                f"SELECT digest, {column} FROM vectors WHERE {cond}", params
-            ):
-                out[bytes(digest)] = value
-        return out
+    def _by_digest(
+        self, digests: Sequence[bytes], column: str, hold: bool = False
+    ) -> dict[bytes, object]:
+        """``column`` of each stored digest, looked up in batches, in id order."""
+        held = self._store.KEY_SHARE if hold else ""
+        rows = self._store.rows_where_in(
+            f"SELECT digest, {column} FROM vectors",
+            "digest",
+            list(dict.fromkeys(digests)),
+            f" ORDER BY id{held}",
+        )
+        return {bytes(digest): value for digest, value in rows}
 
     def _collections_of(self, vector_ids: Sequence[int]) -> list[int]:
-        found: set[int] = set()
-        for start in range(0, len(vector_ids), BATCH):
-            cond, params = self._store.in_("ch.vector_id", vector_ids[start : start + BATCH])
-            found.update(
-                int(r[0])
-                for r in self._store.rows(
-                    "SELECT DISTINCT a.collection_id FROM chunks ch"
-                    f" JOIN articles a ON a.id = ch.article_id WHERE {cond}",
-                    params,
-                )
-            )
-        return sorted(found)
+        rows = self._store.rows_where_in(
+            "SELECT DISTINCT a.collection_id FROM chunks ch"
+            " JOIN articles a ON a.id = ch.article_id",
+            "ch.vector_id",
+            vector_ids,
+        )
+        return sorted({int(r[0]) for r in rows})
