@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from bench.quality import EVAL, read_jsonl
+from bench.revision import extract
 from bench.speed import ms, percentile
 from index.search.cpu import cpu_line
 
@@ -94,12 +95,7 @@ def run(data: Path, before: str, rounds: int, eval_dir: Path = EVAL) -> dict:
     queries = read_jsonl(eval_dir / "realtimeqa-2023q4" / "queries.jsonl")
     with tempfile.TemporaryDirectory(prefix="newsbot-ask-") as tmp:
         tmp_path = Path(tmp)
-        archive = subprocess.run(
-            ["git", "archive", before], cwd=REPO, capture_output=True, check=True
-        )
-        old_code = tmp_path / "before"
-        old_code.mkdir()
-        subprocess.run(["tar", "-x", "-C", old_code], input=archive.stdout, check=True)
+        old_code = extract(before, tmp_path / "before")
         questions = tmp_path / "questions.json"
         questions.write_text(json.dumps(queries))
         workers = {

@@ -209,12 +209,10 @@ def measure(code: Path, chunks: int, rounds: int) -> dict:
 def run(chunks: int = 100_000, rounds: int = 7, before: str | None = None) -> dict:
     out: dict = {}
     if before:
+        from bench.revision import extract
+
         with tempfile.TemporaryDirectory(prefix="newsbot-before-") as tmp:
-            archive = subprocess.run(
-                ["git", "archive", before], cwd=REPO, capture_output=True, check=True
-            )
-            subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
-            out["before"] = measure(Path(tmp), chunks, rounds) | {"code": before}
+            out["before"] = measure(extract(before, Path(tmp)), chunks, rounds) | {"code": before}
     out["after"] = measure(REPO, chunks, rounds)
     return out
 

@@ -75,12 +75,10 @@ def once(code: Path, corpus: Path) -> tuple[float, int]:
 def run(before: str, rounds: int, corpus: Path) -> dict:
     times: dict[str, list[float]] = {before: [], "this": []}
     chunks: dict[str, int] = {}
+    from bench.revision import extract
+
     with tempfile.TemporaryDirectory(prefix="newsbot-before-") as tmp:
-        archive = subprocess.run(
-            ["git", "archive", before], cwd=REPO, capture_output=True, check=True
-        )
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
-        codes = {before: Path(tmp), "this": REPO}
+        codes = {before: extract(before, Path(tmp)), "this": REPO}
         for n in range(rounds):
             order = list(codes) if n % 2 == 0 else list(reversed(codes))
             for name in order:
