@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import graphlib
 import hashlib
-import io
 import json
 import os
 import sqlite3
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,11 +117,18 @@ def _now() -> str:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as f:
-        while block := f.read(CHUNK):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _copied(blocks: Iterable[bytes], dst: IO) -> dict[str, Any]:
+    """``blocks`` written to ``dst``; what a manifest says of them."""
+    h, size = hashlib.sha256(), 0
+    for block in blocks:
+        h.update(block)
+        size += len(block)
+        dst.write(block)
+    return {"bytes": size, "sha256": h.hexdigest()}
 
 
 def _sqlite_payload(store: Any, work: Path, progress: Progress | None) -> Manifest:
@@ -182,22 +188,14 @@ def _postgres_payload(store: Any, work: Path, progress: Progress | None) -> Mani
             if progress:
                 progress(f"copying {name}")
             member = f"tables/{name}.copy"
-            out = work / member
-            h, rows, size = hashlib.sha256(), 0, 0
             cols = ", ".join(f'"{c}"' for c in columns)
             with (
-                out.open("wb") as f,
+                (work / member).open("wb") as f,
                 conn.cursor() as cur,
                 cur.copy(f'COPY "{name}" ({cols}) TO STDOUT') as copy,
             ):
-                for block in copy:
-                    data = bytes(block)
-                    f.write(data)
-                    h.update(data)
-                    rows += data.count(b"\n")  # text format: one line a row
-                    size += len(data)
-            files[member] = {"bytes": size, "sha256": h.hexdigest()}
-            counts[name] = rows
+                files[member] = _copied(map(bytes, copy), f)
+            counts[name] = conn.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0]
             tables.append({"name": name, "columns": columns})
         sequences = {
             r[0]: int(r[1])
@@ -253,12 +251,9 @@ def pg_tables_in_order(conn: Any) -> list[str]:
 
 def _write_archive(partial: Path, name: str, manifest: Manifest, work: Path) -> None:
     mode = "w:gz" if name.endswith((".gz", ".tgz")) else "w"
+    (work / MANIFEST).write_bytes(manifest.to_json())
     with tarfile.open(partial, mode) as tar:  # type: ignore[call-overload]
-        data = manifest.to_json()
-        info = tarfile.TarInfo(MANIFEST)
-        info.size, info.mtime, info.mode = len(data), int(time.time()), 0o600
-        tar.addfile(info, io.BytesIO(data))
-        for member in manifest.files:
+        for member in (MANIFEST, *manifest.files):  # the manifest first
             source = work / member
             info = tarfile.TarInfo(member)
             info.size, info.mtime, info.mode = source.stat().st_size, int(time.time()), 0o600
@@ -311,12 +306,8 @@ def _members(tar: tarfile.TarFile, manifest: Manifest, path: Path) -> Iterator[t
 
 def _copy_checked(src: IO, dst: IO, expected: dict[str, Any], what: str) -> None:
     """Copy while hashing; ``InputError`` when the bytes are not the ones the manifest names."""
-    h, size = hashlib.sha256(), 0
-    while block := src.read(CHUNK):
-        h.update(block)
-        size += len(block)
-        dst.write(block)
-    if size != int(expected["bytes"]) or h.hexdigest() != expected["sha256"]:
+    got = _copied(iter(lambda: src.read(CHUNK), b""), dst)
+    if got != {"bytes": int(expected["bytes"]), "sha256": expected["sha256"]}:
         raise InputError(f"{what} is damaged: its checksum does not match the manifest's")
 
 
