@@ -407,17 +407,14 @@ def _restore_postgres(
     columns = {t["name"]: list(t["columns"]) for t in manifest.tables}
     order = [t["name"] for t in manifest.tables]
     try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=30)
+        conn = psycopg.connect(url, connect_timeout=30)
     except psycopg.Error as exc:
         raise StoreError(f"cannot connect to the database {name}: {exc}") from None
-    with conn:
-        try:
-            conn.execute("BEGIN")
+    try:
+        with conn:  # one transaction: committed at its end, rolled back on any exception
             # Other newsbot processes starting now wait here rather than migrate under us.
             conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_MIGRATE,))
-            present = conn.execute("SELECT to_regclass('schema_version')").fetchone()[0]
-            version = 0
-            if present:
+            if conn.execute("SELECT to_regclass('schema_version')").fetchone()[0]:
                 version = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
                 version = int(version or 0)
                 held = [
@@ -451,13 +448,8 @@ def _restore_postgres(
                     _copy_checked(data, cp, manifest.files[member], f"{path} ({member})")
             for seq, value in manifest.sequences.items():
                 conn.execute("SELECT setval(%s::regclass, %s, true)", (seq, value))
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            with suppress(psycopg.Error):
-                conn.execute("ROLLBACK")
-            if isinstance(exc, psycopg.Error):
-                raise StoreError(f"restoring into {name} failed (nothing was kept): {exc}") from exc
-            raise
+    except psycopg.Error as exc:
+        raise StoreError(f"restoring into {name} failed (nothing was kept): {exc}") from exc
     restored = _opened(PostgresStore(url), manifest, name)
     if restored.counts != manifest.counts:
         raise StoreError(f"the restored {name} does not hold the rows its backup counted")
