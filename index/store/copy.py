@@ -54,33 +54,28 @@ def copy_sqlite_to_postgres(
     try:
         target = PostgresStore(url)
         try:
-            src = source.db
-            src.execute("BEGIN")  # one snapshot of the source throughout
-            try:
+            with source.snapshot() as src:  # one state of the source throughout
                 if target.value("SELECT COUNT(*) FROM collections"):
                     phase = "checking"
                     report = _verify_existing(source, target)
-                    phase = "verified"
-                    return report
-                phase = "copying"
-                with target.transaction() as db:
-                    for table, columns in tables(source, db).items():
-                        n = _copy_table(src, db, table, columns, progress)
-                        if progress:
-                            progress(table, n)
-                    db.execute(
-                        "UPDATE collections SET logged_from = version"  # no log from before
-                    )
-                    _advance_sequences(source, db)
-                    phase = "committing"
-                phase = "verifying"
-                if progress:
-                    progress("verifying", 0)
-                report = verify(source, target)
+                else:
+                    phase = "copying"
+                    with target.transaction() as db:
+                        for table, columns in tables(source, db).items():
+                            n = _copy_table(src, db, table, columns, progress)
+                            if progress:
+                                progress(table, n)
+                        db.execute(
+                            "UPDATE collections SET logged_from = version"  # no log from before
+                        )
+                        _advance_sequences(source, db)
+                        phase = "committing"
+                    phase = "verifying"
+                    if progress:
+                        progress("verifying", 0)
+                    report = verify(source, target)
                 phase = "verified"
                 return report
-            finally:
-                src.execute("COMMIT")
         finally:
             target.close()
     except KeyboardInterrupt:
