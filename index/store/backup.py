@@ -84,8 +84,6 @@ class Manifest:
                 sequences={str(k): int(v) for k, v in body.get("sequences", {}).items()},
                 source=str(body.get("source", "")),
             )
-        except InputError:
-            raise
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InputError(f"{name} is not a newsbot backup ({exc})") from None
 
@@ -405,7 +403,6 @@ def _restore_postgres(
     if manifest.schema > SCHEMA_VERSION:
         raise _newer(path, manifest.schema, SCHEMA_VERSION)
     columns = {t["name"]: list(t["columns"]) for t in manifest.tables}
-    order = [t["name"] for t in manifest.tables]
     try:
         conn = psycopg.connect(url, connect_timeout=30)
     except psycopg.Error as exc:
@@ -419,7 +416,7 @@ def _restore_postgres(
                 version = int(version or 0)
                 held = [
                     t
-                    for t in order
+                    for t in columns  # in the manifest's order
                     if conn.execute("SELECT to_regclass(%s)", (t,)).fetchone()[0]
                     and conn.execute(f'SELECT EXISTS (SELECT 1 FROM "{t}")').fetchone()[0]
                 ]
