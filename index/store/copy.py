@@ -62,7 +62,7 @@ def copy_sqlite_to_postgres(
                     phase = "copying"
                     with target.transaction() as db:
                         for table, columns in tables(source, db).items():
-                            n = _copy_table(src, db, table, columns, progress)
+                            n = _copy_table(src, db, table, columns)
                             if progress:
                                 progress(table, n)
                         db.execute(
@@ -149,7 +149,7 @@ def tables(source, db) -> dict[str, list[str]]:
     return out
 
 
-def _copy_table(src, db, table: str, columns: list[str], progress) -> int:
+def _copy_table(src, db, table: str, columns: list[str]) -> int:
     names = ", ".join(f'"{c}"' for c in columns)
     select = ", ".join(f't."{c}"' for c in columns)
     if table == "chunks":
@@ -167,9 +167,8 @@ def _copy_table(src, db, table: str, columns: list[str], progress) -> int:
     return n
 
 
-def _digest(rows: Iterator[tuple]) -> tuple[int, str]:
+def _digest(rows: Iterator[tuple]) -> str:
     h = hashlib.sha256()
-    n = 0
     for row in rows:
         for value in row:
             if value is None:
@@ -179,8 +178,7 @@ def _digest(rows: Iterator[tuple]) -> tuple[int, str]:
             else:
                 h.update(b"\x00S" + str(value).encode())
         h.update(b"\x01")
-        n += 1
-    return n, h.hexdigest()
+    return h.hexdigest()
 
 
 SUMS = {
@@ -213,8 +211,8 @@ def compare(source, target) -> tuple[CopyReport, list[str]]:
             problems.append(f"{table}: {a} rows in SQLite, {b} in PostgreSQL")
     if not problems:
         for name, sql in SUMS.items():
-            _, mine = _digest(tuple(r) for r in source.db.execute(sql))
-            _, theirs = _digest(_pg_rows(target, sql))
+            mine = _digest(tuple(r) for r in source.db.execute(sql))
+            theirs = _digest(_pg_rows(target, sql))
             report.checksums[name] = theirs
             if mine != theirs:
                 problems.append(f"{name}: checksums differ")
