@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import graphlib
 import hashlib
-import io
 import json
 import os
 import sqlite3
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,8 +84,6 @@ class Manifest:
                 sequences={str(k): int(v) for k, v in body.get("sequences", {}).items()},
                 source=str(body.get("source", "")),
             )
-        except InputError:
-            raise
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InputError(f"{name} is not a newsbot backup ({exc})") from None
 
@@ -118,11 +115,18 @@ def _now() -> str:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as f:
-        while block := f.read(CHUNK):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _copied(blocks: Iterable[bytes], dst: IO) -> dict[str, Any]:
+    """``blocks`` written to ``dst``; what a manifest says of them."""
+    h, size = hashlib.sha256(), 0
+    for block in blocks:
+        h.update(block)
+        size += len(block)
+        dst.write(block)
+    return {"bytes": size, "sha256": h.hexdigest()}
 
 
 def _sqlite_payload(store: Any, work: Path, progress: Progress | None) -> Manifest:
@@ -182,22 +186,14 @@ def _postgres_payload(store: Any, work: Path, progress: Progress | None) -> Mani
             if progress:
                 progress(f"copying {name}")
             member = f"tables/{name}.copy"
-            out = work / member
-            h, rows, size = hashlib.sha256(), 0, 0
             cols = ", ".join(f'"{c}"' for c in columns)
             with (
-                out.open("wb") as f,
+                (work / member).open("wb") as f,
                 conn.cursor() as cur,
                 cur.copy(f'COPY "{name}" ({cols}) TO STDOUT') as copy,
             ):
-                for block in copy:
-                    data = bytes(block)
-                    f.write(data)
-                    h.update(data)
-                    rows += data.count(b"\n")  # text format: one line a row
-                    size += len(data)
-            files[member] = {"bytes": size, "sha256": h.hexdigest()}
-            counts[name] = rows
+                files[member] = _copied(map(bytes, copy), f)
+            counts[name] = conn.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0]
             tables.append({"name": name, "columns": columns})
         sequences = {
             r[0]: int(r[1])
@@ -253,12 +249,9 @@ def pg_tables_in_order(conn: Any) -> list[str]:
 
 def _write_archive(partial: Path, name: str, manifest: Manifest, work: Path) -> None:
     mode = "w:gz" if name.endswith((".gz", ".tgz")) else "w"
+    (work / MANIFEST).write_bytes(manifest.to_json())
     with tarfile.open(partial, mode) as tar:  # type: ignore[call-overload]
-        data = manifest.to_json()
-        info = tarfile.TarInfo(MANIFEST)
-        info.size, info.mtime, info.mode = len(data), int(time.time()), 0o600
-        tar.addfile(info, io.BytesIO(data))
-        for member in manifest.files:
+        for member in (MANIFEST, *manifest.files):  # the manifest first
             source = work / member
             info = tarfile.TarInfo(member)
             info.size, info.mtime, info.mode = source.stat().st_size, int(time.time()), 0o600
@@ -311,12 +304,8 @@ def _members(tar: tarfile.TarFile, manifest: Manifest, path: Path) -> Iterator[t
 
 def _copy_checked(src: IO, dst: IO, expected: dict[str, Any], what: str) -> None:
     """Copy while hashing; ``InputError`` when the bytes are not the ones the manifest names."""
-    h, size = hashlib.sha256(), 0
-    while block := src.read(CHUNK):
-        h.update(block)
-        size += len(block)
-        dst.write(block)
-    if size != int(expected["bytes"]) or h.hexdigest() != expected["sha256"]:
+    got = _copied(iter(lambda: src.read(CHUNK), b""), dst)
+    if got != {"bytes": int(expected["bytes"]), "sha256": expected["sha256"]}:
         raise InputError(f"{what} is damaged: its checksum does not match the manifest's")
 
 
@@ -414,24 +403,20 @@ def _restore_postgres(
     if manifest.schema > SCHEMA_VERSION:
         raise _newer(path, manifest.schema, SCHEMA_VERSION)
     columns = {t["name"]: list(t["columns"]) for t in manifest.tables}
-    order = [t["name"] for t in manifest.tables]
     try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=30)
+        conn = psycopg.connect(url, connect_timeout=30)
     except psycopg.Error as exc:
         raise StoreError(f"cannot connect to the database {name}: {exc}") from None
-    with conn:
-        try:
-            conn.execute("BEGIN")
+    try:
+        with conn:  # one transaction: committed at its end, rolled back on any exception
             # Other newsbot processes starting now wait here rather than migrate under us.
             conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_MIGRATE,))
-            present = conn.execute("SELECT to_regclass('schema_version')").fetchone()[0]
-            version = 0
-            if present:
+            if conn.execute("SELECT to_regclass('schema_version')").fetchone()[0]:
                 version = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
                 version = int(version or 0)
                 held = [
                     t
-                    for t in order
+                    for t in columns  # in the manifest's order
                     if conn.execute("SELECT to_regclass(%s)", (t,)).fetchone()[0]
                     and conn.execute(f'SELECT EXISTS (SELECT 1 FROM "{t}")').fetchone()[0]
                 ]
@@ -460,13 +445,8 @@ def _restore_postgres(
                     _copy_checked(data, cp, manifest.files[member], f"{path} ({member})")
             for seq, value in manifest.sequences.items():
                 conn.execute("SELECT setval(%s::regclass, %s, true)", (seq, value))
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            with suppress(psycopg.Error):
-                conn.execute("ROLLBACK")
-            if isinstance(exc, psycopg.Error):
-                raise StoreError(f"restoring into {name} failed (nothing was kept): {exc}") from exc
-            raise
+    except psycopg.Error as exc:
+        raise StoreError(f"restoring into {name} failed (nothing was kept): {exc}") from exc
     restored = _opened(PostgresStore(url), manifest, name)
     if restored.counts != manifest.counts:
         raise StoreError(f"the restored {name} does not hold the rows its backup counted")

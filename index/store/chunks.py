@@ -114,14 +114,12 @@ class ChunkStore:
     def hits(self, scored: Sequence[tuple[int, float]]) -> list[Hit]:
         """Chunk ids with their scores joined to text and article metadata, order kept; ids no
         longer stored are left out."""
-        if not scored:
-            return []
-        cond, params = self._store.in_("ch.id", [cid for cid, _ in scored])
-        rows = self._store.rows(
-            f"""SELECT ch.id, ch.article_id, ch.text, ch.start, ch."end", a.title, a.source,
-                       a.published_at, a.url
-                FROM chunks ch JOIN articles a ON a.id = ch.article_id WHERE {cond}""",
-            params,
+        rows = self._store.rows_where_in(
+            """SELECT ch.id, ch.article_id, ch.text, ch.start, ch."end", a.title, a.source,
+                      a.published_at, a.url
+               FROM chunks ch JOIN articles a ON a.id = ch.article_id""",
+            "ch.id",
+            [cid for cid, _ in scored],
         )
         by_id = {r[0]: r for r in rows}
         out = []
@@ -134,13 +132,11 @@ class ChunkStore:
     def dates(self, ids: Sequence[int]) -> dict[int, tuple[int, str | None]]:
         """Article id and publication date of each chunk: enough to re-rank a large pool by
         date before any text is read."""
-        if not len(ids):
-            return {}
-        cond, params = self._store.in_("ch.id", ids)
-        rows = self._store.rows(
-            f"""SELECT ch.id, ch.article_id, a.published_at FROM chunks ch
-                JOIN articles a ON a.id = ch.article_id WHERE {cond}""",
-            params,
+        rows = self._store.rows_where_in(
+            "SELECT ch.id, ch.article_id, a.published_at FROM chunks ch"
+            " JOIN articles a ON a.id = ch.article_id",
+            "ch.id",
+            ids,
         )
         return {r[0]: (r[1], r[2]) for r in rows}
 

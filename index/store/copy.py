@@ -54,33 +54,28 @@ def copy_sqlite_to_postgres(
     try:
         target = PostgresStore(url)
         try:
-            src = source.db
-            src.execute("BEGIN")  # one snapshot of the source throughout
-            try:
+            with source.snapshot() as src:  # one state of the source throughout
                 if target.value("SELECT COUNT(*) FROM collections"):
                     phase = "checking"
-                    report = _verify_existing(src, target)
-                    phase = "verified"
-                    return report
-                phase = "copying"
-                with target.transaction() as db:
-                    for table, columns in tables(src, db).items():
-                        n = _copy_table(src, db, table, columns, progress)
-                        if progress:
-                            progress(table, n)
-                    db.execute(
-                        "UPDATE collections SET logged_from = version"  # no log from before
-                    )
-                    _advance_sequences(src, db)
-                    phase = "committing"
-                phase = "verifying"
-                if progress:
-                    progress("verifying", 0)
-                report = verify(src, target)
+                    report = _verify_existing(source, target)
+                else:
+                    phase = "copying"
+                    with target.transaction() as db:
+                        for table, columns in tables(source, db).items():
+                            n = _copy_table(src, db, table, columns)
+                            if progress:
+                                progress(table, n)
+                        db.execute(
+                            "UPDATE collections SET logged_from = version"  # no log from before
+                        )
+                        _advance_sequences(source, db)
+                        phase = "committing"
+                    phase = "verifying"
+                    if progress:
+                        progress("verifying", 0)
+                    report = verify(source, target)
                 phase = "verified"
                 return report
-            finally:
-                src.execute("COMMIT")
         finally:
             target.close()
     except KeyboardInterrupt:
@@ -101,38 +96,31 @@ LEFT = {
 }
 
 
-def _verify_existing(src, target) -> CopyReport:
+def _verify_existing(source, target) -> CopyReport:
     """A target that holds data: verified when it is exactly this store (a copy whose
     verification was stopped), else refused with what differs; nothing in it is changed."""
-    report, problems = compare(src, target)
+    report, problems = compare(source, target)
     if problems:
         raise StoreError(
             f"{target.name} already holds collections and is not a copy of this store"
             f" ({'; '.join(problems[:3])}): copy into an empty one"
         )
     with target.transaction() as db:  # a copy made before the counters were carried over
-        _advance_sequences(src, db)
-    report = verify(src, target)
+        _advance_sequences(source, db)
+    report = verify(source, target)
     report.already, report.target = True, target.name
     return report
 
 
-def _counters(src) -> dict[str, int]:
-    """The highest id each table of the source ever gave out (SQLite's AUTOINCREMENT
-    counters, or its highest id left)."""
-    used = {
-        name: int(seq or 0) for name, seq in src.execute("SELECT name, seq FROM sqlite_sequence")
-    }
-    for table in SEQUENCES:
-        if table != "article_sources":  # its PostgreSQL ids are new ones
-            top = src.execute(f"SELECT MAX(id) FROM {table}").fetchone()[0] or 0
-            used[table] = max(used.get(table, 0), int(top))
-    return used
+def _counters(source) -> dict[str, int]:
+    """The highest id each table of the source ever gave out (the one before those SQLite would
+    give next); article_sources' PostgreSQL ids are new ones."""
+    return {t: source.next_ids(t, 1)[0] - 1 for t in SEQUENCES if t != "article_sources"}
 
 
-def _advance_sequences(src, db) -> None:
+def _advance_sequences(source, db) -> None:
     """Each sequence past every id used on either side; never moved back."""
-    used = _counters(src)
+    used = _counters(source)
     for table in SEQUENCES:
         db.execute(
             f"SELECT setval('{table}_id_seq', GREATEST(n, 1), n > 0) FROM ("
@@ -147,21 +135,21 @@ def _last_used(table: str) -> str:
     return f"(SELECT last_value - (NOT is_called)::int FROM {table}_id_seq)"
 
 
-def tables(src, db) -> dict[str, list[str]]:
+def tables(source, db) -> dict[str, list[str]]:
     """Every table of the target that the source holds too, each after the tables it refers to,
     with the columns both hold (chunks gain their collection: PostgreSQL repeats it)."""
     from .backup import pg_columns, pg_tables_in_order
 
     out = {}
     for table in pg_tables_in_order(db):
-        mine = [r[1] for r in src.execute(f'PRAGMA table_info("{table}")')]
+        mine = [r[1] for r in source.rows(f'PRAGMA table_info("{table}")')]
         theirs = set(pg_columns(db, table))
         if mine and table not in NOT_COPIED:
             out[table] = [c for c in mine if c in theirs] + ["collection_id"] * (table == "chunks")
     return out
 
 
-def _copy_table(src, db, table: str, columns: list[str], progress) -> int:
+def _copy_table(src, db, table: str, columns: list[str]) -> int:
     names = ", ".join(f'"{c}"' for c in columns)
     select = ", ".join(f't."{c}"' for c in columns)
     if table == "chunks":
@@ -179,9 +167,8 @@ def _copy_table(src, db, table: str, columns: list[str], progress) -> int:
     return n
 
 
-def _digest(rows: Iterator[tuple]) -> tuple[int, str]:
+def _digest(rows: Iterator[tuple]) -> str:
     h = hashlib.sha256()
-    n = 0
     for row in rows:
         for value in row:
             if value is None:
@@ -191,8 +178,7 @@ def _digest(rows: Iterator[tuple]) -> tuple[int, str]:
             else:
                 h.update(b"\x00S" + str(value).encode())
         h.update(b"\x01")
-        n += 1
-    return n, h.hexdigest()
+    return h.hexdigest()
 
 
 SUMS = {
@@ -210,34 +196,34 @@ def _pg_rows(target, sql: str) -> Iterator[tuple]:
         yield from cur
 
 
-def compare(src, target) -> tuple[CopyReport, list[str]]:
+def compare(source, target) -> tuple[CopyReport, list[str]]:
     """Counts of every table and checksums of articles and chunks on both sides, and what
     differs."""
     report = CopyReport()
     problems = []
     with target.snapshot() as conn:
-        names = list(tables(src, conn))
+        names = list(tables(source, conn))
     for table in names:
-        a = src.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+        a = source.value(f"SELECT COUNT(*) FROM {table}")
         b = target.value(f"SELECT COUNT(*) FROM {table}")
         report.counts[table] = b
         if a != b:
             problems.append(f"{table}: {a} rows in SQLite, {b} in PostgreSQL")
     if not problems:
         for name, sql in SUMS.items():
-            _, mine = _digest(tuple(r) for r in src.execute(sql))
-            _, theirs = _digest(_pg_rows(target, sql))
+            mine = _digest(tuple(r) for r in source.db.execute(sql))
+            theirs = _digest(_pg_rows(target, sql))
             report.checksums[name] = theirs
             if mine != theirs:
                 problems.append(f"{name}: checksums differ")
     return report, problems
 
 
-def verify(src, target) -> CopyReport:
+def verify(source, target) -> CopyReport:
     """Counts of every table and checksums of articles and chunks, equal on both sides, and
     no id SQLite gave out that PostgreSQL would give out again."""
-    report, problems = compare(src, target)
-    used = _counters(src)
+    report, problems = compare(source, target)
+    used = _counters(source)
     for table in COUNTED:
         last = target.value(f"SELECT {_last_used(table)}")
         if last < used.get(table, 0):

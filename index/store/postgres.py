@@ -99,6 +99,8 @@ class PostgresStore(SqlStore):
     ROW_ORDER = "id"
     KEY_SHARE = " FOR KEY SHARE"
     SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
+    BEGIN_WRITE = "BEGIN"
+    BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"  # one state of every table
 
     def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
         self.url = url
@@ -138,8 +140,7 @@ class PostgresStore(SqlStore):
     @contextmanager
     def conn(self) -> Iterator[psycopg.Connection]:
         """The connection of this thread's open transaction or snapshot, else one from the pool."""
-        held = getattr(self._local, "conn", None)
-        if held is not None:
+        if (held := self._open()) is not None:
             yield held
             return
         try:
@@ -154,7 +155,7 @@ class PostgresStore(SqlStore):
                 cur = conn.execute(_pg(sql) if params else sql, params or None)
                 return (cur.fetchall() if cur.description else []), cur.rowcount
             except psycopg.Error as exc:
-                if getattr(self._local, "conn", None) is None:
+                if self._open() is None:
                     raise _known(exc, self.name) from exc
                 raise
 
@@ -202,33 +203,13 @@ class PostgresStore(SqlStore):
             self.pool.close()
 
     # -- transactions --------------------------------------------------------------------------
-    @contextmanager
-    def transaction(self) -> Iterator[psycopg.Connection]:
-        """BEGIN … COMMIT on one connection under the write lock; ROLLBACK on any exception.
-        Nested calls join it. Collections are locked by the parts as they are first touched
-        (``lock``), so writers of different collections do not wait for each other."""
-        with self.write_lock:
-            if getattr(self._local, "writing", False):
-                yield self._local.conn
-                return
-            if getattr(self._local, "conn", None) is not None:
-                raise RuntimeError("a write inside a read snapshot")
-            with self._held("BEGIN", writing=True) as conn:
-                yield conn
+    def _open(self) -> psycopg.Connection | None:
+        return getattr(self._local, "conn", None)
 
     @contextmanager
-    def snapshot(self) -> Iterator[psycopg.Connection]:
-        """Reads that all see one state (REPEATABLE READ); inside an open transaction, that one."""
-        held = getattr(self._local, "conn", None)
-        if held is not None:
-            yield held
-            return
-        with self._held("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", writing=False) as conn:
-            yield conn
-
-    @contextmanager
-    def _held(self, begin: str, *, writing: bool) -> Iterator[psycopg.Connection]:
-        """One connection for this thread from ``begin`` to COMMIT (ROLLBACK on any exception)."""
+    def _begun(self, begin: str, *, writing: bool) -> Iterator[psycopg.Connection]:
+        """A connection from the pool. Collections are locked by the parts as they are first
+        touched (``lock``), so writers of different collections do not wait for each other."""
         try:
             with self.pool.connection() as conn:
                 conn.execute(begin)
@@ -272,7 +253,7 @@ class PostgresStore(SqlStore):
 
     # -- schema --------------------------------------------------------------------------------
     def _migrate(self) -> None:
-        with self._held("BEGIN", writing=True) as conn:
+        with self._begun("BEGIN", writing=True) as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_MIGRATE,))
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             version = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0

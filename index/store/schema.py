@@ -347,16 +347,13 @@ COUNTED = ("articles", "chunks", "feeds", "watches", "answers", "vectors")
 
 def statements(script: str) -> list[str]:
     """Split a migration into statements, keeping trigger bodies whole."""
-    out, buf = [], []
-    for line in script.strip().splitlines():
-        buf.append(line)
-        joined = "\n".join(buf).strip()
-        if joined.endswith(";") and sqlite3.complete_statement(joined):
-            out.append(joined)
-            buf = []
-    if "\n".join(buf).strip():
-        out.append("\n".join(buf))
-    return out
+    out, buf = [], ""
+    for line in script.strip().splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    return [*out, buf] if buf.strip() else out
 
 
 def migrate(

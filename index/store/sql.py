@@ -67,6 +67,7 @@ class SqlStore:
 
     name: str  # how messages name the store ("newsbot.sqlite3")
     write_lock: threading.RLock
+    _local: threading.local  # this thread's connection (``conn``) and whether it is writing
     collections: CollectionStore
     articles: ArticleStore
     chunks: ChunkStore
@@ -80,6 +81,8 @@ class SqlStore:
     VECTORS_OF: ClassVar[str]  # the same, with each chunk's vector ``v``
     ROW_ORDER: ClassVar[str]  # a table's insertion order
     KEY_SHARE: ClassVar[str] = ""  # a row kept from deletion until the transaction ends
+    BEGIN_WRITE: ClassVar[str]  # a transaction's BEGIN, which takes the write lock
+    BEGIN_READ: ClassVar[str]  # a snapshot's
     SKIP_LOCKED: ClassVar[str] = ""  # rows claimed, skipping those another transaction holds
 
     def _parts(self) -> None:
@@ -143,12 +146,13 @@ class SqlStore:
     def lock_key(self, kind: int, key: int) -> None:
         """Inside a transaction: hold another of the store's locks until it ends."""
 
-    def transaction(self) -> AbstractContextManager[Any]:
-        """One atomic unit of writes holding the write lock (``base.py``)."""
+    def _open(self) -> Any:
+        """This thread's connection while it is in a transaction or snapshot, else None."""
         raise NotImplementedError
 
-    def snapshot(self) -> AbstractContextManager[Any]:
-        """Reads that all see one state; inside an open transaction, that transaction."""
+    def _begun(self, begin: str, *, writing: bool) -> AbstractContextManager[Any]:
+        """One connection from ``begin`` to COMMIT, ROLLBACK on any exception, this thread's
+        meanwhile; a failure the user must hear of said as a ``StoreError``."""
         raise NotImplementedError
 
     @contextmanager
@@ -174,6 +178,27 @@ class SqlStore:
         return []
 
     # -- shared ---------------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """One atomic unit of writes holding the write lock (``base.py``); nested calls join it."""
+        with self.write_lock:
+            if getattr(self._local, "writing", False):
+                yield self._local.conn  # part of the transaction this thread already holds
+                return
+            if self._open() is not None:
+                raise RuntimeError("a write inside a read snapshot")
+            with self._begun(self.BEGIN_WRITE, writing=True) as conn:
+                yield conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Any]:
+        """Reads that all see one state; inside an open transaction, that transaction."""
+        if (held := self._open()) is not None:
+            yield held
+            return
+        with self._begun(self.BEGIN_READ, writing=False) as conn:
+            yield conn
+
     def insert_returning_ids(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence]
     ) -> list[int]:

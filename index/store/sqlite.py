@@ -35,6 +35,8 @@ class SqliteStore(SqlStore):
         " CROSS JOIN vectors v ON v.id = ch.vector_id WHERE a.collection_id = ?"
     )
     ROW_ORDER = "rowid"
+    BEGIN_WRITE = "BEGIN IMMEDIATE"
+    BEGIN_READ = "BEGIN"
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -169,60 +171,35 @@ class SqliteStore(SqlStore):
             self._connections.clear()
         self._local = threading.local()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT under the write lock; ROLLBACK on any exception.
-
-        IMMEDIATE takes SQLite's write lock at once, so what is read inside (a duplicate
-        check, the collection version) still holds when the writes commit, whatever other
-        processes do. Nested calls join the outer transaction. A full disk or a damaged file
-        becomes a ``DiskFullError`` / ``DamagedStoreError`` saying so.
-        """
-        with self.write_lock:
-            db = self.db
-            if getattr(self._local, "writing", False):
-                yield db  # part of the transaction this thread already holds
-                return
-            if db.in_transaction:
-                raise RuntimeError("a write inside a read snapshot")
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                self._local.writing = True
-                try:
-                    yield db
-                    db.execute("COMMIT")
-                except BaseException:
-                    if db.in_transaction:  # SQLite may have rolled back already (a full disk)
-                        with suppress(sqlite3.Error):
-                            db.execute("ROLLBACK")
-                    raise
-                finally:
-                    self._local.writing = False
-            except sqlite3.DatabaseError as exc:
-                known = from_sqlite(exc, self.name)
-                if known is None:
-                    raise
-                raise known from exc
+    def _open(self) -> sqlite3.Connection | None:
+        return self.db if self.db.in_transaction else None
 
     @contextmanager
-    def snapshot(self) -> Iterator[sqlite3.Connection]:
-        """Reads that all see one state of the database (a WAL read transaction), however
-        other processes write meanwhile; inside a transaction already open, that one. A read
-        that fails is a ``StoreError`` saying why (``DamagedStoreError`` for a damaged file)."""
+    def _begun(self, begin: str, *, writing: bool) -> Iterator[sqlite3.Connection]:
+        """A write's BEGIN IMMEDIATE takes SQLite's write lock at once, so what is read inside (a
+        duplicate check, the collection version) still holds when the writes commit, whatever
+        other processes do; a snapshot is a WAL read transaction. A full disk or a damaged file
+        becomes a ``DiskFullError`` / ``DamagedStoreError`` saying so; any read that fails, a
+        ``StoreError`` saying why."""
         db = self.db
-        if db.in_transaction:
-            yield db
-            return
         try:
-            db.execute("BEGIN")
+            db.execute(begin)
+            self._local.writing = writing
             try:
                 yield db
-            finally:
-                if db.in_transaction:
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:  # SQLite may have rolled back already (a full disk)
                     with suppress(sqlite3.Error):
-                        db.execute("COMMIT")
+                        db.execute("ROLLBACK")
+                raise
+            finally:
+                self._local.writing = False
         except sqlite3.DatabaseError as exc:
-            raise (from_sqlite(exc, self.name) or StoreError(str(exc))) from exc
+            known = from_sqlite(exc, self.name)
+            if known is None and writing:
+                raise
+            raise (known or StoreError(str(exc))) from exc
 
     # -- health -------------------------------------------------------------------------------
     def size_bytes(self) -> tuple[int, int]:

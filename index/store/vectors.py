@@ -78,15 +78,9 @@ class VectorStore:
         for start in range(0, len(ids), BATCH):
             batch = ids[start : start + BATCH]
             if store.SKIP_LOCKED:  # only rows no writer is taking up right now
-                cond, params = store.in_("id", batch)
-                batch = [
-                    r[0]
-                    for r in store.rows(
-                        f"SELECT id FROM vectors WHERE {cond} ORDER BY id{store.SKIP_LOCKED}",
-                        params,
-                    )
-                ]
-                if not batch:
+                order = f" ORDER BY id{store.SKIP_LOCKED}"
+                held = store.rows_where_in("SELECT id FROM vectors", "id", batch, order)
+                if not (batch := [r[0] for r in held]):
                     continue
             cond, params = store.in_("id", batch)
             gone += store.run(
