@@ -46,29 +46,11 @@ def machine() -> dict:
     import sentence_transformers
     import torch
 
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = bool(
-            subprocess.run(
-                ["git", "status", "--porcelain"],
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=10,
-            ).stdout.strip()
-        )
-    except (OSError, subprocess.SubprocessError):
-        commit, dirty = "unknown", False
+    from bench.revision import head
     from index.search.cpu import cpu, cpu_line
 
     return {
-        "commit": commit + ("-dirty" if dirty else ""),
+        "commit": head(),
         "cpu": cpu_line(),  # beside every speed figure: the vector units decide the runtime
         "cpu_model": cpu()["model"],
         "cpu_flags": cpu()["flags"],

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from bench.quality import EVAL, MODES, asked, norm, read_jsonl
+from bench.revision import head
 from index.models import Found
 from index.search.answer import WINDOW_FLOOR
 from index.search.answer_model import MODEL_FILE, AnswerModel
@@ -313,19 +313,6 @@ def fit_all(asks: list[Ask]) -> dict:
     return model
 
 
-def commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, required=True)
@@ -355,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     model["answer"]["threshold"] = cv["threshold"]
     model["fitted"] = {
         "by": "bench/fit_answers.py",
-        "commit": commit(),
+        "commit": head(),
         "date": time.strftime("%Y-%m-%d"),
         "data": f"{a.data_dir.name}: {chunks} chunks; {len(queries)} dev and "
         f"{len(offperiod)} off-period questions, asked {', '.join(MODES)} (today = {a.today})",
