@@ -46,6 +46,9 @@ class SqliteStore(SqlStore):
         self.write_lock = threading.RLock()
         self._connections: list[sqlite3.Connection] = []
         self._conn_lock = threading.Lock()
+        self._users = 0  # statements and transactions running now, on every thread
+        self._idle = threading.Condition()
+        self._closed = False
         schema.migrate(self.db, self.transaction, self.name)
         self._parts()
 
@@ -55,6 +58,8 @@ class SqliteStore(SqlStore):
         """This thread's connection (opened on first use)."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
+            if self._closed:
+                raise StoreError(f"{self.name} is closed")
             try:
                 conn = sqlite3.connect(
                     self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
@@ -69,23 +74,44 @@ class SqliteStore(SqlStore):
                 self._connections.append(conn)
         return conn
 
-    def _execute(self, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
+    @contextmanager
+    def _in_use(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection, kept open while in use: ``close`` waits for it (a
+        connection closed under a running statement crashes the process) and a closed store
+        refuses new work (what a running transaction does next is part of it)."""
+        with self._idle:
+            if self._closed and not getattr(self._local, "depth", 0):
+                raise StoreError(f"{self.name} is closed")
+            self._users += 1
+        self._local.depth = getattr(self._local, "depth", 0) + 1
         try:
-            return self.db.execute(sql, params)
-        except sqlite3.DatabaseError as exc:
-            known = from_sqlite(exc, self.name)
-            if known is None:
-                raise
-            raise known from exc
+            yield self.db
+        finally:
+            self._local.depth -= 1
+            with self._idle:
+                self._users -= 1
+                self._idle.notify_all()
+
+    def _execute(self, sql: str, params: Sequence[Any], fetch: bool) -> Any:
+        with self._in_use() as db:
+            try:
+                cursor = db.execute(sql, params)
+                return cursor.fetchall() if fetch else cursor.rowcount
+            except sqlite3.DatabaseError as exc:
+                known = from_sqlite(exc, self.name)
+                if known is None:
+                    raise
+                raise known from exc
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        return self._execute(sql, params).fetchall()
+        return self._execute(sql, params, fetch=True)
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self._execute(sql, params).rowcount
+        return self._execute(sql, params, fetch=False)
 
     def run_many(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
-        self.db.executemany(sql, params)
+        with self._in_use() as db:
+            db.executemany(sql, params)
 
     def in_(self, column: str, ids: Sequence[int] | Sequence[bytes]) -> tuple[str, list]:
         values = [i if isinstance(i, bytes) else int(i) for i in ids]
@@ -93,7 +119,7 @@ class SqliteStore(SqlStore):
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
         marks = ", ".join("?" * len(columns))
-        self.db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+        self.run_many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
     def next_ids(self, table: str, n: int) -> list[int]:
         """Those AUTOINCREMENT would give (SQLite's write lock is held; the counter follows)."""
@@ -137,8 +163,15 @@ class SqliteStore(SqlStore):
         match = fts_match(words)
         if match is None:
             return []
-        db = self.db
         try:
+            return self._fulltext(collection_id, match, limit, where, params, w)
+        except sqlite3.OperationalError:
+            return []
+
+    def _fulltext(
+        self, collection_id: int, match: str, limit: int, where: str, params: list, w: float
+    ) -> list[tuple[int, float]]:
+        with self._in_use() as db:
             if not where:
                 rows = db.execute(
                     """SELECT f.rowid, f.score FROM (
@@ -160,10 +193,15 @@ class SqliteStore(SqlStore):
                     ORDER BY bm25(chunks_fts, ?, 1.0) LIMIT ?""",
                 (w, match, collection_id, *params, w, limit),
             ).fetchall()
-        except sqlite3.OperationalError:
-            return []
 
     def close(self) -> None:
+        """Refuse new work, wait for what runs on other threads (bounded), then close every
+        thread's connection; one still busy at the deadline is left to the garbage collector."""
+        with self._idle:
+            self._closed = True
+            mine = getattr(self._local, "depth", 0)
+            if not self._idle.wait_for(lambda: self._users <= mine, BUSY_TIMEOUT):
+                return
         with self._conn_lock:
             for conn in self._connections:
                 with suppress(sqlite3.ProgrammingError):
@@ -181,25 +219,25 @@ class SqliteStore(SqlStore):
         other processes do; a snapshot is a WAL read transaction. A full disk or a damaged file
         becomes a ``DiskFullError`` / ``DamagedStoreError`` saying so; any read that fails, a
         ``StoreError`` saying why."""
-        db = self.db
-        try:
-            db.execute(begin)
-            self._local.writing = writing
+        with self._in_use() as db:
             try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:  # SQLite may have rolled back already (a full disk)
-                    with suppress(sqlite3.Error):
-                        db.execute("ROLLBACK")
-                raise
-            finally:
-                self._local.writing = False
-        except sqlite3.DatabaseError as exc:
-            known = from_sqlite(exc, self.name)
-            if known is None and writing:
-                raise
-            raise (known or StoreError(str(exc))) from exc
+                db.execute(begin)
+                self._local.writing = writing
+                try:
+                    yield db
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:  # SQLite may have rolled back already (a full disk)
+                        with suppress(sqlite3.Error):
+                            db.execute("ROLLBACK")
+                    raise
+                finally:
+                    self._local.writing = False
+            except sqlite3.DatabaseError as exc:
+                known = from_sqlite(exc, self.name)
+                if known is None and writing:
+                    raise
+                raise (known or StoreError(str(exc))) from exc
 
     # -- health -------------------------------------------------------------------------------
     def size_bytes(self) -> tuple[int, int]:
