@@ -55,8 +55,19 @@ def module_at(rev: str, work: Path) -> ModuleType:
     return module
 
 
+def _cold(module: ModuleType) -> None:
+    """A round starts as a new process does: no word met before (either revision's caches)."""
+    for cached in ("_fold", "_title_tokens"):  # either revision's
+        if hasattr(module, cached):
+            getattr(module, cached).cache_clear()
+    if hasattr(module, "_STEMS"):
+        module._STEMS.clear()
+    if hasattr(module.tokens, "_known"):
+        module.tokens._known = {}
+
+
 def one_round(module: ModuleType, rows: list[tuple[int, str, str]]) -> dict[str, float]:
-    module._fold.cache_clear()
+    _cold(module)
     started = time.perf_counter()
     module.LexicalIndex().add(rows)
     build = time.perf_counter() - started
@@ -67,6 +78,31 @@ def one_round(module: ModuleType, rows: list[tuple[int, str, str]]) -> dict[str,
         index.add(rows[s : s + 256])
     follow = (time.perf_counter() - started) / 10
     return {"build_s": build, "follow_256_rows_ms": follow * 1000}
+
+
+def same_as_fts5(rows: list[tuple[int, str, str]], queries: list[list[str]]) -> str:
+    """For how many queries this index's top 10 are FTS5's (SQLite's store), ids and order."""
+    import sqlite3
+
+    from index.search import lexical
+
+    db = sqlite3.connect(":memory:")
+    db.execute(f"CREATE VIRTUAL TABLE f USING fts5 (title, text, tokenize = '{lexical.TOKENIZER}')")
+    db.executemany("INSERT INTO f (rowid, title, text) VALUES (?, ?, ?)", rows)
+    index = lexical.LexicalIndex()
+    index.add(rows)
+    alike = 0
+    for words in queries:
+        match = " OR ".join(f'"{w}"' for w in words)
+        theirs = [
+            r[0]
+            for r in db.execute(
+                "SELECT rowid FROM f WHERE f MATCH ? ORDER BY bm25(f, 2.0, 1.0), rowid LIMIT 10",
+                (match,),
+            )
+        ]
+        alike += [i for i, _ in index.search(words, 10)] == theirs
+    return f"{alike} of {len(queries)}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,11 +137,14 @@ def main(argv: list[str] | None = None) -> int:
             result[name] = {
                 key: round(statistics.median(r[key] for r in rounds), 3) for key in rounds[0]
             }
+        questions = read_jsonl(rtq / "queries.jsonl")
+        result["top10_as_fts5"] = same_as_fts5(
+            rows, [query_words(q["question"]) for q in questions]
+        )
         if a.before:
             ours, theirs = lexical.LexicalIndex(), sides[a.before].LexicalIndex()
             ours.add(rows)
             theirs.add(rows)
-            questions = read_jsonl(rtq / "queries.jsonl")
             result["questions_ranked_alike"] = sum(
                 ours.search(query_words(q["question"]), 50)
                 == theirs.search(query_words(q["question"]), 50)

@@ -9,66 +9,90 @@ The scoring is SQLite FTS5's ``bm25()`` with its two columns (title, text), so b
 alike: per query term, ``idf × f(k1+1) / (f + k1(1 - b + b·|D|/avgdl))`` with ``f`` the
 column-weighted term frequency, ``|D|`` the row's tokens in both columns, ``idf =
 ln((N - n + 0.5)/(n + 0.5))`` (at least 1e-6); tokens as FTS5's ``porter unicode61
-remove_diacritics 2`` makes them (Porter stems of lower-cased, accent-free letter/digit runs).
+remove_diacritics 2`` makes them: by FTS5 itself (``_Fts5Tokens``).
 """
 
 from __future__ import annotations
 
 import math
 import re
-import unicodedata
+import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 
 import numpy as np
 
 K1, B = 1.2, 0.75
-_TOKEN = re.compile(r"[^\W_]+")
-
-try:
-    import Stemmer  # PyStemmer: Snowball's C stemmers
-
-    _stem_words = Stemmer.Stemmer("porter").stemWords
-except ImportError:  # pragma: no cover - without it, words match only as written
-    _stem_words = None
-
-
-@lru_cache(maxsize=200_000)
-def _fold(token: str) -> str:
-    if token.isascii():
-        return token
-    return "".join(c for c in unicodedata.normalize("NFKD", token) if not unicodedata.combining(c))
+TOKENIZER = "porter unicode61 remove_diacritics 2"  # the SQLite store's (schema.py)
+_KNOWN_MAX = 500_000  # pieces remembered (corpus-small's 8,882 chunks hold 49,508)
+# A piece: a run of characters between separators of FTS5 (every ASCII character but letters
+# and digits, and news's typographic quotes, dashes and spaces; checked against FTS5, which
+# splits whatever else it takes for a separator itself).
+_SEPARATORS = (
+    r"\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f"
+    r"\xa0\xab\xb7\xbb\u2009\u200a\u2013\u2014\u2018\u2019\u201c\u201d\u2022\u2026\u202f"
+)
+_PIECE = re.compile(f"[^{_SEPARATORS}]+")
 
 
-def tokens(text: str) -> list[str]:
-    """FTS5 ``porter unicode61 remove_diacritics 2`` tokens, near enough."""
-    low = text.lower()
-    raw = _TOKEN.findall(low)
-    if not low.isascii():
-        raw = [t if t.isascii() else _fold(t) for t in raw]
-    return _stemmed(raw) if _stem_words else raw
+class _Fts5Tokens:
+    """SQLite FTS5's own tokenizer, asked through an in-memory table, a batch of new pieces of
+    text at a time, and remembered. An imitation (Snowball's Porter over Python's letters) did
+    not rank alike: it made "us" "u" (FTS5 stems no token under three letters), "technology"
+    "technologi" and "½" "1⁄2", so the two backends answered some questions differently."""
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect(":memory:", check_same_thread=False)
+        self._db.execute(f"CREATE VIRTUAL TABLE p USING fts5 (piece, tokenize = '{TOKENIZER}')")
+        self._db.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab (main, p, 'instance')")
+        self._lock = threading.Lock()
+        # A piece's token; a tuple of its tokens for the few pieces (``_odd``) not one token.
+        self._known: dict[str, str | tuple[str, ...]] = {}
+        self._odd: set[str] = set()
+
+    def __call__(self, text: str) -> list[str]:
+        """The text's tokens in order."""
+        return self.many([text])[0]
+
+    def many(self, texts: Sequence[str]) -> list[list[str]]:
+        """Each text's tokens, a piece at a time (no token spans a separator); the pieces not
+        met before are asked of FTS5 in one batch (a batch a text cost 4× more)."""
+        known, odd = self._known, self._odd
+        runs = [_PIECE.findall(text) for text in texts]
+        out = [list(map(known.get, run)) for run in runs]
+        unknown = [i for i, found in enumerate(out) if None in found]
+        if unknown:
+            need = {p for i in unknown for p in runs[i]}
+            if len(known) + len(need) > _KNOWN_MAX:  # new ones: callers reading these go on
+                self._known, self._odd = known, odd = {}, set()
+            self._learn([p for p in need if p not in known], known, odd)
+            for i in unknown:
+                out[i] = list(map(known.get, runs[i]))
+        for i, run in enumerate(runs):
+            if not odd.isdisjoint(run):
+                out[i] = [
+                    t for p, f in zip(run, out[i], strict=True) for t in (f if p in odd else (f,))
+                ]
+        return out  # type: ignore[return-value]
+
+    def _learn(
+        self, pieces: list[str], known: dict[str, str | tuple[str, ...]], odd: set[str]
+    ) -> None:
+        made: dict[int, str | tuple[str, ...]] = {}
+        with self._lock:
+            self._db.execute("DELETE FROM p")
+            self._db.executemany("INSERT INTO p (rowid, piece) VALUES (?, ?)", enumerate(pieces))
+            for doc, term in self._db.execute("SELECT doc, term FROM v ORDER BY doc, offset"):
+                was = made.get(doc)
+                made[doc] = term if was is None else (*((was,) if type(was) is str else was), term)
+        for i, piece in enumerate(pieces):
+            found = made.get(i, ())
+            known[piece] = found
+            if type(found) is not str:
+                odd.add(piece)
 
 
-_STEMS: dict[str, str] = {}  # word -> stem: a look-up is ~4x faster than stemming it again
-_STEMS_MAX = 200_000
-
-
-def _stemmed(words: list[str]) -> list[str]:
-    out = list(map(_STEMS.get, words))
-    if None in out:
-        missing = list({w for w, stem in zip(words, out, strict=True) if stem is None})
-        found = dict(zip(missing, _stem_words(missing), strict=True))
-        if len(_STEMS) > _STEMS_MAX:
-            _STEMS.clear()
-        _STEMS.update(found)
-        out = [found[w] if stem is None else stem for w, stem in zip(words, out, strict=True)]
-    return out
-
-
-@lru_cache(maxsize=4096)
-def _title_tokens(title: str) -> list[str]:
-    """A title's tokens, once for all the chunks of its article (do not change the list)."""
-    return tokens(title)
+tokens = _Fts5Tokens()  # tokens(text): FTS5's tokens of the text, in order
 
 
 def query_terms(words: Sequence[str]) -> list[str]:
@@ -152,11 +176,14 @@ class LexicalIndex:
         title_n: list[int] = []
         ids: list[int] = []
         row = self._n
-        for chunk_id, title_text, body in rows:
+        rows = list(rows)
+        titles = list({t or "" for _, t, _ in rows})  # an article's chunks share its title
+        made = tokens.many([body or "" for _, _, body in rows] + titles)  # new words: one batch
+        of_title = dict(zip(titles, made[len(rows) :], strict=True))
+        for (chunk_id, title_text, _), toks in zip(rows, made, strict=False):
             if chunk_id in self._row:
                 self.remove([chunk_id])
-            toks = tokens(body or "")
-            head = _title_tokens(title_text or "")
+            head = of_title[title_text or ""]
             text += toks
             title += head
             text_n.append(len(toks))
