@@ -121,13 +121,8 @@ class ChunkStore:
             "ch.id",
             [cid for cid, _ in scored],
         )
-        by_id = {r[0]: r for r in rows}
-        out = []
-        for cid, score in scored:
-            r = by_id.get(cid)
-            if r is not None:
-                out.append(Hit(r[0], r[1], float(score), *r[2:]))  # Hit's fields in order
-        return out
+        by_id = {r[0]: r for r in rows}  # Hit's fields in order, but the score
+        return [Hit(*r[:2], float(s), *r[2:]) for c, s in scored if (r := by_id.get(c))]
 
     def dates(self, ids: Sequence[int]) -> dict[int, tuple[int, str | None]]:
         """Article id and publication date of each chunk: enough to re-rank a large pool by
