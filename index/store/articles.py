@@ -262,22 +262,10 @@ class ArticleStore:
     ) -> None:
         """An article version's row, and its near-duplicate signature and band keys."""
         store = self._store
-        store.run(
-            "INSERT INTO article_versions (article_id, version, content_hash, added_by, added_at,"
-            " fetched_url, feed_id) VALUES (?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (article_id, version) DO UPDATE SET content_hash = excluded.content_hash,"
-            " added_by = excluded.added_by, added_at = excluded.added_at,"
-            " fetched_url = excluded.fetched_url, feed_id = excluded.feed_id",
-            (
-                article_id,
-                version,
-                art.content_hash,
-                art.added_by,
-                added_at,
-                art.fetched_url,
-                art.feed_id,
-            ),
-        )
+        # (a version's other fields are the article's own: content_hash, added_by, fetched_url …)
+        row = {"article_id": article_id, "version": version, "added_at": added_at}
+        row |= {f.name: getattr(art, f.name) for f in fields(ArticleVersion) if f.name not in row}
+        store.upsert("article_versions", ("article_id", "version"), row)
         if art.minhash is None:
             return
         store.run(
