@@ -136,18 +136,11 @@ class ChunkStore:
         return {r[0]: (r[1], r[2]) for r in rows}
 
     # -- search ------------------------------------------------------------------------------
-    def ids(
-        self,
-        collection_id: int,
-        *,
-        source: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        as_of: str | None = None,
-    ) -> np.ndarray:
-        """Chunk ids passing the filters: ``source`` (any case), publication ``since`` and
-        ``until`` (inclusive, undated articles excluded), ``as_of`` (undated ones kept)."""
-        clauses, params = filter_sql(source=source, since=since, until=until, as_of=as_of)
+    def ids(self, collection_id: int, **filters: str | None) -> np.ndarray:
+        """Chunk ids passing the filters (``filter_sql``: ``source`` in any case, publication
+        ``since`` and ``until`` inclusive with undated articles excluded, ``as_of`` keeping
+        them)."""
+        clauses, params = filter_sql(**filters)
         if clauses:
             sql = "SELECT ch.id FROM chunks ch JOIN articles a ON a.id = ch.article_id"
             sql += f" WHERE a.collection_id = ?{clauses}"
@@ -162,13 +155,11 @@ class ChunkStore:
         words: Sequence[str],
         limit: int,
         *,
-        source: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        as_of: str | None = None,
         title_weight: float = 2.0,
+        **filters: str | None,
     ) -> list[tuple[int, float]] | None:
-        """BM25 over chunk text and article title by the database's own full-text index; None
-        when it keeps none (PostgreSQL: the BM25 index derived per process answers)."""
-        where, params = filter_sql(source=source, since=since, until=until, as_of=as_of)
+        """BM25 over chunk text and article title by the database's own full-text index, the
+        filters as ``ids`` takes them; None when it keeps none (PostgreSQL: the BM25 index
+        derived per process answers)."""
+        where, params = filter_sql(**filters)
         return self._store.fulltext(collection_id, words, limit, where, params, title_weight)
