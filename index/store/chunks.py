@@ -5,17 +5,13 @@ and the filters both sides of search share."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..models import Hit
 from .articles import bump
 from .base import ChunkText
-from .sql import select, vector_of
-
-if TYPE_CHECKING:
-    from .sql import SqlStore
+from .sql import Part, select, vector_of
 
 # A chunk ``ch`` with what its embedded text is made of, from its article ``a``.
 CHUNK_TEXT = select(ChunkText, "ch", **{f: f"a.{f}" for f in ("title", "source", "published_at")})
@@ -39,11 +35,8 @@ def filter_sql(**filters: str | None) -> tuple[str, list]:
     return "".join(f" AND {c}" for c, _ in given), [v for _, v in given]
 
 
-class ChunkStore:
+class ChunkStore(Part):
     """Chunks (passages) with their vectors, and the reads search is made of."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
 
     # -- vectors -----------------------------------------------------------------------------
     def count(self, collection_id: int) -> int:

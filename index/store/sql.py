@@ -61,6 +61,14 @@ ARTICLE_SELECT = (
 Passages = tuple[Article, list[str], np.ndarray]  # an article, its passages' texts and vectors
 
 
+class Part:
+    """One part of the store (its articles, chunks, feeds, a feature's records), written over
+    the store's statement calls."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+
+
 class SqlStore:
     """A data folder's truth (``base.py``: the contract): its parts, one implementation each for
     both databases, sharing transactions and one write lock; and the statement calls they use."""
