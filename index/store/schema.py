@@ -369,7 +369,7 @@ def migrate(
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{name} is not a newsbot database: {exc}") from None
     if version > SCHEMA_VERSION:
-        raise _newer(name, version)
+        raise newer(name, version)
     if version == SCHEMA_VERSION:
         return
     # A table rebuilt (schema 5) is dropped and its copy renamed into place: with foreign keys
@@ -381,7 +381,7 @@ def migrate(
         with transaction() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise _newer(name, version)
+                raise newer(name, version)
             orphans = _orphans(db)
             if version and any(version < v <= SCHEMA_VERSION for v in REWRITES):
                 log.warning(
@@ -406,5 +406,5 @@ def _orphans(db: sqlite3.Connection) -> int:
     return db.execute("SELECT COUNT(*) FROM pragma_foreign_key_check").fetchone()[0]
 
 
-def _newer(name: str, version: int) -> StoreError:
-    return StoreError(f"{name} has schema {version}, newer than this newsbot ({SCHEMA_VERSION})")
+def newer(name: str, version: int, ours: int = SCHEMA_VERSION) -> StoreError:
+    return StoreError(f"{name} has schema {version}, newer than this newsbot ({ours})")
