@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -23,12 +22,9 @@ import numpy as np
 from ..errors import InputError, NotFoundError
 from ..settings import CoreSettings
 from ..store import Store
-from ..store.sql import Passages, select
+from ..store.sql import Part, Passages, select
 from . import CollectionIds
 from .watches import ALERT_BAR, matching_sentence, same_story, score_passages, sentences
-
-if TYPE_CHECKING:
-    from ..store.sql import SqlStore
 
 SAME_STORY = 0.8  # cosine of two articles' first passages (all-MiniLM-L6-v2)
 TOP = 10
@@ -167,14 +163,11 @@ _DIGEST_SELECT = (
 )
 
 
-class DigestStore:
+class DigestStore(Part):
     """Daily digest schedules (schema 4), one a collection, and the reads a digest is built
     from. ``sent`` records the local day a digest went out, so a restart within the hour does
     not send it twice: a compare-and-set (a second process updating the same row waits for the
     first to commit, then finds its condition false), False when that day was already recorded."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
 
     def set(self, collection_id: int, channel_id: int, hour: int, timezone: str) -> None:
         with self._store.transaction():

@@ -19,19 +19,15 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
-from typing import TYPE_CHECKING
 
 from ..errors import NotFoundError
 from ..models import Answer
 from ..search.answer import check_question, understand
 from ..search.retrieve import Filters
 from ..search.when import find_window, without_phrase
-from ..store.sql import now_iso, select
+from ..store.sql import Part, SqlStore, now_iso, select
 from ..text import STOPWORDS, words
 from . import CollectionIds
-
-if TYPE_CHECKING:
-    from ..store.sql import SqlStore
 
 LOCK_ANSWERS = 7004  # a channel's kept answers: recording (and pruning) them, votes on them
 
@@ -157,7 +153,7 @@ def _answer(row: tuple) -> AnswerRecord:
     return AnswerRecord(*row[:3], cited, *row[4:])
 
 
-class FeedbackStore:
+class FeedbackStore(Part):
     """Answers given on Discord and the 👍/👎 votes on them (schema 4).
 
     Contract: ``record`` returns a new id, never reused. A voter has at most one vote an
@@ -166,9 +162,6 @@ class FeedbackStore:
     same transaction: that bounds the follow-up memory of a busy channel while every voted
     answer stays for ``worst``. Deleting a collection deletes its answers and their votes.
     """
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
 
     def record(
         self,

@@ -26,14 +26,13 @@ from ..errors import InputError, NotFoundError
 from ..ingest.minhash import shingles
 from ..settings import CoreSettings
 from ..store import Store
-from ..store.sql import Passages, now_iso, select, vector_bytes, vector_of
+from ..store.sql import Part, Passages, now_iso, select, vector_bytes, vector_of
 from ..text import content_terms, hidden_characters
 from . import CollectionIds
 
 if TYPE_CHECKING:
     from ..search.registry import IndexRegistry
     from ..search.retrieve import Retriever
-    from ..store.sql import SqlStore
 
 # all-MiniLM-L6-v2 cosine a new article must reach to alert (bench.watch, full dev corpus).
 ALERT_BAR = 0.525
@@ -156,7 +155,7 @@ _WATCH_SELECT = (
 )
 
 
-class WatchStore:
+class WatchStore(Part):
     """Watches (standing questions) and the alerts they raised (schema 4).
 
     Contract: a watch keeps its topic's embedding (float32, normalized, the model's dimension)
@@ -168,9 +167,6 @@ class WatchStore:
     commit in order (its writers hold its lock until they commit), so the scan misses no article
     another process was still adding.
     """
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
 
     def add(
         self,

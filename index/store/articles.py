@@ -11,17 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import fields
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import DuplicateError, NotFoundError
 from ..models import Article
 from .base import ArticleVersion, NewArticle, StoredRef
-from .sql import ARTICLE_SELECT, now_iso, select
-
-if TYPE_CHECKING:
-    from .sql import SqlStore
+from .sql import ARTICLE_SELECT, Part, SqlStore, now_iso, select
 
 # A collection's chunk log reaches back this many versions; a process further behind rebuilds
 # (``changes_since`` says so). Pruned every ``LOG_PRUNE_EVERY`` versions, in the bump's
@@ -81,11 +77,8 @@ def _vectors_of(articles: Sequence[NewArticle]) -> tuple[list[bytes | None], np.
     return digests, (np.vstack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32))
 
 
-class CollectionStore:
+class CollectionStore(Part):
     """Collections by name, and the version each one is at (``base.py``: the contract)."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
 
     def id_of(self, name: str, *, create: bool = False) -> int | None:
         """The collection's id; with ``create``, made (atomically, once) when missing."""
@@ -150,11 +143,8 @@ class CollectionStore:
         return now, [(int(r[0]), r[1]) for r in rows]
 
 
-class ArticleStore:
+class ArticleStore(Part):
     """Articles: each written whole with its chunks, vectors and provenance, or not at all."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
 
     # -- what is already stored --------------------------------------------------------------
     def by_text(self, collection_id: int, text_hash: str) -> StoredRef | None:
@@ -262,22 +252,10 @@ class ArticleStore:
     ) -> None:
         """An article version's row, and its near-duplicate signature and band keys."""
         store = self._store
-        store.run(
-            "INSERT INTO article_versions (article_id, version, content_hash, added_by, added_at,"
-            " fetched_url, feed_id) VALUES (?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (article_id, version) DO UPDATE SET content_hash = excluded.content_hash,"
-            " added_by = excluded.added_by, added_at = excluded.added_at,"
-            " fetched_url = excluded.fetched_url, feed_id = excluded.feed_id",
-            (
-                article_id,
-                version,
-                art.content_hash,
-                art.added_by,
-                added_at,
-                art.fetched_url,
-                art.feed_id,
-            ),
-        )
+        # (a version's other fields are the article's own: content_hash, added_by, fetched_url …)
+        row = {"article_id": article_id, "version": version, "added_at": added_at}
+        row |= {f.name: getattr(art, f.name) for f in fields(ArticleVersion) if f.name not in row}
+        store.upsert("article_versions", ("article_id", "version"), row)
         if art.minhash is None:
             return
         store.run(

@@ -5,17 +5,13 @@ and the filters both sides of search share."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..models import Hit
 from .articles import bump
 from .base import ChunkText
-from .sql import select, vector_of
-
-if TYPE_CHECKING:
-    from .sql import SqlStore
+from .sql import Part, select, vector_of
 
 # A chunk ``ch`` with what its embedded text is made of, from its article ``a``.
 CHUNK_TEXT = select(ChunkText, "ch", **{f: f"a.{f}" for f in ("title", "source", "published_at")})
@@ -39,11 +35,8 @@ def filter_sql(**filters: str | None) -> tuple[str, list]:
     return "".join(f" AND {c}" for c, _ in given), [v for _, v in given]
 
 
-class ChunkStore:
+class ChunkStore(Part):
     """Chunks (passages) with their vectors, and the reads search is made of."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
 
     # -- vectors -----------------------------------------------------------------------------
     def count(self, collection_id: int) -> int:
@@ -121,13 +114,8 @@ class ChunkStore:
             "ch.id",
             [cid for cid, _ in scored],
         )
-        by_id = {r[0]: r for r in rows}
-        out = []
-        for cid, score in scored:
-            r = by_id.get(cid)
-            if r is not None:
-                out.append(Hit(r[0], r[1], float(score), *r[2:]))  # Hit's fields in order
-        return out
+        by_id = {r[0]: r for r in rows}  # Hit's fields in order, but the score
+        return [Hit(*r[:2], float(s), *r[2:]) for c, s in scored if (r := by_id.get(c))]
 
     def dates(self, ids: Sequence[int]) -> dict[int, tuple[int, str | None]]:
         """Article id and publication date of each chunk: enough to re-rank a large pool by
@@ -141,18 +129,11 @@ class ChunkStore:
         return {r[0]: (r[1], r[2]) for r in rows}
 
     # -- search ------------------------------------------------------------------------------
-    def ids(
-        self,
-        collection_id: int,
-        *,
-        source: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        as_of: str | None = None,
-    ) -> np.ndarray:
-        """Chunk ids passing the filters: ``source`` (any case), publication ``since`` and
-        ``until`` (inclusive, undated articles excluded), ``as_of`` (undated ones kept)."""
-        clauses, params = filter_sql(source=source, since=since, until=until, as_of=as_of)
+    def ids(self, collection_id: int, **filters: str | None) -> np.ndarray:
+        """Chunk ids passing the filters (``filter_sql``: ``source`` in any case, publication
+        ``since`` and ``until`` inclusive with undated articles excluded, ``as_of`` keeping
+        them)."""
+        clauses, params = filter_sql(**filters)
         if clauses:
             sql = "SELECT ch.id FROM chunks ch JOIN articles a ON a.id = ch.article_id"
             sql += f" WHERE a.collection_id = ?{clauses}"
@@ -167,13 +148,11 @@ class ChunkStore:
         words: Sequence[str],
         limit: int,
         *,
-        source: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        as_of: str | None = None,
         title_weight: float = 2.0,
+        **filters: str | None,
     ) -> list[tuple[int, float]] | None:
-        """BM25 over chunk text and article title by the database's own full-text index; None
-        when it keeps none (PostgreSQL: the BM25 index derived per process answers)."""
-        where, params = filter_sql(source=source, since=since, until=until, as_of=as_of)
+        """BM25 over chunk text and article title by the database's own full-text index, the
+        filters as ``ids`` takes them; None when it keeps none (PostgreSQL: the BM25 index
+        derived per process answers)."""
+        where, params = filter_sql(**filters)
         return self._store.fulltext(collection_id, words, limit, where, params, title_weight)

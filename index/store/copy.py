@@ -55,12 +55,18 @@ def copy_sqlite_to_postgres(
         target = PostgresStore(url)
         try:
             with source.snapshot() as src:  # one state of the source throughout
-                if target.value("SELECT COUNT(*) FROM collections"):
-                    phase = "checking"
-                    report = _verify_existing(source, target)
-                else:
-                    phase = "copying"
-                    with target.transaction() as db:
+                already = bool(target.value("SELECT COUNT(*) FROM collections"))
+                with target.transaction() as db:
+                    if already:  # verified when it is exactly this store, else refused
+                        phase = "checking"
+                        _, problems = compare(source, target)
+                        if problems:
+                            raise StoreError(
+                                f"{target.name} already holds collections and is not a copy of"
+                                f" this store ({'; '.join(problems[:3])}): copy into an empty one"
+                            )
+                    else:
+                        phase = "copying"
                         for table, columns in tables(source, db).items():
                             n = _copy_table(src, db, table, columns)
                             if progress:
@@ -68,12 +74,14 @@ def copy_sqlite_to_postgres(
                         db.execute(
                             "UPDATE collections SET logged_from = version"  # no log from before
                         )
-                        _advance_sequences(source, db)
-                        phase = "committing"
-                    phase = "verifying"
-                    if progress:
-                        progress("verifying", 0)
-                    report = verify(source, target)
+                    # (a copy already there may have been made before the counters came along)
+                    _advance_sequences(source, db)
+                    phase = "committing"
+                phase = "verifying"
+                if progress and not already:
+                    progress("verifying", 0)
+                report = verify(source, target)
+                report.already, report.target = already, target.name
                 phase = "verified"
                 return report
         finally:
@@ -94,22 +102,6 @@ LEFT = {
     " to verify it",
     "verified": "the copy in {name} is whole and verified",
 }
-
-
-def _verify_existing(source, target) -> CopyReport:
-    """A target that holds data: verified when it is exactly this store (a copy whose
-    verification was stopped), else refused with what differs; nothing in it is changed."""
-    report, problems = compare(source, target)
-    if problems:
-        raise StoreError(
-            f"{target.name} already holds collections and is not a copy of this store"
-            f" ({'; '.join(problems[:3])}): copy into an empty one"
-        )
-    with target.transaction() as db:  # a copy made before the counters were carried over
-        _advance_sequences(source, db)
-    report = verify(source, target)
-    report.already, report.target = True, target.name
-    return report
 
 
 def _counters(source) -> dict[str, int]:
@@ -151,17 +143,12 @@ def tables(source, db) -> dict[str, list[str]]:
 
 def _copy_table(src, db, table: str, columns: list[str]) -> int:
     names = ", ".join(f'"{c}"' for c in columns)
-    select = ", ".join(f't."{c}"' for c in columns)
-    if table == "chunks":
-        select = select.replace('t."collection_id"', "a.collection_id")
-        rows = src.execute(
-            f"SELECT {select} FROM chunks t JOIN articles a ON a.id = t.article_id ORDER BY t.id"
-        )
-    else:
-        rows = src.execute(f"SELECT {select} FROM {table} t ORDER BY t.rowid")
+    # A chunk's collection is its article's (``tables``: SQLite's chunks do not repeat it).
+    article = "(SELECT a.collection_id FROM articles a WHERE a.id = t.article_id)"
+    select = names.replace('"collection_id"', article) if table == "chunks" else names
     n = 0
     with db.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-        for row in rows:
+        for row in src.execute(f"SELECT {select} FROM {table} t ORDER BY t.rowid"):
             copy.write_row(row)
             n += 1
     return n

@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from ..errors import DuplicateError, NotFoundError
 from .base import FEED_FIELDS, Feed
-from .sql import now_iso, select
-
-if TYPE_CHECKING:
-    from .sql import SqlStore
+from .sql import Part, now_iso, select
 
 # How long a feed handed out by ``due`` stays claimed by the process polling it (seconds): its
 # poll sets the real next time; a process that died mid-poll leaves it due again after this.
@@ -25,11 +21,8 @@ _SELECT = (
 )
 
 
-class FeedStateStore:
+class FeedStateStore(Part):
     """Followed feeds and what their polls saw, so polling survives restarts."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
 
     def add(
         self, collection_id: int, url: str, *, added_by: str | None, interval_seconds: int

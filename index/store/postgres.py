@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import BusyError, DiskFullError, StoreError
+from .schema import newer
 from .sql import SqlStore
 
 try:
@@ -258,9 +259,7 @@ class PostgresStore(SqlStore):
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             version = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
             if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.name} has schema {version}, newer than this newsbot ({SCHEMA_VERSION})"
-                )
+                raise newer(self.name, version, SCHEMA_VERSION)
             migrate(conn, version, SCHEMA_VERSION)
 
     # -- health --------------------------------------------------------------------------------

@@ -82,7 +82,15 @@ ANSWERS = """
         until TEXT,
         as_of TEXT,
         asked_at TEXT NOT NULL"""
-# What indexes the chunks, dropped with the table each time it is rebuilt.
+# What indexes the articles, the chunks and the answers, dropped with the table each time it is
+# rebuilt.
+ARTICLES_INDEXED = """
+    CREATE UNIQUE INDEX articles_url ON articles (collection_id, canonical_url)
+        WHERE canonical_url IS NOT NULL;
+    CREATE INDEX articles_published ON articles (collection_id, published_at);"""
+ANSWERS_INDEXED = """
+    CREATE INDEX answers_channel ON answers (channel_id, id);
+    CREATE UNIQUE INDEX answers_message ON answers (message_id) WHERE message_id IS NOT NULL;"""
 CHUNKS_INDEXED = """
     CREATE INDEX chunks_article ON chunks (article_id);
     CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
@@ -116,10 +124,7 @@ MIGRATIONS: dict[int, str] = {
         version INTEGER NOT NULL DEFAULT 0,
         created_at TEXT NOT NULL
     );
-    {create_table("articles", ARTICLES + ARTICLES_KEY)}
-    CREATE UNIQUE INDEX articles_url ON articles (collection_id, canonical_url)
-        WHERE canonical_url IS NOT NULL;
-    CREATE INDEX articles_published ON articles (collection_id, published_at);
+    {create_table("articles", ARTICLES + ARTICLES_KEY)}{ARTICLES_INDEXED}
     CREATE VIRTUAL TABLE chunks_fts USING fts5 (
         title, text, tokenize = 'porter unicode61 remove_diacritics 2'
     );
@@ -210,9 +215,7 @@ MIGRATIONS: dict[int, str] = {
         timezone TEXT NOT NULL,
         last_day TEXT
     );
-    {create_table("answers", ANSWERS)}
-    CREATE INDEX answers_channel ON answers (channel_id, id);
-    CREATE UNIQUE INDEX answers_message ON answers (message_id) WHERE message_id IS NOT NULL;
+    {create_table("answers", ANSWERS)}{ANSWERS_INDEXED}
     CREATE TABLE answer_votes (
         answer_id INTEGER NOT NULL REFERENCES answers(id) ON DELETE CASCADE,
         voter TEXT NOT NULL,
@@ -230,18 +233,13 @@ MIGRATIONS: dict[int, str] = {
     # still known anywhere, so an id forgotten before this upgrade is not given out again
     # either when something still refers to it.
     5: f"""
-    {rebuild("articles", ARTICLES + ARTICLES_2 + ARTICLES_KEY)}
-    CREATE UNIQUE INDEX articles_url ON articles (collection_id, canonical_url)
-        WHERE canonical_url IS NOT NULL;
-    CREATE INDEX articles_published ON articles (collection_id, published_at);
+    {rebuild("articles", ARTICLES + ARTICLES_2 + ARTICLES_KEY)}{ARTICLES_INDEXED}
     CREATE INDEX articles_guid ON articles (collection_id, guid) WHERE guid IS NOT NULL;
     {rebuild("chunks", CHUNKS)}{CHUNKS_INDEXED}
     {rebuild("feeds", FEEDS)}
     {rebuild("watches", WATCHES)}
     CREATE INDEX watches_collection ON watches (collection_id, id);
-    {rebuild("answers", ANSWERS)}
-    CREATE INDEX answers_channel ON answers (channel_id, id);
-    CREATE UNIQUE INDEX answers_message ON answers (message_id) WHERE message_id IS NOT NULL;
+    {rebuild("answers", ANSWERS)}{ANSWERS_INDEXED}
     DELETE FROM sqlite_sequence;
     INSERT INTO sqlite_sequence (name, seq) SELECT 'articles', COALESCE(MAX(id), 0) FROM (
         SELECT MAX(id) AS id FROM articles
@@ -369,7 +367,7 @@ def migrate(
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{name} is not a newsbot database: {exc}") from None
     if version > SCHEMA_VERSION:
-        raise _newer(name, version)
+        raise newer(name, version)
     if version == SCHEMA_VERSION:
         return
     # A table rebuilt (schema 5) is dropped and its copy renamed into place: with foreign keys
@@ -381,7 +379,7 @@ def migrate(
         with transaction() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise _newer(name, version)
+                raise newer(name, version)
             orphans = _orphans(db)
             if version and any(version < v <= SCHEMA_VERSION for v in REWRITES):
                 log.warning(
@@ -406,5 +404,5 @@ def _orphans(db: sqlite3.Connection) -> int:
     return db.execute("SELECT COUNT(*) FROM pragma_foreign_key_check").fetchone()[0]
 
 
-def _newer(name: str, version: int) -> StoreError:
-    return StoreError(f"{name} has schema {version}, newer than this newsbot ({SCHEMA_VERSION})")
+def newer(name: str, version: int, ours: int = SCHEMA_VERSION) -> StoreError:
+    return StoreError(f"{name} has schema {version}, newer than this newsbot ({ours})")

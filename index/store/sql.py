@@ -61,6 +61,14 @@ ARTICLE_SELECT = (
 Passages = tuple[Article, list[str], np.ndarray]  # an article, its passages' texts and vectors
 
 
+class Part:
+    """One part of the store (its articles, chunks, feeds, a feature's records), written over
+    the store's statement calls."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+
+
 class SqlStore:
     """A data folder's truth (``base.py``: the contract): its parts, one implementation each for
     both databases, sharing transactions and one write lock; and the statement calls they use."""
@@ -233,11 +241,16 @@ class SqlStore:
 
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction():
-            self.run(
-                "INSERT INTO meta (key, value) VALUES (?, ?)"
-                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
+            self.upsert("meta", ("key",), {"key": key, "value": value})
+
+    def upsert(self, table: str, key: Sequence[str], row: dict[str, Any]) -> None:
+        """``row`` (its columns' values) inserted, or written over the row of the same ``key``."""
+        sets = ", ".join(f"{c} = excluded.{c}" for c in row if c not in key)
+        self.run(
+            f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+            f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}",
+            list(row.values()),
+        )
 
     def integrity_problems(self) -> list[str]:
         """Empty when the store is sound and every article holds exactly its chunks; all from

@@ -164,35 +164,30 @@ class SqliteStore(SqlStore):
         if match is None:
             return []
         try:
-            return self._fulltext(collection_id, match, limit, where, params, w)
+            with self._in_use() as db:
+                if not where:
+                    rows = db.execute(
+                        """SELECT f.rowid, f.score FROM (
+                               SELECT rowid, -bm25(chunks_fts, ?, 1.0) AS score FROM chunks_fts
+                               WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, ?, 1.0) LIMIT ?
+                           ) f CROSS JOIN chunks ch ON ch.id = f.rowid
+                           JOIN articles a ON a.id = ch.article_id
+                           WHERE a.collection_id = ? ORDER BY f.score DESC LIMIT ?""",
+                        (w, match, w, limit * 4, collection_id, limit),
+                    ).fetchall()
+                    single = db.execute("SELECT COUNT(*) FROM collections").fetchone()[0] <= 1
+                    if len(rows) == limit or single:
+                        return rows
+                return db.execute(
+                    f"""SELECT f.rowid, -bm25(chunks_fts, ?, 1.0) AS score
+                        FROM chunks_fts f JOIN chunks ch ON ch.id = f.rowid
+                        JOIN articles a ON a.id = ch.article_id
+                        WHERE chunks_fts MATCH ? AND a.collection_id = ?{where}
+                        ORDER BY bm25(chunks_fts, ?, 1.0) LIMIT ?""",
+                    (w, match, collection_id, *params, w, limit),
+                ).fetchall()
         except sqlite3.OperationalError:
             return []
-
-    def _fulltext(
-        self, collection_id: int, match: str, limit: int, where: str, params: list, w: float
-    ) -> list[tuple[int, float]]:
-        with self._in_use() as db:
-            if not where:
-                rows = db.execute(
-                    """SELECT f.rowid, f.score FROM (
-                           SELECT rowid, -bm25(chunks_fts, ?, 1.0) AS score FROM chunks_fts
-                           WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, ?, 1.0) LIMIT ?
-                       ) f CROSS JOIN chunks ch ON ch.id = f.rowid
-                       JOIN articles a ON a.id = ch.article_id
-                       WHERE a.collection_id = ? ORDER BY f.score DESC LIMIT ?""",
-                    (w, match, w, limit * 4, collection_id, limit),
-                ).fetchall()
-                single = db.execute("SELECT COUNT(*) FROM collections").fetchone()[0] <= 1
-                if len(rows) == limit or single:
-                    return rows
-            return db.execute(
-                f"""SELECT f.rowid, -bm25(chunks_fts, ?, 1.0) AS score
-                    FROM chunks_fts f JOIN chunks ch ON ch.id = f.rowid
-                    JOIN articles a ON a.id = ch.article_id
-                    WHERE chunks_fts MATCH ? AND a.collection_id = ?{where}
-                    ORDER BY bm25(chunks_fts, ?, 1.0) LIMIT ?""",
-                (w, match, collection_id, *params, w, limit),
-            ).fetchall()
 
     def close(self) -> None:
         """Refuse new work, wait for what runs on other threads (bounded), then close every

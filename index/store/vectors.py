@@ -18,25 +18,18 @@ nothing is re-embedded, and duplicates found then are merged.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .base import ChunkText
 from .chunks import CHUNK_TEXT
-from .sql import vector_bytes, vector_of
-
-if TYPE_CHECKING:
-    from .sql import SqlStore
+from .sql import Part, vector_bytes, vector_of
 
 BATCH = 500
 
 
-class VectorStore:
+class VectorStore(Part):
     """Vectors by digest, shared by the chunks of every collection that embed the same text."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
 
     def known(self, digests: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         """The stored vector of each digest that has one: what need not be embedded again."""
