@@ -62,8 +62,8 @@ def _cold(module: ModuleType) -> None:
             getattr(module, cached).cache_clear()
     if hasattr(module, "_STEMS"):
         module._STEMS.clear()
-    if hasattr(module.tokens, "_known"):
-        module.tokens._known = {}
+    if hasattr(module.tokens, "clear"):
+        module.tokens.clear()
 
 
 def one_round(module: ModuleType, rows: list[tuple[int, str, str]]) -> dict[str, float]:

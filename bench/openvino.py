@@ -47,11 +47,12 @@ class OpenVinoRunner:
         for start in range(0, len(order), 32):
             picked = order[start : start + 32]
             inputs = self.tokenizer._inputs([texts[i] for i in picked])
-            hidden = self.request.infer(inputs)[0]
-            weights = inputs["attention_mask"][..., None].astype(np.float32)
-            pooled = (hidden * weights).sum(axis=1) / weights.sum(axis=1)
-            out[picked] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+            out[picked] = OnnxEmbedder._pool(self, inputs)  # the same pooling, on this request
         return out
+
+    def run(self, _outputs: Any, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """What ``OnnxEmbedder._pool`` asks of a session."""
+        return [self.request.infer(inputs)[0]]
 
     def use_threads(self, threads: int) -> None:
         pass

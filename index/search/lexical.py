@@ -50,6 +50,10 @@ class _Fts5Tokens:
         self._known: dict[str, str | tuple[str, ...]] = {}
         self._odd: set[str] = set()
 
+    def clear(self) -> None:
+        """Forget every piece (a benchmark's cold start)."""
+        self._known, self._odd = {}, set()
+
     def __call__(self, text: str) -> list[str]:
         """The text's tokens in order."""
         return self.many([text])[0]
@@ -64,7 +68,8 @@ class _Fts5Tokens:
         if unknown:
             need = {p for i in unknown for p in runs[i]}
             if len(known) + len(need) > _KNOWN_MAX:  # new ones: callers reading these go on
-                self._known, self._odd = known, odd = {}, set()
+                self.clear()
+                known, odd = self._known, self._odd
             self._learn([p for p in need if p not in known], known, odd)
             for i in unknown:
                 out[i] = list(map(known.get, runs[i]))
@@ -78,17 +83,18 @@ class _Fts5Tokens:
     def _learn(
         self, pieces: list[str], known: dict[str, str | tuple[str, ...]], odd: set[str]
     ) -> None:
-        made: dict[int, str | tuple[str, ...]] = {}
+        made: dict[int, list[str]] = {}
         with self._lock:
             self._db.execute("DELETE FROM p")
             self._db.executemany("INSERT INTO p (rowid, piece) VALUES (?, ?)", enumerate(pieces))
             for doc, term in self._db.execute("SELECT doc, term FROM v ORDER BY doc, offset"):
-                was = made.get(doc)
-                made[doc] = term if was is None else (*((was,) if type(was) is str else was), term)
+                made.setdefault(doc, []).append(term)
         for i, piece in enumerate(pieces):
-            found = made.get(i, ())
-            known[piece] = found
-            if type(found) is not str:
+            found = made.get(i, [])
+            if len(found) == 1:
+                known[piece] = found[0]
+            else:
+                known[piece] = tuple(found)
                 odd.add(piece)
 
 
@@ -100,8 +106,7 @@ def query_terms(words: Sequence[str]) -> list[str]:
     pair of its first two (a longer phrase is matched by its first pair). Words that stem alike
     count once each, as FTS5 sums each phrase."""
     out = []
-    for w in words:
-        toks = tokens(w)
+    for toks in tokens.many(list(words)):  # words not met before: one batch, not one each
         if toks:
             out.append(toks[0] if len(toks) == 1 else f"{toks[0]} {toks[1]}")
     return out
@@ -180,7 +185,7 @@ class LexicalIndex:
         titles = list({t or "" for _, t, _ in rows})  # an article's chunks share its title
         made = tokens.many([body or "" for _, _, body in rows] + titles)  # new words: one batch
         of_title = dict(zip(titles, made[len(rows) :], strict=True))
-        for (chunk_id, title_text, _), toks in zip(rows, made, strict=False):
+        for (chunk_id, title_text, _), toks in zip(rows, made[: len(rows)], strict=True):
             if chunk_id in self._row:
                 self.remove([chunk_id])
             head = of_title[title_text or ""]
